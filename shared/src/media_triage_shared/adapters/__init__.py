@@ -1,0 +1,1 @@
+"""AWS adapters implementing the ports in ``media_triage_shared.ports``."""

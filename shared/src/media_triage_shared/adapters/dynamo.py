@@ -1,0 +1,228 @@
+"""DynamoDB adapters for the sessions table and the media-file-processing table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from media_triage_shared import keys
+from media_triage_shared.models import (
+    FileRow,
+    JobRow,
+    JobStatus,
+    VerdictSummary,
+    deserialize,
+    iso,
+    serialize,
+    utcnow,
+)
+
+
+def _is_conditional_failure(exc: ClientError) -> bool:
+    return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class DynamoJobRepository:
+    def __init__(self, client: Any, sessions_table: str) -> None:
+        self._ddb = client
+        self._table = sessions_table
+
+    def _key(self, session_id: str, job_id: str) -> dict[str, Any]:
+        return serialize({"pk": keys.job_pk(session_id), "sk": keys.job_sk(job_id)})
+
+    def get_job(self, session_id: str, job_id: str) -> JobRow | None:
+        item = self._ddb.get_item(
+            TableName=self._table, Key=self._key(session_id, job_id), ConsistentRead=True
+        ).get("Item")
+        if item is None or "tokenHash" not in item:
+            return None  # absent, or only a counter stub written by an early upload
+        return JobRow.from_item(item)
+
+    def create_job(self, job: JobRow) -> JobRow:
+        # UpdateItem, not PutItem: an upload that landed first may already have counted itself
+        # on this row (ADD processedCount); its counter must survive.
+        values = deserialize(job.to_item())
+        for attr in ("pk", "sk", "processedCount"):
+            values.pop(attr)
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        sets = [f"#a{i} = :v{i}" for i in range(len(values))]
+        attr_values = serialize({f":v{i}": v for i, v in enumerate(values.values())})
+        attr_values[":zero"] = {"N": "0"}
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(job.session_id, job.job_id),
+                UpdateExpression="SET "
+                + ", ".join([*sets, "processedCount = if_not_exists(processedCount, :zero)"]),
+                ConditionExpression="attribute_not_exists(tokenHash)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=attr_values,
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+        stored = self.get_job(job.session_id, job.job_id)
+        assert stored is not None
+        return stored
+
+    def mark_processing(self, session_id: str, job_id: str, stall_deadline: str) -> None:
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(session_id, job_id),
+                UpdateExpression="SET #s = :processing, phase = :phase, updatedAt = :now, "
+                "stallDeadline = :deadline",
+                ConditionExpression="#s = :pending OR #s = :processing",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":processing": JobStatus.PROCESSING.value,
+                        ":pending": JobStatus.PENDING.value,
+                        ":phase": "processing_files",
+                        ":now": iso(utcnow()),
+                        ":deadline": stall_deadline,
+                    }
+                ),
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise  # a job past processing (or not created yet) keeps its status
+
+    def set_status(
+        self,
+        session_id: str,
+        job_id: str,
+        status: JobStatus,
+        phase: str,
+        *,
+        error: str | None = None,
+        summary: VerdictSummary | None = None,
+        partial: bool | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            ":status": status.value,
+            ":phase": phase,
+            ":now": iso(utcnow()),
+        }
+        sets = ["#s = :status", "phase = :phase", "updatedAt = :now"]
+        for attr, value in (
+            ("error", error),
+            ("summary", summary.model_dump(by_alias=True, mode="json") if summary else None),
+            ("partial", partial),
+        ):
+            if value is not None:
+                sets.append(f"{attr} = :{attr}")
+                values[f":{attr}"] = value
+        self._ddb.update_item(
+            TableName=self._table,
+            Key=self._key(session_id, job_id),
+            UpdateExpression="SET " + ", ".join(sets),
+            ConditionExpression="attribute_exists(tokenHash)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=serialize(values),
+        )
+
+
+class DynamoFileRepository:
+    def __init__(self, client: Any, files_table: str, sessions_table: str, ttl_hours: float):
+        self._ddb = client
+        self._table = files_table
+        self._sessions = sessions_table
+        self._ttl_hours = ttl_hours
+
+    def get_file(self, job_id: str, file_id: str) -> FileRow | None:
+        item = self._ddb.get_item(
+            TableName=self._table,
+            Key=serialize({"pk": keys.file_pk(job_id), "sk": keys.file_sk(file_id)}),
+            ConsistentRead=True,
+        ).get("Item")
+        return None if item is None else FileRow.from_item(item)
+
+    def begin(self, row: FileRow) -> bool:
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=row.to_item(),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def finalize(self, row: FileRow, *, stall_deadline: str) -> bool:
+        final = row.model_copy(update={"counted": True})
+        now = iso(utcnow())
+        try:
+            self._ddb.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": final.to_item(),
+                            "ConditionExpression": "attribute_not_exists(counted)",
+                        }
+                    },
+                    {
+                        "Update": {
+                            "TableName": self._sessions,
+                            "Key": serialize(
+                                {"pk": keys.job_pk(row.session_id), "sk": keys.job_sk(row.job_id)}
+                            ),
+                            # ADD creates the row if init has not written it yet; init keeps
+                            # the counter (UpdateItem with if_not_exists), so order is free.
+                            "UpdateExpression": "ADD processedCount :one SET updatedAt = :now, "
+                            "stallDeadline = :deadline, expiresAt = if_not_exists(expiresAt, :ttl)",
+                            "ExpressionAttributeValues": serialize(
+                                {
+                                    ":one": 1,
+                                    ":now": now,
+                                    ":deadline": stall_deadline,
+                                    ":ttl": row.expires_at,
+                                }
+                            ),
+                        }
+                    },
+                ]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                raise
+            reasons = exc.response.get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False  # this fileId was already counted: a duplicate delivery
+            raise
+        return True
+
+    def list_files(self, job_id: str) -> list[FileRow]:
+        rows: list[FileRow] = []
+        paginator = self._ddb.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :file)",
+            ExpressionAttributeValues=serialize({":pk": keys.file_pk(job_id), ":file": "FILE#"}),
+            ConsistentRead=True,
+        ):
+            rows.extend(FileRow.from_item(item) for item in page.get("Items", []))
+        return rows
+
+    def write_verdicts(self, rows: list[FileRow]) -> None:
+        for row in rows:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=serialize(row.primary_key()),
+                UpdateExpression="SET verdict = :verdict, reason = :reason, score = :score, "
+                "issues = :issues, updatedAt = :now",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":verdict": row.verdict.value if row.verdict else None,
+                        ":reason": row.reason,
+                        ":score": row.score,
+                        ":issues": row.issues or [],
+                        ":now": iso(utcnow()),
+                    }
+                ),
+            )

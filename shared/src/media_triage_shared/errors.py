@@ -1,0 +1,40 @@
+"""Domain errors carry a stable code; the API maps them to HTTP in one place."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    code: str = "error"
+
+    def __init__(self, message: str, *, code: str | None = None, details: list[Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details or []
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Conflict(DomainError):
+    code = "conflict"
+
+
+class Unauthorized(DomainError):
+    code = "unauthorized"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class InvalidRequest(DomainError):
+    code = "invalid_request"
+
+
+class PayloadTooLarge(DomainError):
+    code = "payload_too_large"

@@ -1,0 +1,43 @@
+"""structlog configured once: contextvars, level, ISO UTC time, dict tracebacks, JSON."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+_configured = False
+
+
+def configure_logging(level: str = "INFO") -> None:
+    global _configured  # noqa: PLW0603 - configure once per process (Lambda container)
+    if _configured:
+        return
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            structlog.processors.dict_tracebacks,
+            structlog.processors.EventRenamer("event"),
+            structlog.processors.JSONRenderer(),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelNamesMapping()[level]),
+        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        cache_logger_on_first_use=True,
+    )
+    _configured = True
+
+
+def bind_invocation(function: str, request_id: str, **ids: Any) -> None:
+    """Start a fresh log context for one invocation (ids that are None are left out)."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(
+        function=function, request_id=request_id, **{k: v for k, v in ids.items() if v is not None}
+    )
+
+
+def get_logger() -> Any:
+    return structlog.get_logger()

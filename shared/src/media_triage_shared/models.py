@@ -1,0 +1,284 @@
+"""Pydantic models at every boundary: AWS envelopes, Step Functions I/O and DynamoDB rows.
+
+AWS envelopes ignore unknown fields; our own contracts forbid them and are frozen. Rows map to
+DynamoDB items only through ``to_item`` / ``from_item`` here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, ClassVar, Self
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic.alias_generators import to_camel
+
+from media_triage_shared import keys
+
+_SERIALIZER = TypeSerializer()
+_DESERIALIZER = TypeDeserializer()
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(dt: datetime) -> str:
+    """ISO-8601 UTC with a ``Z`` and second precision: sortable as a string (Step Functions
+    compares ``stallDeadline`` with ``$$.State.EnteredTime``)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def ttl_epoch(now: datetime, hours: float) -> int:
+    return int((now + timedelta(hours=hours)).timestamp())
+
+
+def _to_dynamo(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _to_dynamo(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_to_dynamo(v) for v in value]
+    return value
+
+
+def _from_dynamo(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, list | set):
+        return [_from_dynamo(v) for v in value]
+    return value
+
+
+def serialize(values: dict[str, Any]) -> dict[str, Any]:
+    """Python values -> DynamoDB AttributeValues (None dropped, floats as Decimal)."""
+    return {k: _SERIALIZER.serialize(_to_dynamo(v)) for k, v in values.items() if v is not None}
+
+
+def deserialize(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: _from_dynamo(_DESERIALIZER.deserialize(v)) for k, v in item.items()}
+
+
+class Contract(BaseModel):
+    """Our own contracts: camelCase on the wire, unknown fields rejected, immutable."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+    )
+
+
+class Envelope(BaseModel):
+    """AWS envelopes: tolerate fields AWS adds."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+# ---------------------------------------------------------------------------- enums
+
+
+class JobStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    ANALYZING = "analyzing"
+    COMPLETE = "complete"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+TERMINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED})
+
+
+class FileStatus(StrEnum):
+    UPLOADING = "uploading"
+    PROCESSING = "processing"
+    VALID = "valid"
+    INVALID = "invalid"
+    DUPLICATE = "duplicate"
+
+
+FINAL_FILE_STATUSES = frozenset({FileStatus.VALID, FileStatus.INVALID, FileStatus.DUPLICATE})
+
+
+class MediaType(StrEnum):
+    PHOTO = "photo"
+    VIDEO = "video"
+
+
+class VerdictKind(StrEnum):
+    KEEP = "keep"
+    DISCARD = "discard"
+
+
+# ---------------------------------------------------------------------------- S3 event
+
+
+class S3Bucket(Envelope):
+    name: str
+
+
+class S3Object(Envelope):
+    key: str
+    size: int | None = None
+    e_tag: str | None = Field(default=None, validation_alias=AliasChoices("eTag", "e_tag"))
+    sequencer: str | None = None
+
+
+class S3Entity(Envelope):
+    bucket: S3Bucket
+    object: S3Object
+
+
+class S3EventRecord(Envelope):
+    event_name: str = Field(validation_alias=AliasChoices("eventName", "event_name"))
+    s3: S3Entity
+
+
+class S3Event(Envelope):
+    records: list[S3EventRecord] = Field(
+        default_factory=list, validation_alias=AliasChoices("Records", "records")
+    )
+
+
+# ---------------------------------------------------------------------------- Step Functions
+
+
+class TriageInput(Contract):
+    """Input of the state machine and payload of the TriageRun task."""
+
+    session_id: str
+    job_id: str
+    partial: bool = False
+
+    @field_validator("session_id", "job_id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not keys.is_valid_id(value):
+            raise ValueError("must be 1-64 characters of A-Z, a-z, 0-9, _ or -")
+        return value
+
+
+class TriageOutput(Contract):
+    job_id: str
+    status: JobStatus
+    keep: int
+    discard: int
+    partial: bool
+
+
+# ---------------------------------------------------------------------------- rows
+
+
+class FileError(Contract):
+    code: str
+    message: str
+
+
+class Gps(Contract):
+    lat: float
+    lon: float
+    alt: float | None = None
+
+
+class VerdictSummary(Contract):
+    keep: int
+    discard: int
+    analyzer: str
+    model: str | None = None
+    duration_ms: int
+    partial: bool = False
+
+
+class Row(Contract):
+    """A DynamoDB row: ``to_item`` / ``from_item`` are the only mapping to items."""
+
+    _key_attrs: ClassVar[tuple[str, ...]] = ("pk", "sk")
+
+    def primary_key(self) -> dict[str, str]:
+        raise NotImplementedError
+
+    def to_item(self) -> dict[str, Any]:
+        values = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return serialize({**values, **self.primary_key()})
+
+    @classmethod
+    def from_item(cls, item: dict[str, Any]) -> Self:
+        values = deserialize(item)
+        for attr in cls._key_attrs:
+            values.pop(attr, None)
+        return cls.model_validate(values)
+
+
+class JobRow(Row):
+    """One triage job of a session (sessions table, ``SESSION#<id>`` / ``JOB#<id>``)."""
+
+    session_id: str
+    job_id: str
+    status: JobStatus = JobStatus.PENDING
+    phase: str = "waiting_for_files"
+    expected_file_count: int = Field(ge=0)
+    processed_count: int = Field(default=0, ge=0)
+    token_hash: str
+    model: str | None = None
+    idempotency_key: str | None = None
+    created_at: str
+    updated_at: str
+    stall_deadline: str
+    execution_arn: str | None = None
+    execution_count: int = 1
+    error: str | None = None
+    partial: bool | None = None
+    summary: VerdictSummary | None = None
+    expires_at: int
+
+    def primary_key(self) -> dict[str, str]:
+        return {"pk": keys.job_pk(self.session_id), "sk": keys.job_sk(self.job_id)}
+
+
+class FileRow(Row):
+    """One file of a job (media-file-processing table, ``JOB#<id>`` / ``FILE#<id>``)."""
+
+    job_id: str
+    file_id: str
+    session_id: str
+    filename: str
+    original_key: str
+    status: FileStatus
+    size: int | None = None
+    etag: str | None = None
+    content_type: str | None = None
+    fingerprint: str | None = None
+    media_type: MediaType | None = None
+    mime_type: str | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
+    taken_at: str | None = None
+    gps: Gps | None = None
+    camera: str | None = None
+    thumbnail_key: str | None = None
+    display_key: str | None = None
+    proxy_key: str | None = None
+    converted: bool | None = None
+    error: FileError | None = None
+    warnings: list[str] | None = None
+    duplicate_of: str | None = None
+    verdict: VerdictKind | None = None
+    reason: str | None = None
+    score: int | None = Field(default=None, ge=0, le=100)
+    issues: list[str] | None = None
+    counted: bool | None = None
+    created_at: str
+    updated_at: str
+    expires_at: int
+
+    def primary_key(self) -> dict[str, str]:
+        return {"pk": keys.file_pk(self.job_id), "sk": keys.file_sk(self.file_id)}
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_FILE_STATUSES

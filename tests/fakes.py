@@ -1,0 +1,136 @@
+"""In-memory fakes of the ports (unit tests of the cores only)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from media_triage_shared.models import FileRow, JobRow, JobStatus, VerdictSummary, iso, utcnow
+from media_triage_shared.ports import ObjectInfo
+
+
+class FakeObjectStore:
+    def __init__(self) -> None:
+        self.objects: dict[str, tuple[bytes, str]] = {}
+
+    def head(self, key: str) -> ObjectInfo | None:
+        if key not in self.objects:
+            return None
+        data, content_type = self.objects[key]
+        return ObjectInfo(key=key, size=len(data), etag=f"etag-{len(data)}", content_type=content_type)
+
+    def get_bytes(self, key: str, *, byte_range: tuple[int, int] | None = None) -> bytes:
+        data = self.objects[key][0]
+        return data if byte_range is None else data[byte_range[0] : byte_range[1] + 1]
+
+    def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
+        self.objects[key] = (data, content_type)
+
+    def presign_get(self, key: str, expires_in: int) -> str:
+        return f"https://fake-s3.invalid/{key}?expires={expires_in}"
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        yield from sorted(k for k in self.objects if k.startswith(prefix))
+
+    def delete_keys(self, keys: list[str]) -> int:
+        for key in keys:
+            self.objects.pop(key, None)
+        return len(keys)
+
+
+class FakeJobRepository:
+    """Jobs plus the raw counters early uploads may write before the job row exists."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[tuple[str, str], JobRow] = {}
+        self.counters: dict[tuple[str, str], int] = {}
+        self.lock = threading.Lock()
+
+    def get_job(self, session_id: str, job_id: str) -> JobRow | None:
+        with self.lock:
+            job = self.jobs.get((session_id, job_id))
+            if job is None:
+                return None
+            return job.model_copy(update={"processed_count": self.counters.get((session_id, job_id), 0)})
+
+    def create_job(self, job: JobRow) -> JobRow:
+        with self.lock:
+            self.jobs.setdefault((job.session_id, job.job_id), job)
+            self.counters.setdefault((job.session_id, job.job_id), 0)
+        stored = self.get_job(job.session_id, job.job_id)
+        assert stored is not None
+        return stored
+
+    def mark_processing(self, session_id: str, job_id: str, stall_deadline: str) -> None:
+        with self.lock:
+            job = self.jobs.get((session_id, job_id))
+            if job is not None and job.status in {JobStatus.PENDING, JobStatus.PROCESSING}:
+                self.jobs[(session_id, job_id)] = job.model_copy(
+                    update={"status": JobStatus.PROCESSING, "phase": "processing_files",
+                            "stall_deadline": stall_deadline}
+                )
+
+    def set_status(
+        self,
+        session_id: str,
+        job_id: str,
+        status: JobStatus,
+        phase: str,
+        *,
+        error: str | None = None,
+        summary: VerdictSummary | None = None,
+        partial: bool | None = None,
+    ) -> None:
+        with self.lock:
+            job = self.jobs[(session_id, job_id)]
+            update: dict[str, Any] = {"status": status, "phase": phase, "updated_at": iso(utcnow())}
+            for name, value in (("error", error), ("summary", summary), ("partial", partial)):
+                if value is not None:
+                    update[name] = value
+            self.jobs[(session_id, job_id)] = job.model_copy(update=update)
+
+    def count(self, session_id: str, job_id: str, stall_deadline: str) -> None:
+        with self.lock:
+            key = (session_id, job_id)
+            self.counters[key] = self.counters.get(key, 0) + 1
+            if key in self.jobs:
+                self.jobs[key] = self.jobs[key].model_copy(update={"stall_deadline": stall_deadline})
+
+
+class FakeFileRepository:
+    def __init__(self, jobs: FakeJobRepository) -> None:
+        self.rows: dict[tuple[str, str], FileRow] = {}
+        self.jobs = jobs
+        self.lock = threading.Lock()
+
+    def get_file(self, job_id: str, file_id: str) -> FileRow | None:
+        return self.rows.get((job_id, file_id))
+
+    def begin(self, row: FileRow) -> bool:
+        with self.lock:
+            if (row.job_id, row.file_id) in self.rows:
+                return False
+            self.rows[(row.job_id, row.file_id)] = row
+            return True
+
+    def finalize(self, row: FileRow, *, stall_deadline: str) -> bool:
+        with self.lock:
+            current = self.rows.get((row.job_id, row.file_id))
+            if current is not None and current.counted:
+                return False
+            self.rows[(row.job_id, row.file_id)] = row.model_copy(update={"counted": True})
+            self.jobs.count(row.session_id, row.job_id, stall_deadline)
+            return True
+
+    def list_files(self, job_id: str) -> list[FileRow]:
+        return [row for (jid, _), row in sorted(self.rows.items()) if jid == job_id]
+
+    def write_verdicts(self, rows: list[FileRow]) -> None:
+        with self.lock:
+            for row in rows:
+                current = self.rows[(row.job_id, row.file_id)]
+                self.rows[(row.job_id, row.file_id)] = current.model_copy(
+                    update={"verdict": row.verdict, "reason": row.reason, "score": row.score,
+                            "issues": row.issues}
+                )
