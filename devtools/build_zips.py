@@ -36,26 +36,55 @@ LAMBDA_PLATFORM = {"x86_64": "x86_64-manylinux_2_28", "arm64": "aarch64-manylinu
 def install(package: str, staging: Path, target: str, arch: str) -> None:
     reqs = staging.parent / f"{package}.requirements.txt"
     exported = subprocess.run(
-        ["uv", "export", "--frozen", "--package", package, "--no-dev", "--no-hashes",
-         "--no-editable", "--no-header", "--no-annotate"],
-        cwd=ROOT, check=True, capture_output=True, text=True,
+        [
+            "uv",
+            "export",
+            "--frozen",
+            "--package",
+            package,
+            "--no-dev",
+            "--no-hashes",
+            "--no-editable",
+            "--no-header",
+            "--no-annotate",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     # Workspace members are listed as relative paths: make them absolute for the installer.
     lines = [str(ROOT / ln[2:]) if ln.startswith("./") else ln for ln in exported.splitlines()]
     reqs.write_text("\n".join(lines) + "\n")
-    cmd = ["uv", "pip", "install", "--quiet", "--no-deps", "--target",
-           str(staging), "-r", str(reqs)]
+    cmd = [
+        "uv",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-deps",
+        "--target",
+        str(staging),
+        "-r",
+        str(reqs),
+    ]
     if target == "local":
         cmd += ["--python", sys.executable]
     else:
-        cmd += ["--python-version", LAMBDA_PYTHON, "--python-platform", LAMBDA_PLATFORM[arch],
-                "--only-binary", ":all:"]
+        cmd += [
+            "--python-version",
+            LAMBDA_PYTHON,
+            "--python-platform",
+            LAMBDA_PLATFORM[arch],
+            "--only-binary",
+            ":all:",
+        ]
     subprocess.run(cmd, cwd=ROOT, check=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
 
 
 def write_zip(src: Path, dest: Path) -> str:
     files = sorted(
-        p for p in src.rglob("*")
+        p
+        for p in src.rglob("*")
         if p.is_file()
         and not SKIP_DIRS.intersection(p.relative_to(src).parts)
         and p.suffix not in SKIP_SUFFIXES

@@ -18,7 +18,9 @@ class FakeObjectStore:
         if key not in self.objects:
             return None
         data, content_type = self.objects[key]
-        return ObjectInfo(key=key, size=len(data), etag=f"etag-{len(data)}", content_type=content_type)
+        return ObjectInfo(
+            key=key, size=len(data), etag=f"etag-{len(data)}", content_type=content_type
+        )
 
     def get_bytes(self, key: str, *, byte_range: tuple[int, int] | None = None) -> bytes:
         data = self.objects[key][0]
@@ -52,7 +54,9 @@ class FakeJobRepository:
             job = self.jobs.get((session_id, job_id))
             if job is None:
                 return None
-            return job.model_copy(update={"processed_count": self.counters.get((session_id, job_id), 0)})
+            return job.model_copy(
+                update={"processed_count": self.counters.get((session_id, job_id), 0)}
+            )
 
     def create_job(self, job: JobRow) -> JobRow:
         with self.lock:
@@ -67,8 +71,11 @@ class FakeJobRepository:
             job = self.jobs.get((session_id, job_id))
             if job is not None and job.status in {JobStatus.PENDING, JobStatus.PROCESSING}:
                 self.jobs[(session_id, job_id)] = job.model_copy(
-                    update={"status": JobStatus.PROCESSING, "phase": "processing_files",
-                            "stall_deadline": stall_deadline}
+                    update={
+                        "status": JobStatus.PROCESSING,
+                        "phase": "processing_files",
+                        "stall_deadline": stall_deadline,
+                    }
                 )
 
     def set_status(
@@ -95,7 +102,9 @@ class FakeJobRepository:
             key = (session_id, job_id)
             self.counters[key] = self.counters.get(key, 0) + 1
             if key in self.jobs:
-                self.jobs[key] = self.jobs[key].model_copy(update={"stall_deadline": stall_deadline})
+                self.jobs[key] = self.jobs[key].model_copy(
+                    update={"stall_deadline": stall_deadline}
+                )
 
 
 class FakeFileRepository:
@@ -131,6 +140,10 @@ class FakeFileRepository:
             for row in rows:
                 current = self.rows[(row.job_id, row.file_id)]
                 self.rows[(row.job_id, row.file_id)] = current.model_copy(
-                    update={"verdict": row.verdict, "reason": row.reason, "score": row.score,
-                            "issues": row.issues}
+                    update={
+                        "verdict": row.verdict,
+                        "reason": row.reason,
+                        "score": row.score,
+                        "issues": row.issues,
+                    }
                 )
