@@ -1,0 +1,134 @@
+"""The emulator's WSGI application: moto's server app wrapped in the project's middleware."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+from local_aws import __version__, apigw, patches, stepfunctions
+from local_aws.lambda_executor import LambdaExecutor
+from local_aws.wsgi import Environ, Response, StartResponse, json_response, read_body
+
+LOG = logging.getLogger("local_aws")
+CREDENTIAL_REGION_RE = re.compile(r"Credential=[^/]+/\d{8}/(?P<region>[a-z0-9-]+)/")
+# moto applies DynamoDB writes without a lock; DynamoDB itself makes each item write atomic
+# (conditional writes, ADD counters), so writes are serialised here.
+DYNAMODB_WRITES = frozenset(
+    {
+        "PutItem",
+        "UpdateItem",
+        "DeleteItem",
+        "BatchWriteItem",
+        "TransactWriteItems",
+        "ExecuteStatement",
+        "BatchExecuteStatement",
+        "ExecuteTransaction",
+    }
+)
+SERVICES = [
+    "s3",
+    "dynamodb",
+    "lambda",
+    "stepfunctions",
+    "apigatewayv2",
+    "iam",
+    "sts",
+    "logs",
+    "ssm",
+    "sqs",
+    "sns",
+]
+
+
+def _region_of(environ: Environ) -> str:
+    match = CREDENTIAL_REGION_RE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group("region") if match else "us-east-1"
+
+
+class LocalAwsMiddleware:
+    """Answers what moto lacks and passes everything else to moto's dispatcher."""
+
+    def __init__(self, moto_app: Any, executor: LambdaExecutor) -> None:
+        self.moto_app = moto_app
+        self.executor = executor
+        self.http_api = apigw.HttpApiDataPlane(executor)
+        self.started = time.time()
+        self._dynamodb_lock = threading.Lock()
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if path.startswith(("/_local_aws/", "/_localstack/")):
+            return self._internal(environ, path)(start_response)
+
+        target = apigw.target_of(environ)
+        if target is not None:
+            return self.http_api(environ, *target)(start_response)
+
+        amz_target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if amz_target.startswith("AWSStepFunctions."):
+            operation = amz_target.partition(".")[2]
+            if operation in stepfunctions.HANDLERS:
+                response = stepfunctions.handle(operation, read_body(environ), _region_of(environ))
+                if response is not None:
+                    return response(start_response)
+
+        if amz_target.startswith("DynamoDB_") and amz_target.partition(".")[2] in DYNAMODB_WRITES:
+            with self._dynamodb_lock:
+                patches.IN_LOCKED_WRITE.active = True
+                try:
+                    return list(self.moto_app(environ, start_response))
+                finally:
+                    patches.IN_LOCKED_WRITE.active = False
+
+        return self.moto_app(environ, start_response)  # type: ignore[no-any-return]
+
+    def _internal(self, environ: Environ, path: str) -> Response:
+        if path in {"/_local_aws/health", "/_localstack/health"}:
+            return json_response(
+                200,
+                {
+                    "status": "ok",
+                    "version": __version__,
+                    "edition": "local-aws",
+                    "uptimeSeconds": round(time.time() - self.started, 3),
+                    "services": dict.fromkeys(SERVICES, "running"),
+                },
+            )
+        if path == "/_local_aws/lambda":
+            return json_response(200, self.executor.stats())
+        if path == "/_local_aws/lambda/wait-idle":
+            query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+            try:
+                timeout = float(query.get("timeout", 30))
+            except ValueError:
+                timeout = 30.0
+            idle = self.executor.wait_idle(timeout)
+            return json_response(200 if idle else 408, {"idle": idle, **self.executor.stats()})
+        return json_response(404, {"message": f"unknown internal path {path}"})
+
+
+def build_app(
+    port: int, state_dir: Path, concurrency: int | None = None
+) -> tuple[LocalAwsMiddleware, LambdaExecutor]:
+    """moto's server app + the executor + patches. Sets MOTO_PORT for moto's SFN interpreter."""
+    os.environ["MOTO_PORT"] = str(port)
+    os.environ.setdefault("MOTO_ALLOW_NONEXISTENT_REGION", "true")
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    executor = LambdaExecutor(
+        state_dir,
+        f"http://127.0.0.1:{port}",
+        concurrency=concurrency,
+        log_to_files=os.environ.get("LOCAL_AWS_FUNCTION_LOG_FILES", "1") != "0",
+    )
+    patches.install(executor)
+    stepfunctions.install()
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    return LocalAwsMiddleware(moto_app, executor), executor

@@ -1,0 +1,265 @@
+"""Monkeypatches of moto 5.2.5 that route every Lambda invocation to the host executor.
+
+* ``LambdaFunction.invoke`` (direct Invoke, ``invoke-async``, Step Functions tasks, which come
+  back over HTTP, event source mappings, SNS/EventBridge targets) and
+  ``LambdaFunction._invoke_lambda`` (moto's Docker path) run the zip through
+  :class:`~local_aws.lambda_executor.LambdaExecutor`.
+* ``InvocationType=Event`` and S3 bucket notifications are queued on the executor's async pool,
+  so ``PutObject``/``CompleteMultipartUpload``/POST uploads return immediately.
+* Step Functions executes state machines for real (moto's ASL interpreter).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import threading
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote_plus, unquote_plus
+
+from local_aws.lambda_executor import FunctionSpec, LambdaExecutor, TooManyRequests
+
+_INSTALLED: dict[str, LambdaExecutor] = {}
+# Set while the middleware holds its DynamoDB write lock: a synchronous invocation from inside a
+# write (moto delivers DynamoDB stream records to event source mappings synchronously) is queued
+# instead, so a handler writing back to DynamoDB cannot deadlock on that lock.
+IN_LOCKED_WRITE = threading.local()
+
+
+def executor() -> LambdaExecutor:
+    try:
+        return _INSTALLED["executor"]
+    except KeyError:
+        raise RuntimeError("local_aws.patches.install() was not called") from None
+
+
+def _header(headers: Any, name: str, default: str = "") -> str:
+    if headers is None:
+        return default
+    value = headers.get(name)
+    if value is None and isinstance(headers, Mapping):
+        lowered = name.lower()
+        for key, item in headers.items():
+            if str(key).lower() == lowered:
+                value = item
+                break
+    return default if value is None else str(value)
+
+
+def _payload_bytes(body: Any) -> bytes:
+    if body is None or body == "":
+        return b"{}"
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return json.dumps(body).encode("utf-8")
+
+
+def _too_many_requests(message: str) -> Exception:
+    from moto.awslambda.exceptions import LambdaClientError
+
+    error = LambdaClientError("TooManyRequestsException", message)
+    error.code = 429
+    return error
+
+
+def _patched_invoke(self: Any, body: Any, request_headers: Any, response_headers: Any) -> bytes:
+    payload = _payload_bytes(body)
+    invocation_type = _header(request_headers, "X-Amz-Invocation-Type", "RequestResponse")
+    spec = FunctionSpec.from_moto(self)
+    if invocation_type == "RequestResponse" and getattr(IN_LOCKED_WRITE, "active", False):
+        invocation_type = "Event"
+    if invocation_type == "Event":
+        request_id = executor().invoke_async(spec, payload)
+        response_headers["x-amzn-RequestId"] = request_id
+        return b""
+    if invocation_type == "DryRun":
+        return b""
+    try:
+        result = executor().invoke(spec, payload)
+    except TooManyRequests as exc:
+        raise _too_many_requests(str(exc)) from exc
+    response_headers["x-amzn-RequestId"] = result.request_id
+    response_headers["X-Amz-Executed-Version"] = spec.version
+    if result.function_error:
+        response_headers["x-amz-function-error"] = result.function_error
+    response_headers["x-amz-log-result"] = result.log_tail_b64()
+    _save_cloudwatch_logs(self, result.logs)
+    return result.payload
+
+
+def _patched_invoke_lambda(self: Any, event: Any = None) -> tuple[str, bool, str]:
+    result = executor().invoke(FunctionSpec.from_moto(self), _payload_bytes(event))
+    return result.payload.decode("utf-8"), result.function_error is not None, result.logs
+
+
+def _save_cloudwatch_logs(fn: Any, logs: str) -> None:
+    """Copy an invocation's log lines into /aws/lambda/<name> if that log group exists."""
+    if not logs:
+        return
+    try:
+        backend = fn.logs_backend
+        if fn.logs_group_name not in backend.groups:
+            return
+        stamp = time.gmtime()
+        stream = (
+            f"{stamp.tm_year}/{stamp.tm_mon:02d}/{stamp.tm_mday:02d}/[$LATEST]{uuid.uuid4().hex}"
+        )
+        backend.create_log_stream(fn.logs_group_name, stream)
+        now = int(time.time() * 1000)
+        events = [{"timestamp": now, "message": line} for line in logs.splitlines() if line]
+        if events:
+            backend.put_log_events(fn.logs_group_name, stream, events)
+    except Exception:  # noqa: S110 - logs are best effort, as on AWS
+        pass
+
+
+def _enrich_s3_event(event_body: Any) -> Any:
+    """Fill in the record fields moto leaves out (AWS's S3 event message structure 2.1)."""
+    try:
+        for record in event_body.get("Records", []):
+            record.setdefault("userIdentity", {"principalId": "AWS:LOCAL"})
+            record.setdefault("requestParameters", {"sourceIPAddress": "127.0.0.1"})
+            record.setdefault(
+                "responseElements",
+                {"x-amz-request-id": uuid.uuid4().hex[:16].upper(), "x-amz-id-2": uuid.uuid4().hex},
+            )
+            s3 = record.get("s3", {})
+            s3.get("bucket", {}).setdefault("ownerIdentity", {"principalId": "LOCAL"})
+            obj = s3.get("object", {})
+            obj.setdefault("sequencer", f"{time.time_ns():016X}")
+            if "key" in obj:
+                # moto encodes "/" too; S3 form-encodes the key but keeps its slashes.
+                obj["key"] = quote_plus(unquote_plus(obj["key"]), safe="/")
+    except AttributeError:
+        pass
+    return event_body
+
+
+def _s3_invoke_awslambda(account_id: str, event_body: Any, fn_arn: str, region_name: str) -> None:
+    """Replacement of ``moto.s3.notifications._invoke_awslambda``: asynchronous, like S3."""
+    try:
+        from moto.awslambda.utils import get_backend
+
+        fn = get_backend(account_id, region_name).get_function(fn_arn)
+    except Exception:
+        return
+    payload = json.dumps(_enrich_s3_event(event_body)).encode("utf-8")
+    executor().invoke_async(FunctionSpec.from_moto(fn), payload)
+
+
+# What the bucket-policy conditions see: the emulator stands in for S3's HTTPS endpoint (clients
+# use plain http only because it is loopback), so the usual "deny insecure transport" policy
+# must not deny.
+REQUEST_CONTEXT = {"aws:securetransport": "true"}
+
+
+def _condition_holds(condition: dict[str, Any]) -> bool:
+    """Evaluate a policy Condition against REQUEST_CONTEXT; unknown keys/operators: False."""
+    for operator, pairs in condition.items():
+        op = operator.removeprefix("ForAnyValue:").removeprefix("ForAllValues:")
+        if_exists = op.endswith("IfExists")
+        op = op.removesuffix("IfExists")
+        for key, expected in (pairs or {}).items():
+            values = [str(v) for v in (expected if isinstance(expected, list) else [expected])]
+            actual = REQUEST_CONTEXT.get(str(key).lower())
+            if actual is None:
+                if if_exists:
+                    continue
+                return False
+            if op == "Bool":
+                ok = actual in {v.lower() for v in values}
+            elif op in {"StringEquals", "StringEqualsIgnoreCase"}:
+                ok = actual.lower() in {v.lower() for v in values}
+            elif op in {"StringNotEquals", "StringNotEqualsIgnoreCase"}:
+                ok = actual.lower() not in {v.lower() for v in values}
+            elif op == "StringLike":
+                ok = any(fnmatch.fnmatchcase(actual, v) for v in values)
+            elif op == "StringNotLike":
+                ok = not any(fnmatch.fnmatchcase(actual, v) for v in values)
+            else:
+                return False
+            if not ok:
+                return False
+    return True
+
+
+def _bucket_get_permission(self: Any, action: str, resource: str) -> Any:
+    """moto ignores unsupported condition operators (``Bool``), so a conditional Deny such as
+    ``aws:SecureTransport = false`` denied every request. Keep only the statements whose
+    conditions hold for REQUEST_CONTEXT, then let moto evaluate the rest."""
+    from moto.iam.access_control import IAMPolicy, PermissionResult
+
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    raw = self.policy.decode() if isinstance(self.policy, bytes) else str(self.policy)
+    try:
+        document = json.loads(raw)
+        statements = document.get("Statement", [])
+    except (ValueError, AttributeError):
+        return PermissionResult.NEUTRAL
+    if isinstance(statements, dict):
+        statements = [statements]
+    kept = [
+        {k: v for k, v in statement.items() if k != "Condition"}
+        for statement in statements
+        if isinstance(statement, dict) and _condition_holds(statement.get("Condition") or {})
+    ]
+    if not kept:
+        return PermissionResult.NEUTRAL
+    policy = json.dumps({"Version": document.get("Version", "2012-10-17"), "Statement": kept})
+    return IAMPolicy(policy).is_action_permitted(action, resource)
+
+
+_S3_STATE = threading.local()
+
+
+def _patch_multipart_notifications() -> None:
+    """moto's CompleteMultipartUpload notifies ObjectCreated:Put *and* :CompleteMultipartUpload;
+    S3 sends only the latter. Drop the Put event while a multipart upload completes."""
+    from moto.s3 import notifications
+    from moto.s3.models import S3Backend
+
+    if getattr(S3Backend.complete_multipart_upload, "_local_aws", False):
+        return
+    original_complete = S3Backend.complete_multipart_upload
+    original_send = notifications.send_event
+    put_event = notifications.S3NotificationEvent.OBJECT_CREATED_PUT_EVENT
+
+    def complete_multipart_upload(self: Any, *args: Any, **kwargs: Any) -> Any:
+        _S3_STATE.completing = True
+        try:
+            return original_complete(self, *args, **kwargs)
+        finally:
+            _S3_STATE.completing = False
+
+    def send_event(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+        if event_name == put_event and getattr(_S3_STATE, "completing", False):
+            return
+        original_send(account_id, event_name, bucket, key)
+
+    complete_multipart_upload._local_aws = True  # type: ignore[attr-defined]
+    setattr(S3Backend, "complete_multipart_upload", complete_multipart_upload)  # noqa: B010
+    notifications.send_event = send_event
+
+
+def install(lambda_executor: LambdaExecutor) -> None:
+    """Apply the patches (idempotent; the executor of the last call wins)."""
+    _INSTALLED["executor"] = lambda_executor
+
+    from moto.awslambda.models import LambdaFunction
+    from moto.core.config import default_user_config
+    from moto.s3 import notifications
+
+    setattr(LambdaFunction, "invoke", _patched_invoke)  # noqa: B010 - mypy: method-assign
+    setattr(LambdaFunction, "_invoke_lambda", _patched_invoke_lambda)  # noqa: B010
+    notifications._invoke_awslambda = _s3_invoke_awslambda
+    _patch_multipart_notifications()
+    from moto.s3.models import FakeBucket
+
+    setattr(FakeBucket, "get_permission", _bucket_get_permission)  # noqa: B010
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}

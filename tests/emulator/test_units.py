@@ -1,0 +1,134 @@
+"""In-process checks of local_aws pieces (no emulator subprocess, no moto server)."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import json
+import time
+import zipfile
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from local_aws.apigw import match_route
+from local_aws.lambda_executor import FunctionSpec, LambdaExecutor
+from local_aws.stepfunctions import aws_timestamp, parse_timestamp, validate_definition
+
+
+def _api(*keys: str) -> Any:
+    return SimpleNamespace(
+        routes={str(i): SimpleNamespace(route_key=key) for i, key in enumerate(keys)}
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "expected", "params"),
+    [
+        ("GET", "/pets/dog", "GET /pets/dog", {}),
+        ("GET", "/pets/cat", "GET /pets/{name}", {"name": "cat"}),
+        ("POST", "/pets/cat", "ANY /pets/{name}", {"name": "cat"}),
+        ("GET", "/pets/cat/toys/ball", "GET /pets/{proxy+}", {"proxy": "cat/toys/ball"}),
+        ("GET", "/other", "$default", {}),
+    ],
+)
+def test_route_precedence(method: str, path: str, expected: str, params: dict[str, str]) -> None:
+    api = _api(
+        "GET /pets/{proxy+}", "ANY /pets/{name}", "GET /pets/{name}", "GET /pets/dog", "$default"
+    )
+    match = match_route(api, method, path)
+    assert match is not None
+    assert match.route_key == expected
+    assert match.path_parameters == params
+
+
+def test_no_route_without_default() -> None:
+    assert match_route(_api("GET /a"), "GET", "/b") is None
+    assert match_route(_api("GET /a/{id}"), "GET", "/a") is None
+
+
+def test_validate_definition() -> None:
+    assert (
+        validate_definition(json.dumps({"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}))
+        == []
+    )
+    assert validate_definition("{")[0]["code"] == "INVALID_JSON_DESCRIPTION"
+    missing = validate_definition(
+        json.dumps({"StartAt": "B", "States": {"A": {"Type": "Succeed"}}})
+    )
+    assert missing[0]["code"] == "MISSING_TRANSITION_TARGET"
+    bad_state = validate_definition(json.dumps({"StartAt": "A", "States": {"A": {"Type": "Nope"}}}))
+    assert bad_state
+    assert bad_state[0]["severity"] == "ERROR"
+
+
+def test_timestamps() -> None:
+    utc = datetime.UTC
+    assert parse_timestamp("2026-11-28T12:00:00Z") == datetime.datetime(
+        2026, 11, 28, 12, tzinfo=utc
+    )
+    assert parse_timestamp("2026-11-28T14:00:00.250+02:00") == datetime.datetime(
+        2026, 11, 28, 12, 0, 0, 250000, tzinfo=utc
+    )
+    assert parse_timestamp("2026-11-28 12:00:00Z") is None
+    assert parse_timestamp("2026-11-28T12:00:00") is None
+    assert parse_timestamp(17) is None
+    stamp = datetime.datetime(2026, 11, 28, 12, 34, 37, 553191, tzinfo=utc)
+    assert aws_timestamp(stamp) == "2026-11-28T12:34:37.553Z"
+
+
+def _spec(source: str, timeout: int = 5) -> FunctionSpec:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    code = buffer.getvalue()
+    return FunctionSpec(
+        name="unit",
+        arn="arn:aws:lambda:us-east-1:123456789012:function:unit",
+        region="us-east-1",
+        account_id="123456789012",
+        handler="app.handler",
+        timeout=timeout,
+        memory_size=128,
+        code_sha="",
+        environment=(("GREETING", "hi"),),
+        code_bytes=code,
+    )
+
+
+def test_executor_in_process_warm_reuse_and_idle_reaping(tmp_path: Path) -> None:
+    source = (
+        "import os\n\ndef handler(event, context):\n"
+        "    return [os.getpid(), os.environ['GREETING']]\n"
+    )
+    executor = LambdaExecutor(tmp_path, "http://127.0.0.1:9", concurrency=2, log_to_files=False)
+    try:
+        spec = _spec(source)
+        first = json.loads(executor.invoke(spec, b"{}").payload)
+        second = json.loads(executor.invoke(spec, b"{}").payload)
+        assert first == second
+        assert first[1] == "hi"
+        executor.pool_for(spec).reap(0)
+        third = json.loads(executor.invoke(spec, b"{}").payload)
+        assert third[0] != first[0]
+        stats = executor.stats()["pools"][0]
+        assert stats["coldStarts"] == 2
+        assert stats["workers"] == 1
+    finally:
+        executor.shutdown()
+
+
+def test_executor_runtime_exit_is_reported(tmp_path: Path) -> None:
+    source = "import os\n\ndef handler(event, context):\n    os._exit(3)\n"
+    executor = LambdaExecutor(tmp_path, "http://127.0.0.1:9", log_to_files=False)
+    try:
+        started = time.monotonic()
+        result = executor.invoke(_spec(source), b"{}")
+        assert time.monotonic() - started < 5
+        assert result.function_error == "Unhandled"
+        assert result.error_type == "Runtime.ExitError"
+        assert "exit status 3" in json.loads(result.payload)["errorMessage"]
+    finally:
+        executor.shutdown()
