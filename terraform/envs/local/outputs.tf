@@ -1,0 +1,34 @@
+output "api_url" {
+  description = "Base URL of the HTTP API on the emulator (LocalStack's /_aws/execute-api/<apiId> convention)."
+  value       = "${var.endpoint}/_aws/execute-api/${module.media_triage.api_id}"
+}
+
+output "api_id" {
+  description = "ID of the HTTP API."
+  value       = module.media_triage.api_id
+}
+
+output "bucket_name" {
+  description = "Name of the media bucket."
+  value       = module.media_triage.bucket_name
+}
+
+output "sessions_table_name" {
+  description = "Name of the sessions table."
+  value       = module.media_triage.sessions_table_name
+}
+
+output "files_table_name" {
+  description = "Name of the media-file-processing table."
+  value       = module.media_triage.files_table_name
+}
+
+output "state_machine_arn" {
+  description = "ARN of the triage state machine."
+  value       = module.media_triage.state_machine_arn
+}
+
+output "function_names" {
+  description = "Function names by role: media_process, init_session, triage_run."
+  value       = module.media_triage.function_names
+}

@@ -1,0 +1,142 @@
+# Least-privilege statements per function: exact actions on exact ARNs (computed from the names
+# in main.tf). The lambda_function module adds each function's own log-group write.
+
+locals {
+  uploads_objects = "${local.arn.bucket}/uploads/*"
+  derived_objects = "${local.arn.bucket}/derived/*"
+
+  # Table item actions, by need.
+  row_read  = ["dynamodb:GetItem", "dynamodb:Query"]
+  row_write = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+
+  # SSE-KMS on the bucket / a customer-managed key on the tables: use of the key only through
+  # the service that owns the data.
+  bucket_kms_statements = var.bucket_kms_key_arn == null ? [] : [{
+    sid       = "UseBucketKeyThroughS3"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+    resources = [var.bucket_kms_key_arn]
+    conditions = [{
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["s3.${local.region}.amazonaws.com"]
+    }]
+  }]
+
+  table_kms_statements = var.table_kms_key_arn == null ? [] : [{
+    sid       = "UseTableKeyThroughDynamoDB"
+    actions   = ["kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey"]
+    resources = [var.table_kms_key_arn]
+    conditions = [{
+      test     = "StringEquals"
+      variable = "kms:ViaService"
+      values   = ["dynamodb.${local.region}.amazonaws.com"]
+    }]
+  }]
+
+  media_process_statements = concat([
+    {
+      sid       = "ReadOriginals"
+      actions   = ["s3:GetObject"]
+      resources = [local.uploads_objects]
+    },
+    {
+      sid       = "WriteDerived"
+      actions   = ["s3:PutObject"]
+      resources = [local.derived_objects]
+    },
+    {
+      sid       = "FileRows"
+      actions   = concat(local.row_read, local.row_write)
+      resources = [local.arn.files_table]
+    },
+    {
+      # Counting a finalised file (in the same transaction as its file row) and pushing the
+      # stall deadline forward; the read sees whether the job was cancelled.
+      sid       = "JobCounters"
+      actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
+      resources = [local.arn.sessions_table]
+    },
+  ], local.bucket_kms_statements, local.table_kms_statements)
+
+  init_session_statements = concat([
+    {
+      # Signing presigned POSTs and multipart part PUTs of the originals.
+      sid       = "PresignUploads"
+      actions   = ["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
+      resources = [local.uploads_objects]
+    },
+    {
+      # Presigned thumbnails and display images; HEAD of originals.
+      sid       = "ReadObjects"
+      actions   = ["s3:GetObject"]
+      resources = [local.uploads_objects, local.derived_objects]
+    },
+    {
+      sid       = "ListSessionObjects"
+      actions   = ["s3:ListBucket"]
+      resources = [local.arn.bucket]
+      conditions = [{
+        test     = "StringLike"
+        variable = "s3:prefix"
+        values   = ["uploads/*", "derived/*"]
+      }]
+    },
+    {
+      # Cancel deletes the session's objects.
+      sid       = "DeleteSessionObjects"
+      actions   = ["s3:DeleteObject"]
+      resources = [local.uploads_objects, local.derived_objects]
+    },
+    {
+      sid       = "StartTriage"
+      actions   = ["states:StartExecution"]
+      resources = [local.arn.state_machine]
+    },
+    {
+      sid       = "ControlTriageExecutions"
+      actions   = ["states:DescribeExecution", "states:StopExecution"]
+      resources = [local.arn.executions]
+    },
+    {
+      sid       = "SessionAndFileRows"
+      actions   = concat(local.row_read, local.row_write, ["dynamodb:DeleteItem"])
+      resources = [local.arn.sessions_table, local.arn.files_table]
+    },
+  ], local.bucket_kms_statements, local.table_kms_statements)
+
+  triage_run_statements = concat([
+    {
+      # Presigned thumbnails, display images and proxies for the analyzer.
+      sid       = "ReadDerived"
+      actions   = ["s3:GetObject"]
+      resources = [local.derived_objects]
+    },
+    {
+      sid       = "ReadFilesWriteVerdicts"
+      actions   = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"]
+      resources = [local.arn.files_table]
+    },
+    {
+      sid       = "JobSummary"
+      actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+      resources = [local.arn.sessions_table]
+    },
+    ], var.triage_run.gemini_api_key_parameter == null ? [] : [
+    {
+      sid       = "ReadGeminiKey"
+      actions   = ["ssm:GetParameter"]
+      resources = [local.arn.gemini_key_param]
+    },
+    ], var.triage_run.gemini_api_key_parameter == null || var.triage_run.gemini_api_key_kms_key_arn == null ? [] : [
+    {
+      sid       = "DecryptGeminiKey"
+      actions   = ["kms:Decrypt"]
+      resources = [var.triage_run.gemini_api_key_kms_key_arn]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ssm.${local.region}.amazonaws.com"]
+      }]
+    },
+  ], local.bucket_kms_statements, local.table_kms_statements)
+}

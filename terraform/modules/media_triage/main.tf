@@ -1,0 +1,191 @@
+# The whole application for one environment: storage, the three functions, the triage state
+# machine and the HTTP API, wired by the names in docs/CONTRACTS.md.
+
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  prefix = "${var.project}-${var.env}"
+
+  names = {
+    bucket         = "${local.prefix}-media"
+    sessions_table = "${local.prefix}-sessions"
+    files_table    = "${local.prefix}-media-file-processing"
+    media_process  = "${local.prefix}-media-process"
+    init_session   = "${local.prefix}-init-session"
+    triage_run     = "${local.prefix}-triage-run"
+    state_machine  = "${local.prefix}-triage"
+    api            = "${local.prefix}-api"
+  }
+
+  tags = merge(var.tags, { Project = var.project, Environment = var.env })
+
+  # ARNs computed from the names: IAM statements use these, so every policy is known at plan
+  # time (reviewable, and tested from the plan JSON) and adds no ordering edge (no cycles:
+  # the bucket notifies media-process, whose policy names the bucket).
+  partition = data.aws_partition.current.partition
+  region    = data.aws_region.current.name
+  account   = data.aws_caller_identity.current.account_id
+  arn = {
+    bucket         = "arn:${local.partition}:s3:::${local.names.bucket}"
+    sessions_table = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.names.sessions_table}"
+    files_table    = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.names.files_table}"
+    triage_run     = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.triage_run}"
+    state_machine  = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${local.names.state_machine}"
+    executions     = "arn:${local.partition}:states:${local.region}:${local.account}:execution:${local.names.state_machine}:*"
+    gemini_key_param = var.triage_run.gemini_api_key_parameter == null ? null : (
+      "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${trimprefix(var.triage_run.gemini_api_key_parameter, "/")}"
+    )
+  }
+
+  # Names, not resource attributes, so that the whole environment is known (and reviewable)
+  # at plan time; the output preconditions check that they match what was created.
+  common_environment = {
+    MEDIA_BUCKET          = local.names.bucket
+    SESSIONS_TABLE        = local.names.sessions_table
+    FILES_TABLE           = local.names.files_table
+    LOG_LEVEL             = var.log_level
+    APP_ENV               = var.env
+    FILE_TTL_HOURS        = tostring(var.file_ttl_hours)
+    STALL_TIMEOUT_SECONDS = tostring(var.stall_timeout_seconds)
+  }
+
+  definition_path = coalesce(var.state_machine_definition_path, "${path.module}/../../../statemachine/triage.asl.json")
+}
+
+# ----------------------------------------------------------------------------- storage
+
+module "storage" {
+  source = "../storage"
+
+  bucket_name                    = local.names.bucket
+  sessions_table_name            = local.names.sessions_table
+  files_table_name               = local.names.files_table
+  object_expiration_days         = var.object_expiration_days
+  kms_key_arn                    = var.bucket_kms_key_arn
+  table_kms_key_arn              = var.table_kms_key_arn
+  cors_allowed_origins           = var.cors_allowed_origins
+  force_destroy                  = var.force_destroy
+  point_in_time_recovery_enabled = var.point_in_time_recovery_enabled
+  deletion_protection_enabled    = var.deletion_protection_enabled
+  notification_function_arn      = module.media_process.function_arn
+  notification_filter_prefix     = "uploads/"
+  tags                           = local.tags
+}
+
+# ----------------------------------------------------------------------------- functions
+
+module "media_process" {
+  source = "../lambda_function"
+
+  function_name                  = local.names.media_process
+  description                    = "Per-upload media processing (S3 ObjectCreated under uploads/)."
+  package_type                   = var.media_process_image_uri == null ? "Zip" : "Image"
+  filename                       = var.media_process_image_uri == null ? "${var.artifacts_dir}/media_process.zip" : null
+  handler                        = "media_process.handler.handler"
+  image_uri                      = var.media_process_image_uri
+  image_command                  = var.media_process_image_uri == null ? null : ["media_process.handler.handler"]
+  architectures                  = var.lambda_architectures
+  memory_size                    = var.media_process.memory_size
+  timeout                        = var.media_process.timeout
+  ephemeral_storage_size         = var.media_process.ephemeral_storage_size
+  reserved_concurrent_executions = var.media_process.reserved_concurrent_executions
+  log_retention_days             = var.log_retention_days
+  policy_statements              = local.media_process_statements
+
+  environment_variables = merge(local.common_environment, {
+    PROCESSING_DEADLINE_SECONDS = tostring(var.media_process.processing_deadline_seconds)
+  })
+
+  async_maximum_retry_attempts     = var.media_process.async_maximum_retry_attempts
+  async_on_failure_destination_arn = var.media_process.async_on_failure_destination_arn
+
+  tags = local.tags
+}
+
+module "triage_run" {
+  source = "../lambda_function"
+
+  function_name                  = local.names.triage_run
+  description                    = "Step Functions task: manifest -> analyzer -> verdicts."
+  filename                       = "${var.artifacts_dir}/triage_run.zip"
+  handler                        = "triage_run.handler.handler"
+  architectures                  = var.lambda_architectures
+  memory_size                    = var.triage_run.memory_size
+  timeout                        = var.triage_run.timeout
+  reserved_concurrent_executions = var.triage_run.reserved_concurrent_executions
+  log_retention_days             = var.log_retention_days
+  policy_statements              = local.triage_run_statements
+
+  environment_variables = merge(
+    local.common_environment,
+    { GEMINI_MODEL = var.triage_run.gemini_model },
+    var.triage_run.analyzer == null ? {} : { ANALYZER = var.triage_run.analyzer },
+    var.triage_run.gemini_api_key_parameter == null ? {} : { GEMINI_API_KEY_PARAM = var.triage_run.gemini_api_key_parameter },
+  )
+
+  tags = local.tags
+}
+
+module "init_session" {
+  source = "../lambda_function"
+
+  function_name                  = local.names.init_session
+  description                    = "HTTP API handler: init, upload targets, results, retry, cancel."
+  filename                       = "${var.artifacts_dir}/init_session.zip"
+  handler                        = "init_session.handler.handler"
+  architectures                  = var.lambda_architectures
+  memory_size                    = var.init_session.memory_size
+  timeout                        = var.init_session.timeout
+  reserved_concurrent_executions = var.init_session.reserved_concurrent_executions
+  log_retention_days             = var.log_retention_days
+  policy_statements              = local.init_session_statements
+
+  environment_variables = merge(local.common_environment, {
+    STATE_MACHINE_ARN         = local.arn.state_machine
+    MULTIPART_THRESHOLD_BYTES = tostring(var.init_session.multipart_threshold_bytes)
+  })
+
+  tags = local.tags
+}
+
+# ----------------------------------------------------------------------------- state machine
+
+module "state_machine" {
+  source = "../state_machine"
+
+  name                     = local.names.state_machine
+  definition_template_path = local.definition_path
+  # Computed names and ARNs: the rendered definition is known (and reviewable) at plan time.
+  definition_variables = {
+    sessions_table          = local.names.sessions_table
+    triage_run_function_arn = local.arn.triage_run
+    poll_interval_seconds   = tostring(var.poll_interval_seconds)
+  }
+  timeout_seconds      = var.execution_timeout_seconds
+  dynamodb_table_arns  = [local.arn.sessions_table]
+  lambda_function_arns = [local.arn.triage_run]
+  policy_statements    = local.table_kms_statements
+  log_level            = var.state_machine_log_level
+  log_retention_days   = var.log_retention_days
+  tracing_enabled      = var.state_machine_tracing_enabled
+  tags                 = local.tags
+}
+
+# ----------------------------------------------------------------------------- HTTP API
+
+module "http_api" {
+  source = "../http_api"
+
+  name                   = local.names.api
+  description            = "media-triage (${var.env}): sessions, upload targets and results."
+  function_name          = module.init_session.function_name
+  function_invoke_arn    = module.init_session.function_invoke_arn
+  cors_allowed_origins   = var.cors_allowed_origins
+  throttling_burst_limit = var.api_throttling_burst_limit
+  throttling_rate_limit  = var.api_throttling_rate_limit
+  jwt_authorizer         = var.api_jwt_authorizer
+  log_retention_days     = var.log_retention_days
+  tags                   = local.tags
+}

@@ -1,0 +1,266 @@
+# ----------------------------------------------------------------------------- identity
+
+variable "project" {
+  description = "Project name, the first part of every resource name (\"<project>-<env>-<thing>\")."
+  type        = string
+  default     = "media-triage"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,30}$", var.project))
+    error_message = "project must be 2-31 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "env" {
+  description = "Environment name (local, dev, prod, ...), the second part of every resource name; also APP_ENV of the functions."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,15}$", var.env))
+    error_message = "env must be 2-16 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to every resource (Project and Environment are added)."
+  type        = map(string)
+  default     = {}
+}
+
+# ----------------------------------------------------------------------------- artifacts
+
+variable "artifacts_dir" {
+  description = "Directory holding the built zips media_process.zip, init_session.zip and triage_run.zip."
+  type        = string
+}
+
+variable "media_process_image_uri" {
+  description = "ECR image (with a static ffmpeg) for media-process, pinned by digest; null deploys artifacts_dir/media_process.zip."
+  type        = string
+  default     = null
+}
+
+variable "lambda_architectures" {
+  description = "Architecture of every function; must match the artifacts (devtools/build_zips.py --arch)."
+  type        = list(string)
+  default     = ["arm64"]
+}
+
+variable "state_machine_definition_path" {
+  description = "Path of the ASL template (statemachine/triage.asl.json); null uses the repository's copy."
+  type        = string
+  default     = null
+}
+
+# ----------------------------------------------------------------------------- shared settings
+
+variable "log_level" {
+  description = "LOG_LEVEL of every function: DEBUG, INFO, WARNING or ERROR."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of every log group (functions, state machine, API access logs), in days."
+  type        = number
+  default     = 14
+}
+
+variable "cors_allowed_origins" {
+  description = "Origins of the web page: allowed by the API's CORS and by the bucket's CORS (browser uploads)."
+  type        = list(string)
+}
+
+variable "file_ttl_hours" {
+  description = "TTL of session and file rows (FILE_TTL_HOURS of every function)."
+  type        = number
+  default     = 24
+}
+
+variable "stall_timeout_seconds" {
+  description = "No progress for this long -> triage what arrived, or fail if nothing did (STALL_TIMEOUT_SECONDS; pushes stallDeadline)."
+  type        = number
+  default     = 600
+
+  validation {
+    condition     = var.stall_timeout_seconds >= 10
+    error_message = "stall_timeout_seconds must be at least 10."
+  }
+}
+
+# ----------------------------------------------------------------------------- storage
+
+variable "object_expiration_days" {
+  description = "Every object in the media bucket expires after this many days."
+  type        = number
+  default     = 1
+}
+
+variable "bucket_kms_key_arn" {
+  description = "KMS key ARN for the bucket's SSE-KMS; null uses SSE-S3 (AES256)."
+  type        = string
+  default     = null
+}
+
+variable "table_kms_key_arn" {
+  description = "Customer-managed KMS key ARN for the tables; null uses the AWS-managed DynamoDB key."
+  type        = string
+  default     = null
+}
+
+variable "force_destroy" {
+  description = "Let terraform destroy delete a non-empty media bucket (local/dev)."
+  type        = bool
+  default     = false
+}
+
+variable "point_in_time_recovery_enabled" {
+  description = "DynamoDB point-in-time recovery on both tables."
+  type        = bool
+  default     = true
+}
+
+variable "deletion_protection_enabled" {
+  description = "DynamoDB deletion protection on both tables."
+  type        = bool
+  default     = false
+}
+
+# ----------------------------------------------------------------------------- media-process
+
+variable "media_process" {
+  description = <<-EOT
+    media-process sizing and behaviour: memory_size (MB), timeout (s), ephemeral_storage_size
+    (MB), reserved_concurrent_executions (null = unreserved), processing_deadline_seconds (must
+    stay below timeout), async_maximum_retry_attempts (S3 events) and
+    async_on_failure_destination_arn (null = none).
+  EOT
+  type = object({
+    memory_size                      = optional(number, 2048)
+    timeout                          = optional(number, 300)
+    ephemeral_storage_size           = optional(number, 2048)
+    reserved_concurrent_executions   = optional(number)
+    processing_deadline_seconds      = optional(number, 240)
+    async_maximum_retry_attempts     = optional(number, 2)
+    async_on_failure_destination_arn = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = var.media_process.processing_deadline_seconds < var.media_process.timeout
+    error_message = "media_process.processing_deadline_seconds must stay below media_process.timeout (a clean fallback before Lambda kills the invocation)."
+  }
+}
+
+# ----------------------------------------------------------------------------- init-session
+
+variable "init_session" {
+  description = <<-EOT
+    init-session (the HTTP API handler) sizing and behaviour: memory_size (MB), timeout (s, below
+    the API's 30 s), reserved_concurrent_executions (null = unreserved) and
+    multipart_threshold_bytes (files above it get a multipart plan).
+  EOT
+  type = object({
+    memory_size                    = optional(number, 512)
+    timeout                        = optional(number, 28)
+    reserved_concurrent_executions = optional(number)
+    multipart_threshold_bytes      = optional(number, 104857600)
+  })
+  default = {}
+
+  validation {
+    condition     = var.init_session.timeout <= 29
+    error_message = "init_session.timeout must be at most 29 s (the HTTP API integration limit is 30 s)."
+  }
+
+  validation {
+    condition     = var.init_session.multipart_threshold_bytes >= 5242880
+    error_message = "init_session.multipart_threshold_bytes must be at least 5 MiB (the S3 minimum part size)."
+  }
+}
+
+# ----------------------------------------------------------------------------- triage-run
+
+variable "triage_run" {
+  description = <<-EOT
+    triage-run sizing and analyzer: memory_size (MB), timeout (s), reserved_concurrent_executions
+    (null = unreserved), analyzer ("local", "gemini" or null to decide by the key),
+    gemini_model, gemini_api_key_parameter (SSM parameter name holding the key, null = none) and
+    gemini_api_key_kms_key_arn (customer-managed key of that SecureString, null = aws/ssm).
+  EOT
+  type = object({
+    memory_size                    = optional(number, 1024)
+    timeout                        = optional(number, 600)
+    reserved_concurrent_executions = optional(number)
+    analyzer                       = optional(string)
+    gemini_model                   = optional(string, "gemini-2.5-flash")
+    gemini_api_key_parameter       = optional(string)
+    gemini_api_key_kms_key_arn     = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition     = var.triage_run.analyzer == null ? true : contains(["local", "gemini"], var.triage_run.analyzer)
+    error_message = "triage_run.analyzer must be \"local\", \"gemini\" or null."
+  }
+}
+
+# ----------------------------------------------------------------------------- state machine
+
+variable "poll_interval_seconds" {
+  description = "Wait between two polls of the job row (the lag from the last processed file to TriageRun)."
+  type        = number
+  default     = 3
+
+  validation {
+    condition     = var.poll_interval_seconds >= 1 && var.poll_interval_seconds <= 3 && floor(var.poll_interval_seconds) == var.poll_interval_seconds
+    error_message = "poll_interval_seconds must be a whole number from 1 to 3 (the lag to TriageRun must stay <= 3 s)."
+  }
+}
+
+variable "execution_timeout_seconds" {
+  description = "Execution timeout of the state machine, a backstop only (stalls are detected by stallDeadline)."
+  type        = number
+  default     = 3600
+}
+
+variable "state_machine_log_level" {
+  description = "Execution log level of the state machine: ALL, ERROR, FATAL or OFF."
+  type        = string
+  default     = "ERROR"
+}
+
+variable "state_machine_tracing_enabled" {
+  description = "X-Ray tracing of the state machine."
+  type        = bool
+  default     = false
+}
+
+# ----------------------------------------------------------------------------- HTTP API
+
+variable "api_throttling_burst_limit" {
+  description = "Burst limit of the HTTP API's $default stage."
+  type        = number
+  default     = 200
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady-state requests per second of the HTTP API's $default stage."
+  type        = number
+  default     = 100
+}
+
+variable "api_jwt_authorizer" {
+  description = "Optional JWT authorizer in front of every route ({issuer, audience, identity_source}); the session-token check stays."
+  type = object({
+    issuer          = string
+    audience        = list(string)
+    identity_source = optional(string, "$request.header.Authorization")
+  })
+  default = null
+}
