@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -56,6 +57,13 @@ def install(package: str, staging: Path, target: str, arch: str) -> None:
     # Workspace members are listed as relative paths: make them absolute for the installer.
     lines = [str(ROOT / ln[2:]) if ln.startswith("./") else ln for ln in exported.splitlines()]
     reqs.write_text("\n".join(lines) + "\n")
+    # uv caches built wheels of local paths by version; the workspace members change without a
+    # version bump, so always rebuild them or the zip would ship stale code.
+    members = [
+        tomllib.loads((ROOT / ln[2:] / "pyproject.toml").read_text())["project"]["name"]
+        for ln in exported.splitlines()
+        if ln.startswith("./")
+    ]
     cmd = [
         "uv",
         "pip",
@@ -66,6 +74,7 @@ def install(package: str, staging: Path, target: str, arch: str) -> None:
         str(staging),
         "-r",
         str(reqs),
+        *(arg for name in members for arg in ("--reinstall-package", name)),
     ]
     if target == "local":
         cmd += ["--python", sys.executable]

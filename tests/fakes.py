@@ -6,7 +6,15 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from media_triage_shared.models import FileRow, JobRow, JobStatus, VerdictSummary, iso, utcnow
+from media_triage_shared.models import (
+    FileRow,
+    FileStatus,
+    JobRow,
+    JobStatus,
+    VerdictSummary,
+    iso,
+    utcnow,
+)
 from media_triage_shared.ports import ObjectInfo
 
 
@@ -106,6 +114,72 @@ class FakeJobRepository:
                     update={"stall_deadline": stall_deadline}
                 )
 
+    # -- the HTTP API's changes to a job (init_session)
+
+    def _update(self, session_id: str, job_id: str, **update: Any) -> None:
+        key = (session_id, job_id)
+        self.jobs[key] = self.jobs[key].model_copy(update={**update, "updated_at": iso(utcnow())})
+
+    def set_execution(self, session_id: str, job_id: str, execution_arn: str) -> None:
+        with self.lock:
+            if (session_id, job_id) in self.jobs:
+                self._update(session_id, job_id, execution_arn=execution_arn)
+
+    def reserve_uploads(
+        self, session_id: str, job_id: str, count: int, stall_deadline: str, max_targets: int
+    ) -> bool:
+        with self.lock:
+            job = self.jobs.get((session_id, job_id))
+            if job is None or job.status not in {JobStatus.PENDING, JobStatus.PROCESSING}:
+                return False
+            if (job.upload_target_count or 0) + count > max_targets:
+                return False
+            self._update(
+                session_id,
+                job_id,
+                stall_deadline=stall_deadline,
+                upload_target_count=(job.upload_target_count or 0) + count,
+            )
+            return True
+
+    def set_expected_count(
+        self, session_id: str, job_id: str, expected: int, stall_deadline: str
+    ) -> JobRow | None:
+        with self.lock:
+            job = self.jobs.get((session_id, job_id))
+            if job is None or job.status not in {JobStatus.PENDING, JobStatus.PROCESSING}:
+                return None
+            self._update(
+                session_id, job_id, expected_file_count=expected, stall_deadline=stall_deadline
+            )
+        return self.get_job(session_id, job_id)
+
+    def begin_retry(
+        self, session_id: str, job_id: str, status: JobStatus, phase: str, stall_deadline: str
+    ) -> int | None:
+        with self.lock:
+            job = self.jobs.get((session_id, job_id))
+            if job is None or job.status is not JobStatus.FAILED:
+                return None
+            self._update(
+                session_id,
+                job_id,
+                status=status,
+                phase=phase,
+                stall_deadline=stall_deadline,
+                error=None,
+                execution_count=job.execution_count + 1,
+            )
+            return job.execution_count + 1
+
+    def cancel(self, session_id: str, job_id: str) -> bool:
+        with self.lock:
+            job = self.jobs.get((session_id, job_id))
+            if job is None or job.status is JobStatus.CANCELLED:
+                return False
+            self._update(session_id, job_id, status=JobStatus.CANCELLED, phase="cancelled")
+            return True
+
 
 class FakeFileRepository:
     def __init__(self, jobs: FakeJobRepository) -> None:
@@ -132,6 +206,23 @@ class FakeFileRepository:
             self.jobs.count(row.session_id, row.job_id, stall_deadline)
             return True
 
+    # -- MediaProcess's rows
+
+    def start_processing(self, row: FileRow) -> bool:
+        with self.lock:
+            current = self.rows.get((row.job_id, row.file_id))
+            if current is not None and current.counted:
+                return False
+            self.rows[(row.job_id, row.file_id)] = row
+            return True
+
+    def claim_fingerprint(
+        self, job_id: str, fingerprint: str, file_id: str, expires_at: int
+    ) -> str:
+        with self.lock:
+            claims: dict[tuple[str, str], str] = self.__dict__.setdefault("claims", {})
+            return claims.setdefault((job_id, fingerprint), file_id)
+
     def list_files(self, job_id: str) -> list[FileRow]:
         return [row for (jid, _), row in sorted(self.rows.items()) if jid == job_id]
 
@@ -147,3 +238,18 @@ class FakeFileRepository:
                         "issues": row.issues,
                     }
                 )
+
+    # -- the HTTP API's rows (init_session)
+
+    def add_uploading(self, rows: list[FileRow]) -> None:
+        with self.lock:
+            for row in rows:
+                self.rows[(row.job_id, row.file_id)] = row
+
+    def delete_uploading(self, job_id: str, file_id: str) -> bool:
+        with self.lock:
+            row = self.rows.get((job_id, file_id))
+            if row is None or row.status is not FileStatus.UPLOADING:
+                return False
+            del self.rows[(job_id, file_id)]
+            return True

@@ -38,3 +38,9 @@ class InvalidRequest(DomainError):
 
 class PayloadTooLarge(DomainError):
     code = "payload_too_large"
+
+
+class AnalyzerUnavailable(DomainError):
+    """The analyzer service failed for good (after its retries): the job fails, retry works."""
+
+    code = "analyzer_unavailable"

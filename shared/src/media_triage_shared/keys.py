@@ -110,3 +110,9 @@ def file_pk(job_id: str) -> str:
 
 def file_sk(file_id: str) -> str:
     return f"FILE#{file_id}"
+
+
+def fingerprint_sk(fingerprint: str) -> str:
+    """The duplicate-claim item of a content fingerprint, beside the job's file rows (queries
+    for files use ``begins_with(sk, "FILE#")`` and never see it)."""
+    return f"FP#{fingerprint}"

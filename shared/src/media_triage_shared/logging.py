@@ -39,5 +39,10 @@ def bind_invocation(function: str, request_id: str, **ids: Any) -> None:
     )
 
 
+def bind_ids(**ids: Any) -> None:
+    """Add ids learnt during an invocation (e.g. after auth) to its log context."""
+    structlog.contextvars.bind_contextvars(**{k: v for k, v in ids.items() if v is not None})
+
+
 def get_logger() -> Any:
     return structlog.get_logger()

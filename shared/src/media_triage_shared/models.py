@@ -114,6 +114,25 @@ class VerdictKind(StrEnum):
     DISCARD = "discard"
 
 
+class Issue(StrEnum):
+    """What is wrong with a file, in the words the page shows (a verdict may carry several)."""
+
+    DARK = "dark"
+    BLURRY = "blurry"
+    OVEREXPOSED = "overexposed"
+    ACCIDENTAL = "accidental"
+    NO_SUBJECT = "no_subject"
+    DUPLICATE = "duplicate"
+    CORRUPT = "corrupt"
+    SHAKY = "shaky"
+    CLOSED_EYES = "closed_eyes"
+    POOR_FRAMING = "poor_framing"
+
+
+NOT_EVALUATED = "not evaluated"
+"""Reason of the verdict of a file the analyzer did not judge: it is kept, never dropped."""
+
+
 # ---------------------------------------------------------------------------- S3 event
 
 
@@ -191,6 +210,48 @@ class VerdictSummary(Contract):
     model: str | None = None
     duration_ms: int
     partial: bool = False
+    not_evaluated: int | None = Field(
+        default=None, ge=0, description="Files kept with reason 'not evaluated'."
+    )
+
+
+# ---------------------------------------------------------------------------- triage
+
+
+class Verdict(Contract):
+    """One file's triage answer (SPEC section 7)."""
+
+    file_id: str
+    filename: str
+    verdict: VerdictKind
+    reason: str = Field(min_length=1, max_length=1000)
+    score: int = Field(ge=0, le=100, description="How worth keeping the file is, 0-100.")
+    issues: list[str] = Field(default_factory=list, description="Issue values (see Issue).")
+
+
+class MediaRef(Contract):
+    """One stored object an analyzer may look at (a thumbnail, display image or proxy)."""
+
+    key: str
+    mime_type: str
+    size: int | None = None
+    url: str | None = Field(
+        default=None, repr=False, description="Presigned GET; None when the analyzer reads it."
+    )
+
+
+class MediaItem(Contract):
+    """One ``valid`` file as an analyzer sees it: ``media`` is the object to judge (display
+    image, else thumbnail, for photos; proxy, else thumbnail, for videos)."""
+
+    file_id: str
+    filename: str
+    media_type: MediaType
+    media: MediaRef
+    thumbnail: MediaRef | None = None
+    width: int | None = None
+    height: int | None = None
+    duration_seconds: float | None = None
 
 
 class Row(Contract):
@@ -230,6 +291,9 @@ class JobRow(Row):
     stall_deadline: str
     execution_arn: str | None = None
     execution_count: int = 1
+    upload_target_count: int | None = Field(
+        default=None, ge=0, description="Upload targets handed out (the API caps it per job)."
+    )
     error: str | None = None
     partial: bool | None = None
     summary: VerdictSummary | None = None
@@ -272,6 +336,9 @@ class FileRow(Row):
     score: int | None = Field(default=None, ge=0, le=100)
     issues: list[str] | None = None
     counted: bool | None = None
+    upload_id: str | None = Field(
+        default=None, description="S3 multipart upload id (files above the multipart threshold)."
+    )
     created_at: str
     updated_at: str
     expires_at: int

@@ -3,11 +3,19 @@ in-memory fakes of the same protocols (tests/fakes.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from media_triage_shared.models import FileRow, JobRow, JobStatus, VerdictSummary
+from media_triage_shared.media import MediaFailure, PhotoResult, Rendition, VideoProbe
+from media_triage_shared.models import (
+    FileRow,
+    JobRow,
+    JobStatus,
+    MediaItem,
+    Verdict,
+    VerdictSummary,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +64,34 @@ class JobRepository(Protocol):
         partial: bool | None = None,
     ) -> None: ...
 
+    # -- the HTTP API's changes to a job (init_session); all guarded, never a whole-row write
+
+    def set_execution(self, session_id: str, job_id: str, execution_arn: str) -> None: ...
+
+    def reserve_uploads(
+        self, session_id: str, job_id: str, count: int, stall_deadline: str, max_targets: int
+    ) -> bool:
+        """Count ``count`` more upload targets and push the stall deadline forward, if the job
+        is pending/processing and stays within ``max_targets``. False otherwise."""
+        ...
+
+    def set_expected_count(
+        self, session_id: str, job_id: str, expected: int, stall_deadline: str
+    ) -> JobRow | None:
+        """Set expectedFileCount while pending/processing; the updated row, or None."""
+        ...
+
+    def begin_retry(
+        self, session_id: str, job_id: str, status: JobStatus, phase: str, stall_deadline: str
+    ) -> int | None:
+        """failed -> ``status``: clear the error, bump executionCount atomically and return
+        it; None when the job is not failed (any more)."""
+        ...
+
+    def cancel(self, session_id: str, job_id: str) -> bool:
+        """Any status -> cancelled; False when it was cancelled already."""
+        ...
+
 
 class FileRepository(Protocol):
     def get_file(self, job_id: str, file_id: str) -> FileRow | None: ...
@@ -74,3 +110,74 @@ class FileRepository(Protocol):
     def list_files(self, job_id: str) -> list[FileRow]: ...
 
     def write_verdicts(self, rows: list[FileRow]) -> None: ...
+
+    # -- the HTTP API's rows (init_session)
+
+    def add_uploading(self, rows: list[FileRow]) -> None:
+        """Write ``uploading`` rows for fresh fileIds (batched, unconditional)."""
+        ...
+
+    def delete_uploading(self, job_id: str, file_id: str) -> bool:
+        """Delete the row if it is still ``uploading`` (an aborted upload)."""
+        ...
+
+    # -- MediaProcess's rows
+
+    def start_processing(self, row: FileRow) -> bool:
+        """Write the ``processing`` row over an absent or ``uploading`` one, never over a final
+        (counted) row. False when the file was already counted."""
+        ...
+
+    def claim_fingerprint(
+        self, job_id: str, fingerprint: str, file_id: str, expires_at: int
+    ) -> str:
+        """Claim a content fingerprint for ``file_id`` inside the job (a conditional put of one
+        ``FP#<fingerprint>`` item). Returns the fileId that holds the claim: ``file_id`` itself
+        the first time (and on every retry), the first claimant's id for a duplicate."""
+        ...
+
+
+class Analyzer(Protocol):
+    """Judges valid files (Gemini, or the offline local analyzer).
+
+    ``analyze`` returns at most one verdict per item; an item it leaves out is kept by the
+    caller with reason "not evaluated". It returns by ``deadline`` (a ``time.monotonic()``
+    value) and raises ``errors.AnalyzerUnavailable`` when the service failed for good.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def model(self) -> str | None: ...
+
+    @property
+    def url_ttl_seconds(self) -> int:
+        """Lifetime the presigned URLs of ``MediaRef.url`` need; 0 = no URLs (the analyzer
+        reads the objects itself)."""
+        ...
+
+    def analyze(self, items: Sequence[MediaItem], *, deadline: float) -> list[Verdict]: ...
+
+
+class MediaTool(Protocol):
+    """Photo and video work (Pillow and ffmpeg adapters in media_process). Every failure is a
+    ``MediaFailure`` value with a stable code; subprocesses run with ``timeout`` seconds and
+    are killed past it (``timeout`` code). ``source_url`` is a presigned GET URL (or a local
+    path in tests): a video is streamed, never copied whole to memory or /tmp."""
+
+    def process_photo(
+        self, data: bytes, mime_type: str, *, max_pixels: int
+    ) -> PhotoResult | MediaFailure: ...
+
+    def probe_video(
+        self, source_url: str, mime_type: str, *, timeout: float
+    ) -> VideoProbe | MediaFailure: ...
+
+    def video_thumbnail(
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+    ) -> Rendition | MediaFailure: ...
+
+    def video_proxy(
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+    ) -> Rendition | MediaFailure: ...

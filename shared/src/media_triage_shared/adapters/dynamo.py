@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -9,6 +10,7 @@ from botocore.exceptions import ClientError
 from media_triage_shared import keys
 from media_triage_shared.models import (
     FileRow,
+    FileStatus,
     JobRow,
     JobStatus,
     VerdictSummary,
@@ -106,21 +108,138 @@ class DynamoJobRepository:
             ":now": iso(utcnow()),
         }
         sets = ["#s = :status", "phase = :phase", "updatedAt = :now"]
+        names = {"#s": "status"}
         for attr, value in (
-            ("error", error),
+            ("error", error),  # ERROR is a DynamoDB reserved word: always use #names
             ("summary", summary.model_dump(by_alias=True, mode="json") if summary else None),
             ("partial", partial),
         ):
             if value is not None:
-                sets.append(f"{attr} = :{attr}")
+                sets.append(f"#{attr} = :{attr}")
+                names[f"#{attr}"] = attr
                 values[f":{attr}"] = value
         self._ddb.update_item(
             TableName=self._table,
             Key=self._key(session_id, job_id),
             UpdateExpression="SET " + ", ".join(sets),
             ConditionExpression="attribute_exists(tokenHash)",
-            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeNames=names,
             ExpressionAttributeValues=serialize(values),
+        )
+
+    # -- the HTTP API's changes to a job (init_session)
+
+    def _guarded_update(self, session_id: str, job_id: str, **kwargs: Any) -> dict[str, Any] | None:
+        """UpdateItem on the job row; None when its condition fails."""
+        try:
+            return dict(
+                self._ddb.update_item(
+                    TableName=self._table, Key=self._key(session_id, job_id), **kwargs
+                )
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return None
+            raise
+
+    def set_execution(self, session_id: str, job_id: str, execution_arn: str) -> None:
+        self._guarded_update(
+            session_id,
+            job_id,
+            UpdateExpression="SET executionArn = :arn, updatedAt = :now",
+            ConditionExpression="attribute_exists(tokenHash)",
+            ExpressionAttributeValues=serialize({":arn": execution_arn, ":now": iso(utcnow())}),
+        )
+
+    def reserve_uploads(
+        self, session_id: str, job_id: str, count: int, stall_deadline: str, max_targets: int
+    ) -> bool:
+        if count > max_targets:
+            return False
+        return (
+            self._guarded_update(
+                session_id,
+                job_id,
+                UpdateExpression="SET stallDeadline = :deadline, updatedAt = :now "
+                "ADD uploadTargetCount :n",
+                ConditionExpression="attribute_exists(tokenHash) AND #s IN (:pending, :processing)"
+                " AND (attribute_not_exists(uploadTargetCount) OR uploadTargetCount <= :room)",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {
+                        ":deadline": stall_deadline,
+                        ":now": iso(utcnow()),
+                        ":n": count,
+                        ":room": max_targets - count,
+                        ":pending": JobStatus.PENDING.value,
+                        ":processing": JobStatus.PROCESSING.value,
+                    }
+                ),
+            )
+            is not None
+        )
+
+    def set_expected_count(
+        self, session_id: str, job_id: str, expected: int, stall_deadline: str
+    ) -> JobRow | None:
+        resp = self._guarded_update(
+            session_id,
+            job_id,
+            UpdateExpression="SET expectedFileCount = :n, stallDeadline = :deadline, "
+            "updatedAt = :now",
+            ConditionExpression="attribute_exists(tokenHash) AND #s IN (:pending, :processing)",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=serialize(
+                {
+                    ":n": expected,
+                    ":deadline": stall_deadline,
+                    ":now": iso(utcnow()),
+                    ":pending": JobStatus.PENDING.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                }
+            ),
+            ReturnValues="ALL_NEW",
+        )
+        return None if resp is None else JobRow.from_item(resp["Attributes"])
+
+    def begin_retry(
+        self, session_id: str, job_id: str, status: JobStatus, phase: str, stall_deadline: str
+    ) -> int | None:
+        resp = self._guarded_update(
+            session_id,
+            job_id,
+            UpdateExpression="SET #s = :status, phase = :phase, stallDeadline = :deadline, "
+            "updatedAt = :now, executionCount = if_not_exists(executionCount, :one) + :one "
+            "REMOVE #e",
+            ConditionExpression="#s = :failed",
+            ExpressionAttributeNames={"#s": "status", "#e": "error"},
+            ExpressionAttributeValues=serialize(
+                {
+                    ":status": status.value,
+                    ":phase": phase,
+                    ":deadline": stall_deadline,
+                    ":now": iso(utcnow()),
+                    ":one": 1,
+                    ":failed": JobStatus.FAILED.value,
+                }
+            ),
+            ReturnValues="UPDATED_NEW",
+        )
+        return None if resp is None else int(resp["Attributes"]["executionCount"]["N"])
+
+    def cancel(self, session_id: str, job_id: str) -> bool:
+        return (
+            self._guarded_update(
+                session_id,
+                job_id,
+                UpdateExpression="SET #s = :cancelled, phase = :cancelled, updatedAt = :now",
+                ConditionExpression="attribute_exists(tokenHash) AND #s <> :cancelled",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(
+                    {":cancelled": JobStatus.CANCELLED.value, ":now": iso(utcnow())}
+                ),
+            )
+            is not None
         )
 
 
@@ -196,6 +315,41 @@ class DynamoFileRepository:
             raise
         return True
 
+    def start_processing(self, row: FileRow) -> bool:
+        # A whole-row Put is safe here: the row carries what init wrote (filename, size,
+        # uploadId, ...), and the guard keeps it off a row that is already final.
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=row.to_item(),
+                ConditionExpression="attribute_not_exists(counted)",
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
+    def claim_fingerprint(
+        self, job_id: str, fingerprint: str, file_id: str, expires_at: int
+    ) -> str:
+        key = serialize({"pk": keys.file_pk(job_id), "sk": keys.fingerprint_sk(fingerprint)})
+        item = {**key, **serialize({"fileId": file_id, "expiresAt": expires_at})}
+        for _ in range(3):  # a claim can only vanish by TTL between the put and the read
+            try:
+                self._ddb.put_item(
+                    TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
+                )
+            except ClientError as exc:
+                if not _is_conditional_failure(exc):
+                    raise
+                held = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+                if "Item" in held:
+                    return str(deserialize(held["Item"])["fileId"])
+                continue
+            return file_id
+        raise RuntimeError(f"fingerprint claim for {file_id} kept disappearing")
+
     def list_files(self, job_id: str) -> list[FileRow]:
         rows: list[FileRow] = []
         paginator = self._ddb.get_paginator("query")
@@ -226,3 +380,38 @@ class DynamoFileRepository:
                     }
                 ),
             )
+
+    # -- the HTTP API's rows (init_session)
+
+    def add_uploading(self, rows: list[FileRow]) -> None:
+        for start in range(0, len(rows), 25):  # BatchWriteItem takes at most 25 items
+            pending: dict[str, Any] = {
+                self._table: [
+                    {"PutRequest": {"Item": r.to_item()}} for r in rows[start : start + 25]
+                ]
+            }
+            for attempt in range(8):
+                unprocessed = self._ddb.batch_write_item(RequestItems=pending).get(
+                    "UnprocessedItems", {}
+                )
+                if not unprocessed:
+                    break
+                pending = unprocessed
+                time.sleep(min(1.0, 0.05 * 2**attempt))
+            else:
+                raise RuntimeError(f"DynamoDB left {len(pending[self._table])} file rows unwritten")
+
+    def delete_uploading(self, job_id: str, file_id: str) -> bool:
+        try:
+            self._ddb.delete_item(
+                TableName=self._table,
+                Key=serialize({"pk": keys.file_pk(job_id), "sk": keys.file_sk(file_id)}),
+                ConditionExpression="#s = :uploading",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize({":uploading": FileStatus.UPLOADING.value}),
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
