@@ -1,10 +1,20 @@
-"""AWS adapters only the API needs: Step Functions executions and presigned POSTs."""
+"""AWS adapters only the API needs: Step Functions executions, S3 upload signing and multipart
+calls, and the idempotency records (sessions table)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-from media_triage_shared.models import TriageInput
+from botocore.exceptions import ClientError
+
+from init_session.ports import IdempotencyRecord
+from media_triage_shared.errors import InvalidRequest, NotFound
+from media_triage_shared.models import TriageInput, serialize
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class StepFunctionsExecutions:
@@ -12,20 +22,39 @@ class StepFunctionsExecutions:
         self._sfn = client
         self._arn = state_machine_arn
 
+    def execution_arn(self, name: str) -> str:
+        return f"{self._arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
     def start(self, name: str, payload: TriageInput) -> str:
-        resp = self._sfn.start_execution(
-            stateMachineArn=self._arn, name=name, input=payload.model_dump_json(by_alias=True)
-        )
+        try:
+            resp = self._sfn.start_execution(
+                stateMachineArn=self._arn, name=name, input=payload.model_dump_json(by_alias=True)
+            )
+        except ClientError as exc:
+            if _code(exc) != "ExecutionAlreadyExists":
+                raise
+            return self.execution_arn(name)  # started by an earlier call: never a second one
         return str(resp["executionArn"])
+
+    def stop(self, name: str, cause: str) -> bool:
+        try:
+            self._sfn.stop_execution(executionArn=self.execution_arn(name), cause=cause)
+        except ClientError as exc:
+            if _code(exc) in {"ExecutionDoesNotExist", "ExecutionNotRunning", "InvalidArn"}:
+                return False
+            raise
+        return True
 
 
 class S3UploadSigner:
+    """Presigning is local (no network call); the multipart calls go to S3."""
+
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client
         self._bucket = bucket
 
     def presign_post(
-        self, key: str, content_type: str, max_bytes: int, expires_in: int
+        self, key: str, content_type: str, size: int, expires_in: int
     ) -> tuple[str, dict[str, str]]:
         post = self._s3.generate_presigned_post(
             Bucket=self._bucket,
@@ -33,8 +62,96 @@ class S3UploadSigner:
             Fields={"Content-Type": content_type},
             Conditions=[
                 {"Content-Type": content_type},
-                ["content-length-range", 0, max_bytes],
+                ["content-length-range", size, size],
             ],
             ExpiresIn=expires_in,
         )
         return str(post["url"]), {str(k): str(v) for k, v in post["fields"].items()}
+
+    def create_multipart(self, key: str, content_type: str) -> str:
+        resp = self._s3.create_multipart_upload(
+            Bucket=self._bucket, Key=key, ContentType=content_type
+        )
+        return str(resp["UploadId"])
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
+        return str(
+            self._s3.generate_presigned_url(
+                "upload_part",
+                Params={
+                    "Bucket": self._bucket,
+                    "Key": key,
+                    "UploadId": upload_id,
+                    "PartNumber": part_number,
+                },
+                ExpiresIn=expires_in,
+            )
+        )
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        try:
+            self._s3.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={
+                    "Parts": [
+                        {"PartNumber": n, "ETag": f'"{etag.strip().strip(chr(34))}"'}
+                        for n, etag in parts
+                    ]
+                },
+            )
+        except ClientError as exc:
+            code = _code(exc)
+            if code == "NoSuchUpload":
+                raise NotFound("no such multipart upload (completed or aborted)") from exc
+            if code in {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "MalformedXML"}:
+                message = str(exc.response.get("Error", {}).get("Message", code))
+                raise InvalidRequest(
+                    f"body.parts: S3 refused the parts ({code})",
+                    details=[{"field": "body.parts", "message": message}],
+                ) from exc
+            raise
+
+    def abort_multipart(self, key: str, upload_id: str) -> bool:
+        try:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+        except ClientError as exc:
+            if _code(exc) == "NoSuchUpload":
+                return False
+            raise
+        return True
+
+    def list_multipart(self, prefix: str) -> Iterator[tuple[str, str]]:
+        paginator = self._s3.get_paginator("list_multipart_uploads")
+        for page in paginator.paginate(Bucket=self._bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                yield str(upload["Key"]), str(upload["UploadId"])
+
+
+class DynamoIdempotencyStore:
+    """``IDEMPOTENCY#<sha256 of the key>`` items in the sessions table (same TTL attribute)."""
+
+    def __init__(self, client: Any, sessions_table: str) -> None:
+        self._ddb = client
+        self._table = sessions_table
+
+    def claim(self, record: IdempotencyRecord, now_epoch: int) -> IdempotencyRecord:
+        try:
+            self._ddb.put_item(
+                TableName=self._table,
+                Item=record.to_item(),
+                # TTL deletes lazily: an expired record counts as absent
+                ConditionExpression="attribute_not_exists(pk) OR expiresAt < :now",
+                ExpressionAttributeValues=serialize({":now": now_epoch}),
+            )
+        except ClientError as exc:
+            if _code(exc) != "ConditionalCheckFailedException":
+                raise
+            item = self._ddb.get_item(
+                TableName=self._table,
+                Key=serialize(record.primary_key()),
+                ConsistentRead=True,
+            )["Item"]
+            return IdempotencyRecord.from_item(item)
+        return record

@@ -1,41 +1,213 @@
-"""Request and response bodies of the HTTP API (SPEC section 3)."""
+"""Request and response bodies of the HTTP API (SPEC section 3). The OpenAPI document is built
+from these models (``init_session.openapi``), so a field added here is documented there.
+
+Requests are strict (no ``true`` for an int, no ``"5"`` for a number), accept only the camelCase
+names of the contract and reject unknown fields. Responses omit fields that are ``None``.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Literal
 
-from media_triage_shared.models import Contract, FileError, FileStatus, JobStatus, MediaType
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from media_triage_shared.keys import MAX_FILENAME_BYTES
+from media_triage_shared.models import (
+    Contract,
+    FileError,
+    FileStatus,
+    JobStatus,
+    MediaType,
+    VerdictKind,
+)
+
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+MAX_FILES = 1000
+MAX_PARTS = 10_000
+S3_MAX_OBJECT_BYTES = 5 * 1024**4
+
+Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
 
 
-class FileSpec(Contract):
-    filename: str = Field(min_length=1, max_length=1024)
-    content_type: str = Field(min_length=1, max_length=255)
-    size: int = Field(ge=0)
+def _empty_as_none(value: object) -> object:
+    return None if value == "" else value
 
 
-class InitRequest(Contract):
-    expected_file_count: int = Field(ge=1, le=1000)
-    files: list[FileSpec] = Field(default_factory=list, max_length=1000)
-    model: str | None = Field(default=None, max_length=100)
+ContentType = Annotated[
+    Annotated[
+        str,
+        StringConstraints(
+            max_length=255,
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$",
+        ),
+    ]
+    | None,
+    BeforeValidator(_empty_as_none),
+    Field(
+        description="MIME type as the browser reports it (`type/subtype`); empty or missing "
+        "means `application/octet-stream`. The real type is detected from the content.",
+    ),
+]
+
+
+class Request(Contract):
+    """A request body: strict types, camelCase names only, unknown fields rejected."""
+
+    model_config = ConfigDict(strict=True)
+
+
+# ---------------------------------------------------------------------------- requests
+
+
+class FileSpec(Request):
+    filename: str = Field(
+        min_length=1,
+        max_length=255,
+        description="The file's original name, kept verbatim in the file row; the S3 key uses "
+        f"a sanitised copy (no path parts or control characters, <= {MAX_FILENAME_BYTES} bytes).",
+    )
+    content_type: ContentType = None
+    size: int = Field(ge=0, le=S3_MAX_OBJECT_BYTES, description="Exact size in bytes.")
+
+
+class InitRequest(Request):
+    expected_file_count: int = Field(ge=1, le=MAX_FILES)
+    files: list[FileSpec] = Field(default_factory=list, max_length=MAX_FILES)
+    model: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$",
+        description="Analyzer model override (Gemini model name).",
+    )
+
+    @field_validator("files")
+    @classmethod
+    def _files_within_expected(cls, files: list[FileSpec], info: ValidationInfo) -> list[FileSpec]:
+        expected = info.data.get("expected_file_count")
+        if expected is not None and len(files) > expected:
+            raise ValueError("lists more files than expectedFileCount")
+        return files
+
+
+class UploadsRequest(Request):
+    files: list[FileSpec] = Field(min_length=1, max_length=MAX_FILES)
+
+
+class PatchJobRequest(Request):
+    expected_file_count: int = Field(
+        ge=1,
+        le=MAX_FILES,
+        description="May go below processedCount: the job then moves on to triage at once. "
+        "To drop every file, cancel the job (DELETE) instead.",
+    )
+
+
+class CompletedPart(Request):
+    part_number: int = Field(ge=1, le=MAX_PARTS)
+    etag: str = Field(
+        min_length=1, max_length=256, description="The ETag header S3 returned for the part."
+    )
+
+
+class MultipartCompleteRequest(Request):
+    file_id: Id
+    upload_id: str = Field(min_length=1, max_length=1024)
+    parts: list[CompletedPart] = Field(min_length=1, max_length=MAX_PARTS)
+
+    @field_validator("parts")
+    @classmethod
+    def _unique_parts(cls, parts: list[CompletedPart]) -> list[CompletedPart]:
+        numbers = [p.part_number for p in parts]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("lists a partNumber more than once")
+        return parts
+
+
+class MultipartAbortRequest(Request):
+    file_id: Id
+    upload_id: str = Field(min_length=1, max_length=1024)
+
+
+# ---------------------------------------------------------------------------- responses
+
+
+class MultipartPart(Contract):
+    part_number: int
+    url: str = Field(description="Presigned PUT for this part; keep the ETag response header.")
+    size: int = Field(description="Bytes of the file this part carries.")
+
+
+class MultipartPlan(Contract):
+    upload_id: str
+    part_size: int = Field(description="Every part but the last has exactly this many bytes.")
+    part_count: int
+    parts: list[MultipartPart]
 
 
 class UploadTarget(Contract):
     file_id: str
-    filename: str
-    key: str
-    method: str
+    filename: str = Field(description="The original filename, as sent.")
+    key: str = Field(description="uploads/{sessionId}/{jobId}/{fileId}/{sanitised filename}")
+    method: Literal["POST", "PUT"] = Field(
+        description="POST: a multipart/form-data upload to `url` with `fields` first and the "
+        "file last. PUT: a multipart plan; PUT each part to its URL, then call "
+        "`/multipart/complete` with the ETags (`url` is part 1's URL)."
+    )
     url: str
     fields: dict[str, str] | None = None
     headers: dict[str, str] | None = None
     expires_at: str
+    multipart: MultipartPlan | None = None
 
 
 class InitResponse(Contract):
     session_id: str
     job_id: str
-    session_token: str
+    session_token: str = Field(
+        description="Send as `Authorization: Bearer <sessionToken>` on every later call. "
+        "Only its hash is stored: keep it."
+    )
     expires_at: str
     uploads: list[UploadTarget]
+
+
+class UploadsResponse(Contract):
+    job_id: str
+    uploads: list[UploadTarget]
+
+
+class JobView(Contract):
+    job_id: str
+    session_id: str
+    status: JobStatus
+    phase: str
+    expected_file_count: int
+    processed_count: int
+
+
+class RetryResponse(JobView):
+    execution_name: str
+
+
+class CancelResponse(JobView):
+    deleted_objects: int
+    aborted_uploads: int
+
+
+class MultipartCompleteResponse(Contract):
+    file_id: str
+    key: str
+
+
+class MultipartAbortResponse(Contract):
+    file_id: str
+    aborted: bool = Field(description="False when S3 had no such upload any more.")
 
 
 class FileStatusView(Contract):
@@ -52,6 +224,20 @@ class FileStatusView(Contract):
     duplicate_of: str | None = None
 
 
+class Verdict(Contract):
+    file_id: str
+    filename: str
+    verdict: VerdictKind
+    reason: str | None = None
+    score: int | None = Field(default=None, ge=0, le=100)
+    issues: list[str] = Field(default_factory=list)
+
+
+class Verdicts(Contract):
+    keep: list[Verdict]
+    discard: list[Verdict]
+
+
 class ResultsResponse(Contract):
     job_id: str
     session_id: str
@@ -60,5 +246,25 @@ class ResultsResponse(Contract):
     expected_file_count: int
     processed_count: int
     files: list[FileStatusView]
-    partial: bool | None = None
+    verdicts: Verdicts | None = Field(default=None, description="Present once complete.")
+    partial: bool | None = Field(
+        default=None, description="True when triage ran on fewer files than expected."
+    )
     error: str | None = None
+
+
+class ErrorDetail(Contract):
+    field: str | None = Field(
+        default=None, description="Where: `body.files.0.size`, `path.jobId`, `header.…`."
+    )
+    message: str
+
+
+class ErrorBody(Contract):
+    code: str = Field(description="Stable machine-readable code, e.g. `invalid_request`.")
+    message: str
+    details: list[ErrorDetail] = Field(default_factory=list)
+
+
+class ErrorResponse(Contract):
+    error: ErrorBody

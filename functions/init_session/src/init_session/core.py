@@ -1,37 +1,64 @@
-"""The HTTP API core: sessions, jobs, upload targets and results. No boto3, no environment."""
+"""The HTTP API core: sessions, jobs, upload targets, results, retry and cancel.
+
+Models and ports in, models out: no boto3, no environment, no HTTP. ``init_session.http`` maps
+requests to these functions and their domain errors to status codes.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import hmac
-import secrets
+import math
 import uuid
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Protocol
+from datetime import UTC, datetime, timedelta
 
+from init_session import tokens
 from init_session.api_models import (
+    CancelResponse,
     FileSpec,
     FileStatusView,
     InitRequest,
     InitResponse,
+    JobView,
+    MultipartAbortRequest,
+    MultipartAbortResponse,
+    MultipartCompleteRequest,
+    MultipartCompleteResponse,
+    MultipartPart,
+    MultipartPlan,
+    PatchJobRequest,
     ResultsResponse,
+    RetryResponse,
+    UploadsRequest,
+    UploadsResponse,
     UploadTarget,
+    Verdict,
+    Verdicts,
 )
+from init_session.ports import Executions, IdempotencyRecord, IdempotencyStore, UploadSigner
 from media_triage_shared import keys
-from media_triage_shared.errors import NotFound, Unauthorized
-from media_triage_shared.models import JobRow, TriageInput, iso, ttl_epoch
-from media_triage_shared.ports import FileRepository, JobRepository
+from media_triage_shared.errors import Conflict, InvalidRequest, NotFound
+from media_triage_shared.models import (
+    FileError,
+    FileRow,
+    FileStatus,
+    JobRow,
+    JobStatus,
+    TriageInput,
+    VerdictKind,
+    iso,
+    ttl_epoch,
+)
+from media_triage_shared.ports import FileRepository, JobRepository, ObjectStore
 
-
-class Executions(Protocol):
-    def start(self, name: str, payload: TriageInput) -> str: ...
-
-
-class UploadSigner(Protocol):
-    def presign_post(
-        self, key: str, content_type: str, max_bytes: int, expires_in: int
-    ) -> tuple[str, dict[str, str]]: ...
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+MIN_PART_BYTES = 5 * 1024 * 1024
+MAX_PART_BYTES = 5 * 1024**3
+MAX_PARTS = 10_000
+DELETE_BATCH = 1000
+ACTIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING})
+NOT_UPLOADED = FileError(code="not_uploaded", message="the file never arrived")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,110 +66,514 @@ class ApiConfig:
     ttl_hours: float
     stall_timeout_seconds: int
     upload_expiry_seconds: int
+    thumbnail_expiry_seconds: int
+    multipart_threshold_bytes: int
+    multipart_part_bytes: int
     max_file_bytes: int
+    max_targets_per_job: int
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    jobs: JobRepository
+    files: FileRepository
+    store: ObjectStore
+    uploads: UploadSigner
+    executions: Executions
+    idempotency: IdempotencyStore
+    cfg: ApiConfig
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+def execution_name(job: JobRow) -> str:
+    """``<jobId>`` for the first execution, ``<jobId>-r<n>`` for the n-th retry."""
+    return job.job_id if job.execution_count <= 1 else f"{job.job_id}-r{job.execution_count - 1}"
 
 
-def session_of(token: str) -> str:
-    """Tokens are ``<sessionId>.<256 random bits>``: the id finds the row, the hash proves it."""
-    session_id, _, secret = token.partition(".")
-    if not secret or not keys.is_valid_id(session_id):
-        raise Unauthorized("malformed session token")
-    return session_id
-
-
-def upload_target(
-    job: JobRow, spec: FileSpec, signer: UploadSigner, cfg: ApiConfig, now: datetime
-) -> UploadTarget:
-    file_id = new_id()
-    key = keys.upload_key(job.session_id, job.job_id, file_id, spec.filename)
-    url, fields = signer.presign_post(
-        key, spec.content_type, cfg.max_file_bytes, cfg.upload_expiry_seconds
-    )
-    return UploadTarget(
-        file_id=file_id,
-        filename=spec.filename,
-        key=key,
-        method="POST",
-        url=url,
-        fields=fields,
-        expires_at=iso(now + timedelta(seconds=cfg.upload_expiry_seconds)),
-    )
-
-
-def init_session(
-    req: InitRequest,
-    *,
-    jobs: JobRepository,
-    executions: Executions,
-    signer: UploadSigner,
-    cfg: ApiConfig,
-    now: datetime,
-) -> InitResponse:
-    session_id, job_id = new_id(), new_id()
-    token = f"{session_id}.{secrets.token_urlsafe(32)}"
-    job = jobs.create_job(
-        JobRow(
-            session_id=session_id,
-            job_id=job_id,
-            expected_file_count=req.expected_file_count,
-            token_hash=hash_token(token),
-            model=req.model,
-            created_at=iso(now),
-            updated_at=iso(now),
-            stall_deadline=iso(now + timedelta(seconds=cfg.stall_timeout_seconds)),
-            expires_at=ttl_epoch(now, cfg.ttl_hours),
-        )
-    )
-    executions.start(job_id, TriageInput(session_id=session_id, job_id=job_id))
-    return InitResponse(
-        session_id=session_id,
-        job_id=job_id,
-        session_token=token,
-        expires_at=iso(now + timedelta(hours=cfg.ttl_hours)),
-        uploads=[upload_target(job, spec, signer, cfg, now) for spec in req.files],
-    )
-
-
-def authorize(token: str, job_id: str, jobs: JobRepository) -> JobRow:
-    job = jobs.get_job(session_of(token), job_id)
-    if job is None:
-        raise NotFound("job not found")  # another session's job looks exactly like none
-    if not hmac.compare_digest(job.token_hash, hash_token(token)):
-        raise Unauthorized("session token does not match")
-    return job
-
-
-def results(job: JobRow, files: FileRepository) -> ResultsResponse:
-    return ResultsResponse(
+def job_view(job: JobRow) -> JobView:
+    return JobView(
         job_id=job.job_id,
         session_id=job.session_id,
         status=job.status,
         phase=job.phase,
         expected_file_count=job.expected_file_count,
         processed_count=job.processed_count,
+    )
+
+
+# ---------------------------------------------------------------------------- auth
+
+
+def authorize(authorization: str | None, job_id: str, jobs: JobRepository) -> JobRow:
+    """The caller's job: 401 without a well-formed token, 404 when the token's session has no
+    such job (another session's job looks exactly like a missing one), 403 on a wrong token."""
+    token = tokens.bearer(authorization)
+    job = jobs.get_job(tokens.session_of(token), job_id)
+    if job is None:
+        raise NotFound("job not found")
+    tokens.verify(token, job.token_hash)
+    return job
+
+
+def _require_active(job: JobRow, action: str) -> None:
+    if job.status not in ACTIVE_STATUSES:
+        raise Conflict(
+            f"cannot {action}: the job is {job.status.value}",
+            code="job_not_active",
+            details=[{"field": "status", "message": job.status.value}],
+        )
+
+
+# ---------------------------------------------------------------------------- upload targets
+
+
+def part_size_for(size: int, preferred: int) -> int:
+    """The preferred part size, grown (in whole MiB) until the file fits in 10,000 parts."""
+    mib = 1024 * 1024
+    needed = math.ceil(size / MAX_PARTS)
+    part = max(preferred, MIN_PART_BYTES, math.ceil(needed / mib) * mib)
+    return min(part, MAX_PART_BYTES)
+
+
+def _check_sizes(specs: list[FileSpec], cfg: ApiConfig) -> None:
+    errors = [
+        {"field": f"body.files.{i}.size", "message": f"must be <= {cfg.max_file_bytes} bytes"}
+        for i, spec in enumerate(specs)
+        if spec.size > cfg.max_file_bytes
+    ]
+    if errors:
+        raise InvalidRequest(
+            f"{errors[0]['field']}: file too large ({cfg.max_file_bytes} bytes at most)",
+            details=errors,
+        )
+
+
+def _uploading_row(job: JobRow, spec: FileSpec, file_id: str, now: datetime, ttl: float) -> FileRow:
+    return FileRow(
+        job_id=job.job_id,
+        file_id=file_id,
+        session_id=job.session_id,
+        filename=spec.filename,
+        original_key=keys.upload_key(job.session_id, job.job_id, file_id, spec.filename),
+        status=FileStatus.UPLOADING,
+        size=spec.size,
+        content_type=spec.content_type or DEFAULT_CONTENT_TYPE,
+        created_at=iso(now),
+        updated_at=iso(now),
+        expires_at=ttl_epoch(now, ttl),
+    )
+
+
+def _with_multipart(row: FileRow, svc: Services) -> FileRow:
+    if (row.size or 0) <= svc.cfg.multipart_threshold_bytes:
+        return row
+    upload_id = svc.uploads.create_multipart(row.original_key, row.content_type or "")
+    return row.model_copy(update={"upload_id": upload_id})
+
+
+def upload_target(row: FileRow, svc: Services, now: datetime) -> UploadTarget:
+    """Presigned (locally, no AWS call) target for one uploading row."""
+    cfg, size = svc.cfg, row.size or 0
+    expires = cfg.upload_expiry_seconds
+    target = UploadTarget(
+        file_id=row.file_id,
+        filename=row.filename,
+        key=row.original_key,
+        method="POST",
+        url="",
+        expires_at=iso(now + timedelta(seconds=expires)),
+    )
+    if row.upload_id is None:
+        url, fields = svc.uploads.presign_post(
+            row.original_key, row.content_type or DEFAULT_CONTENT_TYPE, size, expires
+        )
+        return target.model_copy(update={"url": url, "fields": fields})
+    part = part_size_for(size, cfg.multipart_part_bytes)
+    count = max(1, math.ceil(size / part))
+    parts = [
+        MultipartPart(
+            part_number=n,
+            url=svc.uploads.presign_part(row.original_key, row.upload_id, n, expires),
+            size=min(part, size - (n - 1) * part),
+        )
+        for n in range(1, count + 1)
+    ]
+    plan = MultipartPlan(upload_id=row.upload_id, part_size=part, part_count=count, parts=parts)
+    return target.model_copy(update={"method": "PUT", "url": parts[0].url, "multipart": plan})
+
+
+def _new_rows(
+    job: JobRow, specs: list[FileSpec], file_ids: list[str], svc: Services, now: datetime
+) -> list[FileRow]:
+    """Rows for ids nobody else knows yet: one batch write, no conditions needed."""
+    rows = [
+        _with_multipart(_uploading_row(job, spec, fid, now, svc.cfg.ttl_hours), svc)
+        for spec, fid in zip(specs, file_ids, strict=True)
+    ]
+    if rows:
+        svc.files.add_uploading(rows)
+    return rows
+
+
+def _replayed_rows(
+    job: JobRow, specs: list[FileSpec], file_ids: list[str], svc: Services, now: datetime
+) -> list[FileRow]:
+    """A replayed init: reuse the rows the first call wrote, write (guarded) what it did not."""
+    existing = {row.file_id: row for row in svc.files.list_files(job.job_id)}
+    rows: list[FileRow] = []
+    for spec, fid in zip(specs, file_ids, strict=True):
+        row = existing.get(fid)
+        if row is None:
+            row = _with_multipart(_uploading_row(job, spec, fid, now, svc.cfg.ttl_hours), svc)
+            if not svc.files.begin(row):  # a concurrent replay wrote it first
+                if row.upload_id:
+                    svc.uploads.abort_multipart(row.original_key, row.upload_id)
+                row = svc.files.get_file(job.job_id, fid) or row
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------------------- init
+
+
+def request_hash(req: InitRequest) -> str:
+    return hashlib.sha256(req.model_dump_json(by_alias=True).encode()).hexdigest()
+
+
+def init_session(
+    req: InitRequest, idempotency_key: str | None, svc: Services, now: datetime
+) -> InitResponse:
+    """Create the session and job, the upload targets and the execution named after the job.
+
+    With an ``Idempotency-Key`` the init is a plan claimed first (ids fixed, token derived
+    from the key): a retry returns an equivalent response and finishes whatever step the first
+    call did not reach; every step is conditional, so nothing happens twice."""
+    cfg = svc.cfg
+    _check_sizes(req.files, cfg)
+    session_id, job_id, file_ids = new_id(), new_id(), [new_id() for _ in req.files]
+    replay = False
+    if idempotency_key is None:
+        token = tokens.new_token(session_id)
+    else:
+        claimed = IdempotencyRecord(
+            key_hash=tokens.key_hash(idempotency_key),
+            request_hash=request_hash(req),
+            session_id=session_id,
+            job_id=job_id,
+            file_ids=file_ids,
+            created_at=iso(now),
+            expires_at=ttl_epoch(now, cfg.ttl_hours),
+        )
+        stored = svc.idempotency.claim(claimed, int(now.timestamp()))
+        if stored.request_hash != claimed.request_hash:
+            raise Conflict(
+                "this Idempotency-Key was used with a different request body",
+                code="idempotency_key_reused",
+                details=[{"field": "header.idempotency-key", "message": "reused"}],
+            )
+        replay = stored.session_id != session_id
+        session_id, job_id, file_ids = stored.session_id, stored.job_id, stored.file_ids
+        token = tokens.derived_token(idempotency_key, session_id, job_id)
+
+    job = svc.jobs.create_job(
+        JobRow(
+            session_id=session_id,
+            job_id=job_id,
+            expected_file_count=req.expected_file_count,
+            token_hash=tokens.hash_token(token),
+            model=req.model,
+            created_at=iso(now),
+            updated_at=iso(now),
+            stall_deadline=iso(now + timedelta(seconds=cfg.stall_timeout_seconds)),
+            upload_target_count=len(req.files),
+            expires_at=ttl_epoch(now, cfg.ttl_hours),
+        )
+    )
+    make_rows = _replayed_rows if replay else _new_rows
+    rows = make_rows(job, req.files, file_ids, svc, now)
+    arn = svc.executions.start(
+        execution_name(job), TriageInput(session_id=session_id, job_id=job_id)
+    )
+    if job.execution_arn != arn:
+        svc.jobs.set_execution(session_id, job_id, arn)
+    return InitResponse(
+        session_id=session_id,
+        job_id=job_id,
+        session_token=token,
+        expires_at=iso(datetime.fromtimestamp(job.expires_at, tz=UTC)),
+        uploads=[upload_target(row, svc, now) for row in rows],
+    )
+
+
+# ---------------------------------------------------------------------------- uploads
+
+
+def add_uploads(job: JobRow, req: UploadsRequest, svc: Services, now: datetime) -> UploadsResponse:
+    """Targets for more files; reserving them pushes the stall deadline forward."""
+    _require_active(job, "add uploads")
+    _check_sizes(req.files, svc.cfg)
+    deadline = iso(now + timedelta(seconds=svc.cfg.stall_timeout_seconds))
+    if not svc.jobs.reserve_uploads(
+        job.session_id, job.job_id, len(req.files), deadline, svc.cfg.max_targets_per_job
+    ):
+        current = svc.jobs.get_job(job.session_id, job.job_id) or job
+        _require_active(current, "add uploads")
+        raise Conflict(
+            f"a job takes at most {svc.cfg.max_targets_per_job} upload targets",
+            code="too_many_uploads",
+            details=[{"field": "body.files", "message": "limit reached"}],
+        )
+    rows = _new_rows(job, req.files, [new_id() for _ in req.files], svc, now)
+    return UploadsResponse(job_id=job.job_id, uploads=[upload_target(r, svc, now) for r in rows])
+
+
+def _multipart_row(job: JobRow, file_id: str, upload_id: str, svc: Services) -> FileRow:
+    row = svc.files.get_file(job.job_id, file_id)
+    if (
+        row is None
+        or row.upload_id is None
+        or not row.original_key.startswith(keys.upload_prefix(job.session_id, job.job_id))
+    ):
+        raise NotFound("no multipart upload for this file")
+    if row.upload_id != upload_id:
+        raise Conflict(
+            "uploadId does not belong to this file",
+            code="upload_id_mismatch",
+            details=[{"field": "body.uploadId", "message": "does not match the file's upload"}],
+        )
+    return row
+
+
+def complete_multipart(
+    job: JobRow, req: MultipartCompleteRequest, svc: Services
+) -> MultipartCompleteResponse:
+    _require_active(job, "complete an upload")
+    row = _multipart_row(job, req.file_id, req.upload_id, svc)
+    part = part_size_for(row.size or 0, svc.cfg.multipart_part_bytes)
+    count = max(1, math.ceil((row.size or 0) / part))
+    numbers = sorted(p.part_number for p in req.parts)
+    if numbers != list(range(1, count + 1)):
+        raise InvalidRequest(
+            f"body.parts: must list every part 1..{count} exactly once",
+            details=[{"field": "body.parts", "message": f"expected parts 1..{count}"}],
+        )
+    parts = sorted((p.part_number, p.etag) for p in req.parts)
+    try:
+        svc.uploads.complete_multipart(row.original_key, req.upload_id, parts)
+    except NotFound:
+        if svc.store.head(row.original_key) is None:
+            raise
+        # completed by an earlier call whose response was lost: same outcome
+    return MultipartCompleteResponse(file_id=row.file_id, key=row.original_key)
+
+
+def abort_multipart(
+    job: JobRow, req: MultipartAbortRequest, svc: Services
+) -> MultipartAbortResponse:
+    """Give up one multipart upload: S3 drops its parts and the file leaves the results.
+    The caller lowers expectedFileCount (PATCH) if the file will not come."""
+    row = _multipart_row(job, req.file_id, req.upload_id, svc)
+    aborted = svc.uploads.abort_multipart(row.original_key, req.upload_id)
+    svc.files.delete_uploading(job.job_id, row.file_id)
+    return MultipartAbortResponse(file_id=row.file_id, aborted=aborted)
+
+
+# ---------------------------------------------------------------------------- job changes
+
+
+def patch_job(job: JobRow, req: PatchJobRequest, svc: Services, now: datetime) -> JobView:
+    """Change expectedFileCount while files are still expected. Lowering it below
+    processedCount is allowed: the next poll moves on to triage. It also counts as a sign of
+    life: the stall deadline moves forward."""
+    _require_active(job, "change expectedFileCount")
+    deadline = iso(now + timedelta(seconds=svc.cfg.stall_timeout_seconds))
+    updated = svc.jobs.set_expected_count(
+        job.session_id, job.job_id, req.expected_file_count, deadline
+    )
+    if updated is None:  # moved on between the read and the write
+        current = svc.jobs.get_job(job.session_id, job.job_id) or job
+        _require_active(current, "change expectedFileCount")
+        raise Conflict("the job changed concurrently; try again", code="conflict")
+    return job_view(updated)
+
+
+def retry(job: JobRow, svc: Services, now: datetime) -> RetryResponse:
+    """Re-run a failed job in a new execution ``<jobId>-r<n>`` (n from an atomic counter).
+
+    With files already processed the new execution triages them at once (the stall deadline
+    is set to now); with none it waits a full stall timeout for uploads again."""
+    if job.status is not JobStatus.FAILED:
+        raise Conflict(
+            f"only a failed job can be retried; this one is {job.status.value}",
+            code="job_not_failed",
+            details=[{"field": "status", "message": job.status.value}],
+        )
+    has_files = job.processed_count > 0
+    wait = 0 if has_files else svc.cfg.stall_timeout_seconds
+    status = JobStatus.PROCESSING if has_files else JobStatus.PENDING
+    phase = "processing_files" if has_files else "waiting_for_files"
+    attempt = svc.jobs.begin_retry(
+        job.session_id, job.job_id, status, phase, iso(now + timedelta(seconds=wait))
+    )
+    if attempt is None:
+        raise Conflict("the job is being retried already", code="job_not_failed")
+    retried = job.model_copy(update={"execution_count": attempt, "status": status, "phase": phase})
+    name = execution_name(retried)
+    try:
+        arn = svc.executions.start(name, TriageInput(session_id=job.session_id, job_id=job.job_id))
+    except Exception:
+        svc.jobs.set_status(
+            job.session_id,
+            job.job_id,
+            JobStatus.FAILED,
+            "failed",
+            error=f"retry {name} could not start",
+        )
+        raise
+    svc.jobs.set_execution(job.session_id, job.job_id, arn)
+    return RetryResponse(**job_view(retried).model_dump(), execution_name=name)
+
+
+def _chunks(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    chunk: list[str] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def cancel(job: JobRow, svc: Services) -> CancelResponse:
+    """Cancel and delete: status ``cancelled``, the execution stopped, in-flight multipart
+    uploads aborted and every object under the job's uploads/ and derived/ prefixes deleted.
+    Repeating it is harmless (it finds nothing left to delete)."""
+    if svc.jobs.cancel(job.session_id, job.job_id) and job.status not in {
+        JobStatus.COMPLETE,
+        JobStatus.FAILED,
+    }:
+        svc.executions.stop(execution_name(job), "cancelled by the user")
+    uploads = keys.upload_prefix(job.session_id, job.job_id)
+    aborted = sum(
+        svc.uploads.abort_multipart(key, upload_id)
+        for key, upload_id in list(svc.uploads.list_multipart(uploads))
+    )
+    deleted = 0
+    for prefix in (uploads, keys.derived_prefix(job.session_id, job.job_id)):
+        # list first, then delete: deleting while paging a listing can skip keys
+        for chunk in _chunks(list(svc.store.list_keys(prefix)), DELETE_BATCH):
+            deleted += svc.store.delete_keys(chunk)
+    current = svc.jobs.get_job(job.session_id, job.job_id) or job
+    return CancelResponse(
+        **job_view(current).model_dump(), deleted_objects=deleted, aborted_uploads=aborted
+    )
+
+
+# ---------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True, slots=True)
+class Results:
+    etag: str
+    body: ResultsResponse | None  # None: the caller's copy is current (304)
+
+
+def _file_view(row: FileRow, job: JobRow) -> FileStatusView:
+    status, error = row.status, row.error
+    if status is FileStatus.UPLOADING and job.status not in ACTIVE_STATUSES:
+        status, error = FileStatus.INVALID, NOT_UPLOADED  # the job moved on without it
+    return FileStatusView(
+        file_id=row.file_id,
+        filename=row.filename,
+        status=status,
+        media_type=row.media_type,
+        width=row.width,
+        height=row.height,
+        duration_seconds=row.duration_seconds,
+        converted=row.converted,
+        error=error,
+        duplicate_of=row.duplicate_of,
+    )
+
+
+def _verdicts(rows: list[FileRow]) -> Verdicts:
+    out: dict[VerdictKind, list[Verdict]] = {VerdictKind.KEEP: [], VerdictKind.DISCARD: []}
+    for row in rows:
+        if row.verdict is not None:
+            out[row.verdict].append(
+                Verdict(
+                    file_id=row.file_id,
+                    filename=row.filename,
+                    verdict=row.verdict,
+                    reason=row.reason,
+                    score=row.score,
+                    issues=row.issues or [],
+                )
+            )
+    return Verdicts(keep=out[VerdictKind.KEEP], discard=out[VerdictKind.DISCARD])
+
+
+def weak_match(if_none_match: str | None, etag: str) -> bool:
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    bare = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))
+
+
+def results(job: JobRow, svc: Services, if_none_match: str | None, now: datetime) -> Results:
+    """The page's poll: job, per-file statuses, verdicts when complete.
+
+    One paginated Query of the job's file rows, thumbnail URLs presigned locally. The ETag is
+    weak: it hashes the body with thumbnail *keys* instead of URLs plus the URL signing
+    window, so an unchanged job answers 304 without presigning anything, and a client's copy
+    is replaced (fresh URLs) well before its URLs expire."""
+    rows = svc.files.list_files(job.job_id)
+    derived = keys.derived_prefix(job.session_id, job.job_id)
+    thumbs = {
+        row.file_id: row.thumbnail_key
+        for row in rows
+        if row.thumbnail_key
+        and row.thumbnail_key.startswith(derived)
+        and job.status is not JobStatus.CANCELLED
+    }
+    body = ResultsResponse(
+        job_id=job.job_id,
+        session_id=job.session_id,
+        status=job.status,
+        phase=job.phase,
+        expected_file_count=job.expected_file_count,
+        processed_count=job.processed_count,
+        files=[_file_view(row, job) for row in rows],
+        verdicts=_verdicts(rows) if job.status is JobStatus.COMPLETE else None,
         partial=job.partial,
         error=job.error,
-        files=[
-            FileStatusView(
-                file_id=row.file_id,
-                filename=row.filename,
-                status=row.status,
-                media_type=row.media_type,
-                width=row.width,
-                height=row.height,
-                duration_seconds=row.duration_seconds,
-                converted=row.converted,
-                error=row.error,
-                duplicate_of=row.duplicate_of,
-            )
-            for row in files.list_files(job.job_id)
-        ],
     )
+    expiry = svc.cfg.thumbnail_expiry_seconds
+    window = int(now.timestamp()) // max(1, expiry // 3) if thumbs else 0
+    digest = hashlib.sha256(body.model_dump_json(by_alias=True, exclude_none=True).encode())
+    digest.update(repr((sorted(thumbs.items()), window)).encode())
+    etag = f'W/"{digest.hexdigest()[:32]}"'
+    if weak_match(if_none_match, etag):
+        return Results(etag, None)
+    if thumbs:
+        body = body.model_copy(
+            update={
+                "files": [
+                    view.model_copy(
+                        update={
+                            "thumbnail_url": svc.store.presign_get(thumbs[view.file_id], expiry)
+                        }
+                    )
+                    if view.file_id in thumbs
+                    else view
+                    for view in body.files
+                ]
+            }
+        )
+    return Results(etag, body)

@@ -1,14 +1,15 @@
-"""Composition root: adapters built once per container."""
+"""Composition root: settings, clients and adapters built once per container."""
 
 from __future__ import annotations
 
 import functools
 
-from init_session.adapters import S3UploadSigner, StepFunctionsExecutions
-from init_session.core import ApiConfig
+from init_session.adapters import DynamoIdempotencyStore, S3UploadSigner, StepFunctionsExecutions
+from init_session.core import ApiConfig, Services
 from init_session.settings import ApiSettings
 from media_triage_shared import aws
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
+from media_triage_shared.adapters.s3 import S3ObjectStore
 
 
 @functools.cache
@@ -17,34 +18,24 @@ def settings() -> ApiSettings:
 
 
 @functools.cache
-def config() -> ApiConfig:
+def services() -> Services:
     s = settings()
-    return ApiConfig(
-        ttl_hours=s.file_ttl_hours,
-        stall_timeout_seconds=s.stall_timeout_seconds,
-        upload_expiry_seconds=s.upload_url_expiry_seconds,
-        max_file_bytes=s.max_file_bytes,
+    ddb, s3 = aws.client("dynamodb"), aws.client("s3")
+    return Services(
+        jobs=DynamoJobRepository(ddb, s.sessions_table),
+        files=DynamoFileRepository(ddb, s.files_table, s.sessions_table, s.file_ttl_hours),
+        store=S3ObjectStore(s3, s.media_bucket),
+        uploads=S3UploadSigner(s3, s.media_bucket),
+        executions=StepFunctionsExecutions(aws.client("stepfunctions"), s.state_machine_arn),
+        idempotency=DynamoIdempotencyStore(ddb, s.sessions_table),
+        cfg=ApiConfig(
+            ttl_hours=s.file_ttl_hours,
+            stall_timeout_seconds=s.stall_timeout_seconds,
+            upload_expiry_seconds=s.upload_url_expiry_seconds,
+            thumbnail_expiry_seconds=s.thumbnail_url_expiry_seconds,
+            multipart_threshold_bytes=s.multipart_threshold_bytes,
+            multipart_part_bytes=s.multipart_part_bytes,
+            max_file_bytes=s.max_file_bytes,
+            max_targets_per_job=s.max_upload_targets_per_job,
+        ),
     )
-
-
-@functools.cache
-def jobs() -> DynamoJobRepository:
-    return DynamoJobRepository(aws.client("dynamodb"), settings().sessions_table)
-
-
-@functools.cache
-def files() -> DynamoFileRepository:
-    s = settings()
-    return DynamoFileRepository(
-        aws.client("dynamodb"), s.files_table, s.sessions_table, s.file_ttl_hours
-    )
-
-
-@functools.cache
-def executions() -> StepFunctionsExecutions:
-    return StepFunctionsExecutions(aws.client("stepfunctions"), settings().state_machine_arn)
-
-
-@functools.cache
-def signer() -> S3UploadSigner:
-    return S3UploadSigner(aws.client("s3"), settings().media_bucket)

@@ -15,13 +15,15 @@ log = get_logger()
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
-    request_id = (event.get("requestContext") or {}).get("requestId") or context.aws_request_id
+    ctx = event.get("requestContext") or {}
+    request_id = str(ctx.get("requestId") or getattr(context, "aws_request_id", "") or "-")
     path = event.get("pathParameters") or {}
     bind_invocation("init_session", request_id, job_id=path.get("jobId"))
-    result = dispatch(event, request_id)
+    result = dispatch(event, deps.services(), request_id)
     log.info(
         "api.request",
-        route=event.get("routeKey"),
+        method=(ctx.get("http") or {}).get("method"),
+        path=event.get("rawPath"),
         status=result["statusCode"],
         duration_ms=round((time.perf_counter() - started) * 1000),
     )

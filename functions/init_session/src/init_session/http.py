@@ -1,99 +1,209 @@
-"""API Gateway HTTP API (payload 2.0) <-> core: routing, auth header, errors in one shape."""
+"""API Gateway HTTP API (payload 2.0) <-> core: routing, validation, auth, errors in one shape.
+
+Order of checks for every request: route (404) -> body size (413) -> token format (401) ->
+path parameters (400) -> body (400) -> the caller's job (404 / 403) -> the core.
+Every response is JSON (or an empty 304) and carries ``x-request-id``; no input yields a 500.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
+from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from init_session import core, deps
-from init_session.api_models import InitRequest
-from media_triage_shared.errors import DomainError, InvalidRequest, NotFound, Unauthorized
+from init_session import core, tokens
+from init_session.api_models import ID_PATTERN, ErrorBody, ErrorDetail, ErrorResponse
+from init_session.routes import ROUTES, Call, Reply, Route
+from media_triage_shared import keys
+from media_triage_shared.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidRequest,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+)
+from media_triage_shared.logging import bind_ids, get_logger
 from media_triage_shared.models import utcnow
 
-_STATUS = {
-    "invalid_request": 400,
-    "unauthorized": 401,
-    "forbidden": 403,
-    "not_found": 404,
-    "conflict": 409,
-    "payload_too_large": 413,
-}
-
-Route = Callable[[dict[str, Any]], tuple[int, BaseModel]]
-
-
-def response(status: int, body: Any, request_id: str) -> dict[str, Any]:
-    return {
-        "statusCode": status,
-        "headers": {"content-type": "application/json", "x-request-id": request_id},
-        "body": body if isinstance(body, str) else json.dumps(body),
+MAX_BODY_BYTES = 512 * 1024
+THROTTLING = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "RequestLimitExceeded",
+        "SlowDown",
     }
+)
+_MATCHERS = [(route, route.pattern) for route in ROUTES]
+
+log = get_logger()
 
 
-def error_response(exc: DomainError, request_id: str) -> dict[str, Any]:
-    body = {"error": {"code": exc.code, "message": exc.message, "details": exc.details}}
-    return response(_STATUS.get(exc.code, 500), body, request_id)
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    raw_body: str
+    base64_body: bool
 
 
-def _json_body(event: dict[str, Any]) -> Any:
-    raw = event.get("body") or ""
-    if event.get("isBase64Encoded"):
-        import base64
-
-        raw = base64.b64decode(raw).decode()
-    try:
-        return json.loads(raw or "{}")
-    except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"body is not valid JSON: {exc.msg}") from exc
-
-
-def _token(event: dict[str, Any]) -> str:
-    header = (event.get("headers") or {}).get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("missing Authorization: Bearer <sessionToken>")
-    return str(token).strip()
-
-
-def _init(event: dict[str, Any]) -> tuple[int, BaseModel]:
-    req = InitRequest.model_validate(_json_body(event))
-    return 202, core.init_session(
-        req,
-        jobs=deps.jobs(),
-        executions=deps.executions(),
-        signer=deps.signer(),
-        cfg=deps.config(),
-        now=utcnow(),
+def parse_event(event: Mapping[str, Any]) -> HttpRequest:
+    """Payload 2.0 -> request; tolerant of anything missing (it then simply matches no route)."""
+    ctx = event.get("requestContext")
+    ctx = ctx if isinstance(ctx, Mapping) else {}
+    http = ctx.get("http")
+    method = str((http if isinstance(http, Mapping) else {}).get("method", "")).upper()
+    path = str(event.get("rawPath") or "")
+    stage = str(ctx.get("stage") or "$default")
+    if stage != "$default" and path.startswith(f"/{stage}/"):
+        path = path[len(stage) + 1 :]
+    headers = event.get("headers")
+    lowered = (
+        {str(k).lower(): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {}
+    )
+    body = event.get("body")
+    return HttpRequest(
+        method=method,
+        path=path,
+        headers=lowered,
+        raw_body=body if isinstance(body, str) else "",
+        base64_body=bool(event.get("isBase64Encoded")),
     )
 
 
-def _results(event: dict[str, Any]) -> tuple[int, BaseModel]:
-    job_id = (event.get("pathParameters") or {}).get("jobId", "")
-    job = core.authorize(_token(event), job_id, deps.jobs())
-    return 200, core.results(job, deps.files())
+def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
+    for route, pattern in _MATCHERS:
+        found = pattern.match(path)
+        if found and route.method == method:
+            return route, {k: unquote(v) for k, v in found.groupdict().items()}
+    raise NotFound(f"no route {method} {path[:200]}", code="route_not_found")
 
 
-ROUTES: dict[str, Route] = {
-    "POST /api/triage/init": _init,
-    "GET /api/triage/{jobId}/results": _results,
-}
-
-
-def dispatch(event: dict[str, Any], request_id: str) -> dict[str, Any]:
-    route = ROUTES.get(str(event.get("routeKey", "")))
+def body_bytes(req: HttpRequest) -> bytes:
+    if len(req.raw_body) > MAX_BODY_BYTES * 4 // 3 + 4:
+        raise PayloadTooLarge(f"body over {MAX_BODY_BYTES} bytes")
     try:
-        if route is None:
-            raise NotFound("no such route")
-        status, body = route(event)
+        data = (
+            base64.b64decode(req.raw_body, validate=True)
+            if req.base64_body
+            else req.raw_body.encode("utf-8", "surrogatepass")
+        )
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidRequest(
+            "body: not valid base64", details=[{"field": "body", "message": "not base64"}]
+        ) from exc
+    if len(data) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"body over {MAX_BODY_BYTES} bytes")
+    return data
+
+
+def _check_path(params: dict[str, str]) -> None:
+    for name, value in params.items():
+        if not keys.is_valid_id(value):
+            raise InvalidRequest(
+                f"path.{name}: must match {ID_PATTERN}",
+                details=[{"field": f"path.{name}", "message": f"must match {ID_PATTERN}"}],
+            )
+
+
+def _validate(model: type[BaseModel], data: bytes) -> BaseModel:
+    try:
+        return model.model_validate_json(data, by_name=False)
     except ValidationError as exc:
         details = [
-            {"field": ".".join(str(p) for p in err["loc"]), "message": err["msg"]}
-            for err in exc.errors(include_url=False, include_input=False)
+            {
+                "field": ".".join(["body", *(str(p) for p in err["loc"])]),
+                "message": err["msg"],
+            }
+            for err in exc.errors(include_url=False, include_input=False, include_context=False)
         ]
-        return error_response(InvalidRequest("request is invalid", details=details), request_id)
-    except DomainError as exc:
-        return error_response(exc, request_id)
-    return response(status, body.model_dump_json(by_alias=True, exclude_none=True), request_id)
+        more = f" (and {len(details) - 1} more)" if len(details) > 1 else ""
+        raise InvalidRequest(
+            f"{details[0]['field']}: {details[0]['message']}{more}", details=details
+        ) from exc
+
+
+# ---------------------------------------------------------------------------- errors
+
+_STATUS: tuple[tuple[type[DomainError], int], ...] = (
+    (InvalidRequest, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (PayloadTooLarge, 413),
+)
+
+
+def to_error(exc: Exception) -> tuple[int, ErrorBody, dict[str, str]]:
+    """The one mapping from an exception to (status, error body, extra headers)."""
+    if isinstance(exc, DomainError):
+        status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+        details = [
+            ErrorDetail.model_validate(d)
+            if isinstance(d, dict) and isinstance(d.get("message"), str)
+            else ErrorDetail(message=str(d))
+            for d in exc.details
+        ]
+        headers = {"www-authenticate": "Bearer"} if status == 401 else {}
+        return status, ErrorBody(code=exc.code, message=exc.message, details=details), headers
+    if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLING:
+        body = ErrorBody(code="throttled", message="too many requests; retry shortly")
+        return 429, body, {"retry-after": "1"}
+    return 500, ErrorBody(code="internal_error", message="internal error"), {}
+
+
+# ---------------------------------------------------------------------------- dispatch
+
+
+def _reply(req_id: str, status: int, body: Any, headers: dict[str, str]) -> dict[str, Any]:
+    if isinstance(body, BaseModel):
+        text = body.model_dump_json(by_alias=True, exclude_none=True)
+    elif body is None:
+        text = ""
+    else:
+        text = json.dumps(body, separators=(",", ":"))
+    out = {"cache-control": "no-store", **headers, "x-request-id": req_id}
+    if status != 304:
+        out["content-type"] = "application/json"
+    return {"statusCode": status, "headers": out, "body": text, "isBase64Encoded": False}
+
+
+def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
+    route, params = match(req.method, req.path)
+    data = body_bytes(req)
+    if route.auth:
+        tokens.session_of(tokens.bearer(req.headers.get("authorization")))
+    _check_path(params)
+    body = _validate(route.request, data) if route.request else None
+    job = None
+    if route.auth:
+        job = core.authorize(req.headers.get("authorization"), params["jobId"], svc.jobs)
+        bind_ids(session_id=job.session_id, job_id=job.job_id)
+    return route.run(Call(headers=req.headers, job=job, body=body, svc=svc, now=now))
+
+
+def dispatch(
+    event: Mapping[str, Any], svc: core.Services, request_id: str, now: datetime | None = None
+) -> dict[str, Any]:
+    try:
+        reply = _run(parse_event(event), svc, now or utcnow())
+    except Exception as exc:
+        status, error, headers = to_error(exc)
+        if status >= 500:
+            log.exception("api.unhandled_error", error_type=type(exc).__name__)
+        return _reply(request_id, status, ErrorResponse(error=error), headers)
+    return _reply(request_id, reply.status, reply.body, reply.headers)

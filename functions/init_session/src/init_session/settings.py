@@ -6,9 +6,20 @@ from pydantic import Field
 
 from media_triage_shared.settings import BaseAppSettings
 
+MIB = 1024 * 1024
+
 
 class ApiSettings(BaseAppSettings):
     state_machine_arn: str = Field(min_length=20, description="The triage state machine.")
-    multipart_threshold_bytes: int = Field(default=100 * 1024 * 1024, ge=5 * 1024 * 1024)
+    multipart_threshold_bytes: int = Field(
+        default=100 * MIB, ge=5 * MIB, description="Files above this get a multipart plan."
+    )
+    multipart_part_bytes: int = Field(
+        default=16 * MIB, ge=5 * MIB, le=5 * 1024 * MIB, description="Preferred part size."
+    )
     upload_url_expiry_seconds: int = Field(default=3600, ge=60, le=7 * 24 * 3600)
-    max_file_bytes: int = Field(default=5 * 1024**3, gt=0)
+    thumbnail_url_expiry_seconds: int = Field(
+        default=900, ge=60, le=12 * 3600, description="Presigned thumbnail URLs (results)."
+    )
+    max_file_bytes: int = Field(default=5 * 1024 * 1024 * MIB, gt=0)
+    max_upload_targets_per_job: int = Field(default=2000, ge=1000)

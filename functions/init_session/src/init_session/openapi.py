@@ -1,0 +1,155 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models."""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from init_session.api_models import ID_PATTERN, ErrorResponse
+
+if TYPE_CHECKING:
+    from init_session.routes import Route
+
+_REASONS = {
+    200: "OK",
+    202: "Accepted",
+    304: "Not modified (If-None-Match matched the current ETag)",
+    400: "Invalid request: the details name each field",
+    401: "Missing or malformed session token",
+    403: "The session token does not match this session",
+    404: "No such route, or no such job in the caller's session",
+    409: "The job's state does not allow this",
+    413: "Body over 512 KiB",
+    429: "Throttled; retry after the Retry-After seconds",
+    500: "Internal error",
+}
+_REQUEST_ID = {
+    "description": "Echoes API Gateway's request id; quote it when reporting a problem.",
+    "schema": {"type": "string"},
+}
+
+
+def _error_response(status: int) -> dict[str, Any]:
+    return {
+        "description": _REASONS[status],
+        "headers": {"x-request-id": _REQUEST_ID},
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
+    }
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": ["triage"],
+    }
+    if route.description:
+        op["description"] = route.description
+    params: list[dict[str, Any]] = [
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "pattern": ID_PATTERN},
+        }
+        for name in re.findall(r"\{(\w+)\}", route.template)
+    ]
+    if route.operation_id == "initSession":
+        params.append(
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string", "pattern": r"^\"?[A-Za-z0-9+/=_.:-]{16,255}\"?$"},
+                "description": "A random UUID per logical init; retries reuse it.",
+            }
+        )
+    if route.operation_id == "getResults":
+        params.append(
+            {
+                "name": "If-None-Match",
+                "in": "header",
+                "required": False,
+                "schema": {"type": "string"},
+            }
+        )
+    if params:
+        op["parameters"] = params
+    if route.request is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(route.request)}},
+        }
+    ok: dict[str, Any] = {
+        "description": _REASONS[route.status],
+        "headers": {"x-request-id": _REQUEST_ID},
+        "content": {
+            "application/json": {
+                "schema": _ref(route.response) if route.response else {"type": "object"}
+            }
+        },
+    }
+    responses: dict[str, Any] = {str(route.status): ok}
+    if route.operation_id == "getResults":
+        ok["headers"]["ETag"] = {"schema": {"type": "string"}, "description": "Weak ETag."}
+        responses["304"] = {
+            "description": _REASONS[304],
+            "headers": {"x-request-id": _REQUEST_ID, "ETag": {"schema": {"type": "string"}}},
+        }
+    for status in route.errors:
+        responses[str(status)] = _error_response(status)
+    op["responses"] = responses
+    if not route.auth:
+        op["security"] = []
+    return op
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+@functools.cache
+def _document(routes: tuple[Route, ...]) -> dict[str, Any]:
+    models: list[tuple[type[BaseModel], Any]] = [(ErrorResponse, "serialization")]
+    for route in routes:
+        if route.request is not None:
+            models.append((route.request, "validation"))
+        if route.response is not None:
+            models.append((route.response, "serialization"))
+    _, schemas = models_json_schema(
+        list(dict.fromkeys(models)), ref_template="#/components/schemas/{model}"
+    )
+    paths: dict[str, dict[str, Any]] = {}
+    for route in routes:
+        paths.setdefault(route.template, {})[route.method.lower()] = _operation(route)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "media-triage API",
+            "version": "1.0.0",
+            "description": "Upload a batch of photos and videos straight to S3, follow their "
+            'processing and get keep/discard verdicts. Every error is `{"error": {"code", '
+            '"message", "details"}}`; every response carries `x-request-id`.',
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {
+                "sessionToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The sessionToken returned by POST /api/triage/init.",
+                }
+            },
+        },
+        "security": [{"sessionToken": []}],
+    }
+
+
+def document(routes: Sequence[Route]) -> dict[str, Any]:
+    return _document(tuple(routes))

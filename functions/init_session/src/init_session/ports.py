@@ -1,0 +1,74 @@
+"""Ports only the HTTP API needs (the shared ones live in ``media_triage_shared.ports``).
+
+Adapters: ``init_session.adapters``; in-memory fakes: tests/unit/init_session/fakes.py.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from media_triage_shared.models import Row, TriageInput
+
+IDEMPOTENCY_PK = "IDEMPOTENCY#"
+
+
+class IdempotencyRecord(Row):
+    """An init that carried an ``Idempotency-Key`` (sessions table, ``IDEMPOTENCY#<hash>``).
+
+    Written before anything else, it makes the init a replayable plan: the ids are fixed here,
+    the session token is re-derived from the key (ADR 0002), so a retry finishes or repeats the
+    same init. It holds a hash of the key, never the key or the token."""
+
+    key_hash: str
+    request_hash: str
+    session_id: str
+    job_id: str
+    file_ids: list[str]
+    created_at: str
+    expires_at: int
+
+    def primary_key(self) -> dict[str, str]:
+        return {"pk": f"{IDEMPOTENCY_PK}{self.key_hash}", "sk": "IDEMPOTENCY"}
+
+
+class IdempotencyStore(Protocol):
+    def claim(self, record: IdempotencyRecord, now_epoch: int) -> IdempotencyRecord:
+        """Store ``record`` unless a live record has the same key hash; return the stored one
+        (``record`` itself when this call claimed the key)."""
+        ...
+
+
+class Executions(Protocol):
+    def start(self, name: str, payload: TriageInput) -> str:
+        """Start the execution ``name`` and return its ARN. Never starts a second execution
+        with the same name: an existing one (running or not) is returned instead."""
+        ...
+
+    def stop(self, name: str, cause: str) -> bool:
+        """Stop the execution ``name``; False when there is none running."""
+        ...
+
+
+class UploadSigner(Protocol):
+    """Presigned uploads straight to S3 and the multipart-upload calls around them."""
+
+    def presign_post(
+        self, key: str, content_type: str, size: int, expires_in: int
+    ) -> tuple[str, dict[str, str]]:
+        """A presigned POST whose policy pins the key, the content type and the exact size."""
+        ...
+
+    def create_multipart(self, key: str, content_type: str) -> str: ...
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str: ...
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        """Raises ``NotFound`` (no such upload) or ``InvalidRequest`` (S3 refused the parts)."""
+        ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> bool: ...
+
+    def list_multipart(self, prefix: str) -> Iterator[tuple[str, str]]:
+        """(key, uploadId) of every in-flight multipart upload under ``prefix``."""
+        ...

@@ -1,0 +1,229 @@
+"""The route table: one entry per endpoint of SPEC section 3. ``init_session.http`` matches and
+validates against it, ``init_session.openapi`` documents it, so neither can miss a route."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from init_session import core, openapi, tokens
+from init_session.api_models import (
+    CancelResponse,
+    InitRequest,
+    InitResponse,
+    JobView,
+    MultipartAbortRequest,
+    MultipartAbortResponse,
+    MultipartCompleteRequest,
+    MultipartCompleteResponse,
+    PatchJobRequest,
+    ResultsResponse,
+    RetryResponse,
+    UploadsRequest,
+    UploadsResponse,
+)
+from media_triage_shared.logging import bind_ids
+from media_triage_shared.models import JobRow
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One matched, validated request, ready for the core."""
+
+    headers: dict[str, str]
+    job: JobRow | None
+    body: Any
+    svc: core.Services
+    now: datetime
+
+    @property
+    def the_job(self) -> JobRow:
+        assert self.job is not None, "route declared auth=True"
+        return self.job
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    body: BaseModel | dict[str, Any] | None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    template: str
+    operation_id: str
+    summary: str
+    run: Callable[[Call], Reply]
+    status: int
+    response: type[BaseModel] | None
+    request: type[BaseModel] | None = None
+    auth: bool = True
+    errors: tuple[int, ...] = (400, 401, 403, 404, 413, 429, 500)
+    description: str = ""
+
+    @property
+    def pattern(self) -> re.Pattern[str]:
+        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template) + "$")
+
+
+def _init(c: Call) -> Reply:
+    key = tokens.idempotency_key(c.headers.get("idempotency-key"))
+    created = core.init_session(c.body, key, c.svc, c.now)
+    bind_ids(session_id=created.session_id, job_id=created.job_id)
+    return Reply(202, created)
+
+
+def _uploads(c: Call) -> Reply:
+    return Reply(200, core.add_uploads(c.the_job, c.body, c.svc, c.now))
+
+
+def _complete(c: Call) -> Reply:
+    return Reply(200, core.complete_multipart(c.the_job, c.body, c.svc))
+
+
+def _abort(c: Call) -> Reply:
+    return Reply(200, core.abort_multipart(c.the_job, c.body, c.svc))
+
+
+def _patch(c: Call) -> Reply:
+    return Reply(200, core.patch_job(c.the_job, c.body, c.svc, c.now))
+
+
+def _cancel(c: Call) -> Reply:
+    return Reply(200, core.cancel(c.the_job, c.svc))
+
+
+def _results(c: Call) -> Reply:
+    res = core.results(c.the_job, c.svc, c.headers.get("if-none-match"), c.now)
+    headers = {"etag": res.etag, "cache-control": "private, no-cache"}
+    return Reply(304 if res.body is None else 200, res.body, headers)
+
+
+def _retry(c: Call) -> Reply:
+    return Reply(202, core.retry(c.the_job, c.svc, c.now))
+
+
+def _openapi(c: Call) -> Reply:
+    return Reply(200, openapi.document(ROUTES), {"cache-control": "public, max-age=300"})
+
+
+JOB = "/api/triage/{jobId}"
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/api/triage/init",
+        "initSession",
+        "Start a session: job row, upload targets and the triage execution",
+        _init,
+        202,
+        InitResponse,
+        InitRequest,
+        auth=False,
+        errors=(400, 409, 413, 429, 500),
+        description="The optional `Idempotency-Key` header (a random UUID) makes a retried "
+        "init return the same session, job, token and upload targets (fresh URLs); the "
+        "execution is named after the job, so it never starts twice. The same key with a "
+        "different body is a 409.",
+    ),
+    Route(
+        "POST",
+        f"{JOB}/uploads",
+        "addUploads",
+        "Upload targets for more files",
+        _uploads,
+        200,
+        UploadsResponse,
+        UploadsRequest,
+        errors=(400, 401, 403, 404, 409, 413, 429, 500),
+        description="Each target pushes the job's stall deadline forward. Files up to the "
+        "multipart threshold get a presigned POST; larger files a multipart plan.",
+    ),
+    Route(
+        "POST",
+        f"{JOB}/multipart/complete",
+        "completeMultipartUpload",
+        "Finish a multipart upload with the parts' ETags",
+        _complete,
+        200,
+        MultipartCompleteResponse,
+        MultipartCompleteRequest,
+        errors=(400, 401, 403, 404, 409, 413, 429, 500),
+    ),
+    Route(
+        "POST",
+        f"{JOB}/multipart/abort",
+        "abortMultipartUpload",
+        "Give up a multipart upload (lower expectedFileCount too)",
+        _abort,
+        200,
+        MultipartAbortResponse,
+        MultipartAbortRequest,
+        errors=(400, 401, 403, 404, 409, 413, 429, 500),
+    ),
+    Route(
+        "PATCH",
+        JOB,
+        "updateJob",
+        "Change expectedFileCount while files are still expected",
+        _patch,
+        200,
+        JobView,
+        PatchJobRequest,
+        errors=(400, 401, 403, 404, 409, 413, 429, 500),
+        description="409 once the job is analyzing or finished. Going below processedCount "
+        "starts triage at the next poll.",
+    ),
+    Route(
+        "DELETE",
+        JOB,
+        "cancelJob",
+        "Cancel the job and delete its media",
+        _cancel,
+        200,
+        CancelResponse,
+        description="Status becomes `cancelled`, the execution is stopped, in-flight multipart "
+        "uploads are aborted and every object under the job's uploads/ and derived/ prefixes "
+        "is deleted. Repeating it is harmless.",
+    ),
+    Route(
+        "GET",
+        f"{JOB}/results",
+        "getResults",
+        "Job status, per-file statuses and, once complete, the verdicts",
+        _results,
+        200,
+        ResultsResponse,
+        description="Send the last `ETag` as `If-None-Match` to get a 304 while nothing "
+        "changed. Thumbnail URLs are presigned for a short time; the ETag changes before "
+        "they expire.",
+    ),
+    Route(
+        "POST",
+        f"{JOB}/retry",
+        "retryJob",
+        "Run triage again after the job failed",
+        _retry,
+        202,
+        RetryResponse,
+        errors=(401, 403, 404, 409, 413, 429, 500),
+        description="Only a `failed` job; a new execution `<jobId>-r<n>` on the same files.",
+    ),
+    Route(
+        "GET",
+        "/api/openapi.json",
+        "getOpenApi",
+        "This document",
+        _openapi,
+        200,
+        None,
+        auth=False,
+        errors=(413, 500),
+    ),
+)

@@ -1,0 +1,31 @@
+"""Helpers shared by the API integration tests: generated photos, file specs, results calls."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from PIL import Image, ImageDraw
+from stack import Response, Stack
+
+
+def jpeg(seed: int, size: tuple[int, int] = (640, 480)) -> bytes:
+    """A distinct, sharp, well-exposed photo per seed."""
+    img = Image.new("RGB", size, ((seed * 53) % 200 + 30, (seed * 97) % 200 + 30, 140))
+    draw = ImageDraw.Draw(img)
+    for i in range(0, size[0], 24):
+        draw.line([(i, 0), (size[0] - i, size[1])], fill=(255, 255, 255), width=2)
+    draw.text((10 + seed % 50, 10), f"#{seed}", fill=(0, 0, 0))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=85)
+    return buf.getvalue()
+
+
+def fspec(name: str, data: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
+    return {"filename": name, "contentType": content_type, "size": len(data)}
+
+
+def results(stack: Stack, init: dict[str, Any], **headers: str) -> Response:
+    return stack.api(
+        "GET", f"/api/triage/{init['jobId']}/results", token=init["sessionToken"], headers=headers
+    )

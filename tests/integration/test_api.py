@@ -1,0 +1,322 @@
+"""The HTTP API against the deployed stack (emulator or AWS_ENDPOINT_URL): the page's happy path,
+idempotent init, the error contract, multipart uploads, isolation between sessions, and a
+500-file job with the results endpoint's latency reported."""
+
+from __future__ import annotations
+
+import statistics
+import time
+import uuid
+from typing import Any
+
+import pytest
+import requests
+from api_helpers import fspec, jpeg, results
+from stack import Stack
+
+pytestmark = pytest.mark.integration
+
+JOB_ROUTES = [
+    ("POST", "/api/triage/{jobId}/uploads", {"files": [{"filename": "x.jpg", "size": 1}]}),
+    (
+        "POST",
+        "/api/triage/{jobId}/multipart/complete",
+        {"fileId": "f" * 32, "uploadId": "u", "parts": [{"partNumber": 1, "etag": "e"}]},
+    ),
+    ("POST", "/api/triage/{jobId}/multipart/abort", {"fileId": "f" * 32, "uploadId": "u"}),
+    ("PATCH", "/api/triage/{jobId}", {"expectedFileCount": 1}),
+    ("DELETE", "/api/triage/{jobId}", None),
+    ("GET", "/api/triage/{jobId}/results", None),
+    ("POST", "/api/triage/{jobId}/retry", None),
+]
+
+
+def executions_named(stack: Stack, job_id: str) -> list[str]:
+    sfn = stack.client("stepfunctions")
+    names: list[str] = []
+    for page in sfn.get_paginator("list_executions").paginate(
+        stateMachineArn=stack.state_machine_arn
+    ):
+        names += [e["name"] for e in page["executions"] if e["name"].startswith(job_id)]
+    return names
+
+
+# ---------------------------------------------------------------------------- happy path
+
+
+def test_the_page_flow_init_upload_poll_verdicts(stack: Stack) -> None:
+    photos = [(f"holiday {i}.jpg", jpeg(i)) for i in range(3)]
+    resp = stack.api(
+        "POST",
+        "/api/triage/init",
+        json={"expectedFileCount": 3, "files": [fspec(n, d) for n, d in photos]},
+    )
+    assert resp.status_code == 202, resp.text
+    assert resp.headers.get("x-request-id")
+    init = resp.json()
+    assert [u["filename"] for u in init["uploads"]] == [n for n, _ in photos]
+    for target, (_, data) in zip(init["uploads"], photos, strict=True):
+        assert target["key"].startswith(f"uploads/{init['sessionId']}/{init['jobId']}/")
+        stack.upload(target, data)
+
+    etag, seen_304, body = None, 0, {}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        resp = results(stack, init, **({"If-None-Match": etag} if etag else {}))
+        assert resp.headers.get("x-request-id")
+        if resp.status_code == 304:
+            seen_304 += 1
+        else:
+            assert resp.status_code == 200, resp.text
+            body, etag = resp.json(), resp.headers["etag"]
+            if body["status"] in {"complete", "failed"}:
+                break
+        time.sleep(0.5)
+    assert body["status"] == "complete", body
+    assert body["processedCount"] == 3
+    assert {f["status"] for f in body["files"]} <= {"valid", "duplicate"}
+    verdicts = body["verdicts"]
+    assert len(verdicts["keep"]) + len(verdicts["discard"]) >= 1
+    assert results(stack, init, **{"If-None-Match": etag}).status_code == 304
+    seen_304 += 1
+    assert seen_304 >= 1
+
+    with_thumb = [f for f in body["files"] if f.get("thumbnailUrl")]
+    if with_thumb:  # MediaProcess writes thumbnails: the presigned URL serves them
+        thumb = requests.get(with_thumb[0]["thumbnailUrl"], timeout=30)
+        assert thumb.status_code == 200
+        assert thumb.content[:3] == b"\xff\xd8\xff"
+    assert executions_named(stack, init["jobId"]) == [init["jobId"]]
+
+
+def test_init_retried_with_the_same_key_returns_the_same_job(stack: Stack) -> None:
+    key = str(uuid.uuid4())
+    body = {"expectedFileCount": 1, "files": [fspec("a.jpg", b"x" * 10)]}
+    first = stack.api("POST", "/api/triage/init", json=body, headers={"Idempotency-Key": key})
+    again = stack.api("POST", "/api/triage/init", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == again.status_code == 202, again.text
+    a, b = first.json(), again.json()
+    assert (a["sessionId"], a["jobId"], a["sessionToken"]) == (
+        b["sessionId"],
+        b["jobId"],
+        b["sessionToken"],
+    )
+    assert a["uploads"][0]["key"] == b["uploads"][0]["key"]
+    assert executions_named(stack, a["jobId"]) == [a["jobId"]]
+    other = stack.api(
+        "POST",
+        "/api/triage/init",
+        json={"expectedFileCount": 2},
+        headers={"Idempotency-Key": key},
+    )
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+    stack.api("DELETE", f"/api/triage/{a['jobId']}", token=a["sessionToken"])
+
+
+# ---------------------------------------------------------------------------- error contract
+
+
+def test_errors_have_one_shape_and_name_the_field(stack: Stack) -> None:
+    bad = stack.api("POST", "/api/triage/init", json={"expectedFileCount": 0})
+    assert bad.status_code == 400
+    assert bad.headers.get("x-request-id")
+    err = bad.json()["error"]
+    assert err["code"] == "invalid_request"
+    assert err["details"][0]["field"] == "body.expectedFileCount"
+
+    big = stack.api("POST", "/api/triage/init", data="x" * (600 * 1024))
+    assert big.status_code == 413
+    assert big.json()["error"]["code"] == "payload_too_large"
+
+    unknown = stack.api("GET", "/api/triage/nope/nothing")
+    assert unknown.status_code == 404  # API Gateway's, or ours with a $default route
+
+    doc = stack.api("GET", "/api/openapi.json")
+    assert doc.status_code == 200
+    spec = doc.json()
+    assert spec["openapi"] == "3.1.0"
+    assert len([op for ops in spec["paths"].values() for op in ops]) == 9
+
+
+def test_cross_session_access_is_refused_on_every_endpoint(stack: Stack) -> None:
+    data = jpeg(7)
+    a = stack.init(2, [fspec("mine.jpg", data)])
+    b = stack.init(1)
+    stack.upload(a["uploads"][0], data)
+    a_key = a["uploads"][0]["key"]
+    forged = f"{a['sessionId']}.{'A' * 43}"
+
+    for method, template, body in JOB_ROUTES:
+        path = template.replace("{jobId}", a["jobId"])
+        cross = stack.api(method, path, json=body, token=b["sessionToken"])
+        ghost = stack.api(
+            method, template.replace("{jobId}", "0" * 32), json=body, token=b["sessionToken"]
+        )
+        assert cross.status_code == 404, (method, template, cross.text)
+        assert cross.json()["error"] == ghost.json()["error"]  # nothing leaks
+        assert stack.api(method, path, json=body, token=forged).status_code == 403
+        assert stack.api(method, path, json=body).status_code == 401
+
+    job = stack.job_row(a["sessionId"], a["jobId"])
+    assert job["status"] in {"pending", "processing"}
+    assert job["expectedFileCount"] == 2
+    assert stack.client("s3").head_object(Bucket=stack.bucket, Key=a_key)["ContentLength"] == len(
+        data
+    )
+    # and A's own token still works
+    assert results(stack, a).status_code == 200
+    for init in (a, b):
+        stack.api("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])
+
+
+# ---------------------------------------------------------------------------- multipart
+
+
+def _threshold(stack: Stack) -> int:
+    config = stack.client("lambda").get_function_configuration(
+        FunctionName=stack.functions["init_session"]
+    )
+    env = config.get("Environment", {}).get("Variables", {})
+    return int(env.get("MULTIPART_THRESHOLD_BYTES", 100 * 1024 * 1024))
+
+
+@pytest.mark.slow
+def test_multipart_upload_through_presigned_parts(stack: Stack) -> None:
+    size = _threshold(stack) + 1
+    head = jpeg(11)
+    data = head + b"\0" * (size - len(head))
+    init = stack.init(1, [fspec("long video.mp4", data, "video/mp4")])
+    (target,) = init["uploads"]
+    plan = target["multipart"]
+    assert target["method"] == "PUT"
+    assert plan["partCount"] == len(plan["parts"]) >= 2
+    parts = []
+    for part in plan["parts"]:
+        start = (part["partNumber"] - 1) * plan["partSize"]
+        resp = requests.put(part["url"], data=data[start : start + part["size"]], timeout=300)
+        assert resp.status_code == 200, resp.text
+        parts.append({"partNumber": part["partNumber"], "etag": resp.headers["ETag"]})
+    done = stack.api(
+        "POST",
+        f"/api/triage/{init['jobId']}/multipart/complete",
+        json={"fileId": target["fileId"], "uploadId": plan["uploadId"], "parts": parts},
+        token=init["sessionToken"],
+    )
+    assert done.status_code == 200, done.text
+    head_obj = stack.client("s3").head_object(Bucket=stack.bucket, Key=target["key"])
+    assert head_obj["ContentLength"] == size
+    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=180)
+    assert job["processedCount"] == 1
+
+
+def test_multipart_abort_and_lowered_count(stack: Stack) -> None:
+    size = _threshold(stack) + 1
+    data = jpeg(12)
+    init = stack.init(
+        2, [fspec("big.mov", b"", "video/quicktime") | {"size": size}, fspec("s.jpg", data)]
+    )
+    big, small = init["uploads"]
+    aborted = stack.api(
+        "POST",
+        f"/api/triage/{init['jobId']}/multipart/abort",
+        json={"fileId": big["fileId"], "uploadId": big["multipart"]["uploadId"]},
+        token=init["sessionToken"],
+    )
+    assert aborted.status_code == 200, aborted.text
+    assert aborted.json()["aborted"] is True
+    uploads = stack.client("s3").list_multipart_uploads(
+        Bucket=stack.bucket, Prefix=f"uploads/{init['sessionId']}/"
+    )
+    assert uploads.get("Uploads", []) == []
+    patched = stack.api(
+        "PATCH",
+        f"/api/triage/{init['jobId']}",
+        json={"expectedFileCount": 1},
+        token=init["sessionToken"],
+    )
+    assert patched.status_code == 200
+    stack.upload(small, data)
+    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=90)
+    assert job["status"] == "complete"
+    assert [f["fileId"] for f in results(stack, init).json()["files"]] == [small["fileId"]]
+
+
+# ---------------------------------------------------------------------------- scale
+
+
+def _timed(fn: Any, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def _pct(values: list[float], q: float) -> float:
+    return sorted(values)[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+@pytest.mark.slow
+def test_500_files_in_one_job(stack: Stack, record_property: Any) -> None:
+    files = [fspec(f"IMG_{i:04}.jpg", b"0" * 1000) for i in range(500)]
+    started = time.perf_counter()
+    init = stack.init(500, files[:250])
+    init_ms = (time.perf_counter() - started) * 1000
+    started = time.perf_counter()
+    more = stack.api(
+        "POST",
+        f"/api/triage/{init['jobId']}/uploads",
+        json={"files": files[250:]},
+        token=init["sessionToken"],
+    )
+    uploads_ms = (time.perf_counter() - started) * 1000
+    assert more.status_code == 200, more.text
+    targets = init["uploads"] + more.json()["uploads"]
+    assert len({t["key"] for t in targets}) == 500
+
+    body = results(stack, init).json()
+    assert len(body["files"]) == 500
+    assert {f["status"] for f in body["files"]} == {"uploading"}
+
+    s3 = stack.client("s3")
+    for i, target in enumerate(targets):  # direct puts: every one an ObjectCreated event
+        s3.put_object(Bucket=stack.bucket, Key=target["key"], Body=jpeg(i, (96, 64)))
+    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=600)
+    assert job["processedCount"] == 500, job
+    assert job["status"] == "complete", job
+
+    full = results(stack, init)
+    assert full.status_code == 200
+    assert len(full.json()["files"]) == 500
+    etag = full.headers["etag"]
+    api_ms = _timed(lambda: results(stack, init), 20)
+    not_modified_ms = _timed(lambda: results(stack, init, **{"If-None-Match": etag}), 20)
+    ddb = stack.client("dynamodb")
+    query_ms = _timed(
+        lambda: list(
+            ddb.get_paginator("query").paginate(
+                TableName=stack.files_table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"JOB#{init['jobId']}"}},
+                ConsistentRead=True,
+            )
+        ),
+        20,
+    )
+    numbers = {
+        "init_250_ms": round(init_ms),
+        "uploads_250_ms": round(uploads_ms),
+        "results_p50_ms": round(statistics.median(api_ms)),
+        "results_p95_ms": round(_pct(api_ms, 0.95)),
+        "results_304_p50_ms": round(statistics.median(not_modified_ms)),
+        "bare_query_p50_ms": round(statistics.median(query_ms)),
+        "response_bytes": len(full.text),
+    }
+    for name, value in numbers.items():
+        record_property(name, value)
+    print(f"\n500-file job: {numbers}")
+    # not a benchmark gate: only catches a per-file AWS call sneaking into the results path
+    assert numbers["results_p50_ms"] < 10_000
+    stack.api("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])

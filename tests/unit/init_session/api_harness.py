@@ -1,0 +1,291 @@
+"""In-memory harness for the HTTP API: the shared fakes plus fakes of the API's own ports, and
+a client that builds API Gateway payload 2.0 events and runs them through ``http.dispatch``."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
+
+from init_session import http
+from init_session.core import ApiConfig, Services
+from init_session.ports import IdempotencyRecord
+from media_triage_shared import keys
+from media_triage_shared.errors import InvalidRequest, NotFound
+from media_triage_shared.models import (
+    FileRow,
+    FileStatus,
+    JobStatus,
+    MediaType,
+    TriageInput,
+    VerdictKind,
+    iso,
+)
+
+MIB = 1024 * 1024
+T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+BUCKET = "media-triage-test-media"
+SM_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:media-triage-test-triage"
+
+
+class FakeExecutions:
+    def __init__(self) -> None:
+        self.started: dict[str, TriageInput] = {}
+        self.stopped: list[str] = []
+        self.fail_next = 0
+
+    def arn(self, name: str) -> str:
+        return SM_ARN.replace(":stateMachine:", ":execution:") + f":{name}"
+
+    def start(self, name: str, payload: TriageInput) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("ThrottlingException (fake)")
+        self.started.setdefault(name, payload)
+        return self.arn(name)
+
+    def stop(self, name: str, cause: str) -> bool:
+        if name not in self.started or name in self.stopped:
+            return False
+        self.stopped.append(name)
+        return True
+
+
+@dataclass
+class FakeUploads:
+    store: FakeObjectStore
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    aborted: list[str] = field(default_factory=list)
+    completed: list[str] = field(default_factory=list)
+    counter: int = 0
+
+    def presign_post(
+        self, key: str, content_type: str, size: int, expires_in: int
+    ) -> tuple[str, dict[str, str]]:
+        policy = {
+            "expiresIn": expires_in,
+            "conditions": [
+                {"bucket": BUCKET},
+                {"key": key},
+                {"Content-Type": content_type},
+                ["content-length-range", size, size],
+            ],
+        }
+        fields = {
+            "key": key,
+            "Content-Type": content_type,
+            "policy": base64.b64encode(json.dumps(policy).encode()).decode(),
+        }
+        return f"https://{BUCKET}.s3.fake", fields
+
+    def create_multipart(self, key: str, content_type: str) -> str:
+        self.counter += 1
+        upload_id = f"mpu-{self.counter}"
+        self.uploads[upload_id] = {"key": key, "content_type": content_type}
+        return upload_id
+
+    def presign_part(self, key: str, upload_id: str, part_number: int, expires_in: int) -> str:
+        return f"https://{BUCKET}.s3.fake/{key}?uploadId={upload_id}&partNumber={part_number}"
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+        upload = self.uploads.get(upload_id)
+        if upload is None or upload["key"] != key:
+            raise NotFound("no such multipart upload")
+        if any(not etag for _, etag in parts):
+            raise InvalidRequest("body.parts: S3 refused the parts (InvalidPart)")
+        del self.uploads[upload_id]
+        self.completed.append(upload_id)
+        self.store.put_bytes(key, b"x" * 10, upload["content_type"])
+
+    def abort_multipart(self, key: str, upload_id: str) -> bool:
+        if self.uploads.pop(upload_id, None) is None:
+            return False
+        self.aborted.append(upload_id)
+        return True
+
+    def list_multipart(self, prefix: str) -> Iterator[tuple[str, str]]:
+        for upload_id, upload in sorted(self.uploads.items()):
+            if upload["key"].startswith(prefix):
+                yield upload["key"], upload_id
+
+
+class FakeIdempotency:
+    def __init__(self) -> None:
+        self.records: dict[str, IdempotencyRecord] = {}
+
+    def claim(self, record: IdempotencyRecord, now_epoch: int) -> IdempotencyRecord:
+        stored = self.records.get(record.key_hash)
+        if stored is None or stored.expires_at < now_epoch:
+            self.records[record.key_hash] = record
+            return record
+        return stored
+
+
+class CountingStore(FakeObjectStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.presigned = 0
+
+    def presign_get(self, key: str, expires_in: int) -> str:
+        self.presigned += 1
+        return f"https://{BUCKET}.s3.fake/{key}?X-Amz-Expires={expires_in}&sig={self.presigned}"
+
+
+CONFIG = ApiConfig(
+    ttl_hours=24,
+    stall_timeout_seconds=600,
+    upload_expiry_seconds=3600,
+    thumbnail_expiry_seconds=900,
+    multipart_threshold_bytes=100 * MIB,
+    multipart_part_bytes=16 * MIB,
+    max_file_bytes=5 * 1024 * MIB,
+    max_targets_per_job=2000,
+)
+
+
+@dataclass
+class Response:
+    status_code: int
+    headers: dict[str, str]
+    text: str
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+    @property
+    def error(self) -> dict[str, Any]:
+        body = self.json()
+        assert set(body) == {"error"}, body
+        assert set(body["error"]) == {"code", "message", "details"}, body
+        return dict(body["error"])
+
+
+def event(
+    method: str,
+    path: str,
+    body: Any = None,
+    *,
+    raw: str | None = None,
+    headers: dict[str, str] | None = None,
+    b64: bool = False,
+) -> dict[str, Any]:
+    text = raw if raw is not None else (None if body is None else json.dumps(body))
+    if text is not None and b64:
+        text = base64.b64encode(text.encode("utf-8", "surrogatepass")).decode()
+    return {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {k.lower(): v for k, v in (headers or {}).items()},
+        "requestContext": {
+            "http": {"method": method, "path": path},
+            "requestId": "req-123",
+            "stage": "$default",
+        },
+        "body": text,
+        "isBase64Encoded": b64,
+    }
+
+
+class Api:
+    def __init__(self, cfg: ApiConfig = CONFIG) -> None:
+        self.jobs = FakeJobRepository()
+        self.files = FakeFileRepository(self.jobs)
+        self.store = CountingStore()
+        self.uploads = FakeUploads(self.store)
+        self.executions = FakeExecutions()
+        self.idempotency = FakeIdempotency()
+        self.svc = Services(
+            jobs=self.jobs,
+            files=self.files,
+            store=self.store,
+            uploads=self.uploads,
+            executions=self.executions,
+            idempotency=self.idempotency,
+            cfg=cfg,
+        )
+        self.now = T0
+
+    def with_config(self, **changes: Any) -> Api:
+        self.svc = replace(self.svc, cfg=replace(self.svc.cfg, **changes))
+        return self
+
+    def tick(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+    def send(self, ev: dict[str, Any]) -> Response:
+        out = http.dispatch(ev, self.svc, "req-123", now=self.now)
+        assert out["headers"]["x-request-id"] == "req-123"
+        return Response(out["statusCode"], out["headers"], out["body"])
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+        raw: str | None = None,
+        b64: bool = False,
+    ) -> Response:
+        hdrs = dict(headers or {})
+        if token is not None:
+            hdrs["authorization"] = f"Bearer {token}"
+        return self.send(event(method, path, body, raw=raw, headers=hdrs, b64=b64))
+
+    def init(self, expected: int = 1, files: list[dict[str, Any]] | None = None, **kw: Any) -> Any:
+        headers = kw.pop("headers", None)
+        resp = self.call(
+            "POST",
+            "/api/triage/init",
+            {"expectedFileCount": expected, "files": files or [], **kw},
+            headers=headers,
+        )
+        assert resp.status_code == 202, resp.text
+        return resp.json()
+
+    # -- what the rest of the pipeline does to the rows
+
+    def land(
+        self,
+        session_id: str,
+        job_id: str,
+        file_id: str,
+        status: FileStatus = FileStatus.VALID,
+        *,
+        verdict: VerdictKind | None = None,
+    ) -> FileRow:
+        """MediaProcess finalising a file (and TriageRun's verdict when given)."""
+        current = self.files.get_file(job_id, file_id)
+        assert current is not None
+        thumb = keys.derived_key(session_id, job_id, file_id, "thumb.jpg")
+        self.store.put_bytes(thumb, b"jpeg", "image/jpeg")
+        final = current.model_copy(
+            update={
+                "status": status,
+                "media_type": MediaType.PHOTO,
+                "width": 400,
+                "height": 300,
+                "thumbnail_key": thumb,
+            }
+        )
+        self.files.finalize(final, stall_deadline=iso(self.now))
+        if verdict is not None:
+            self.files.write_verdicts(
+                [final.model_copy(update={"verdict": verdict, "reason": "r", "score": 70})]
+            )
+        return final
+
+    def set_job(self, session_id: str, job_id: str, status: JobStatus, **kw: Any) -> None:
+        self.jobs.set_status(session_id, job_id, status, status.value, **kw)
+
+
+def spec(name: str = "IMG_0001.jpg", size: int = 1000, ct: str = "image/jpeg") -> dict[str, Any]:
+    return {"filename": name, "contentType": ct, "size": size}

@@ -1,0 +1,284 @@
+"""The API's adapters (and the shared repository methods it added) against moto in-process:
+the DynamoDB conditions, the presigned POST policy, a real multipart upload through presigned
+part URLs, Step Functions naming; then the whole API wired to them."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+import requests
+from api_harness import CONFIG, MIB, event, spec
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from init_session import core, http
+from init_session.adapters import DynamoIdempotencyStore, S3UploadSigner, StepFunctionsExecutions
+from init_session.ports import IdempotencyRecord
+from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
+from media_triage_shared.adapters.s3 import S3ObjectStore
+from media_triage_shared.errors import InvalidRequest, NotFound
+from media_triage_shared.models import FileRow, FileStatus, JobRow, JobStatus, TriageInput
+
+REGION = "us-east-1"
+BUCKET, SESSIONS, FILES = "media-triage-unit-media", "unit-sessions", "unit-files"
+NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        for table in (SESSIONS, FILES):
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        sm = sfn.create_state_machine(
+            name="unit-triage",
+            definition=json.dumps(
+                {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+            ),
+            roleArn="arn:aws:iam::123456789012:role/unit",
+        )["stateMachineArn"]
+        yield {"ddb": ddb, "s3": s3, "sfn": sfn, "sm": sm}
+
+
+def _job(session_id: str = "s1", job_id: str = "j1", **kw: Any) -> JobRow:
+    return JobRow(
+        session_id=session_id,
+        job_id=job_id,
+        expected_file_count=kw.pop("expected", 2),
+        token_hash="h",
+        created_at="2026-11-28T12:00:00Z",
+        updated_at="2026-11-28T12:00:00Z",
+        stall_deadline="2026-11-28T12:10:00Z",
+        expires_at=2_000_000_000,
+        **kw,
+    )
+
+
+def test_job_repository_guards(aws: dict[str, Any]) -> None:
+    jobs = DynamoJobRepository(aws["ddb"], SESSIONS)
+    jobs.create_job(_job(upload_target_count=1))
+    assert jobs.reserve_uploads("s1", "j1", 2, "2026-11-28T12:20:00Z", 3)
+    assert not jobs.reserve_uploads("s1", "j1", 1, "2026-11-28T12:20:00Z", 3)  # 4 > 3
+    assert not jobs.reserve_uploads("s1", "j1", 5, "x", 4)
+    job = jobs.get_job("s1", "j1")
+    assert job is not None
+    assert job.upload_target_count == 3
+    assert job.stall_deadline == "2026-11-28T12:20:00Z"
+
+    updated = jobs.set_expected_count("s1", "j1", 7, "2026-11-28T12:30:00Z")
+    assert updated is not None
+    assert updated.expected_file_count == 7
+    jobs.set_execution("s1", "j1", "arn:x")
+    assert jobs.begin_retry("s1", "j1", JobStatus.PROCESSING, "p", "d") is None  # not failed
+
+    jobs.set_status("s1", "j1", JobStatus.ANALYZING, "analyzing")
+    assert jobs.set_expected_count("s1", "j1", 1, "d") is None
+    assert not jobs.reserve_uploads("s1", "j1", 1, "d", 100)
+
+    jobs.set_status("s1", "j1", JobStatus.FAILED, "failed", error="boom")
+    assert jobs.begin_retry("s1", "j1", JobStatus.PROCESSING, "processing_files", "d") == 2
+    job = jobs.get_job("s1", "j1")
+    assert job is not None
+    assert job.error is None
+    assert job.status is JobStatus.PROCESSING
+    assert job.execution_arn == "arn:x"
+    assert job.execution_count == 2
+    assert jobs.begin_retry("s1", "j1", JobStatus.PROCESSING, "p", "d") is None
+
+    assert jobs.cancel("s1", "j1")
+    assert not jobs.cancel("s1", "j1")
+    assert not jobs.cancel("s1", "missing")
+    # nothing here rewrote the counter an upload keeps on the row
+    assert aws["ddb"].get_item(
+        TableName=SESSIONS, Key={"pk": {"S": "SESSION#s1"}, "sk": {"S": "JOB#j1"}}
+    )["Item"]["processedCount"] == {"N": "0"}
+
+
+def test_file_repository_uploading_rows(aws: dict[str, Any]) -> None:
+    files = DynamoFileRepository(aws["ddb"], FILES, SESSIONS, 24)
+    rows = [
+        FileRow(
+            job_id="j1",
+            file_id=f"f{i:03}",
+            session_id="s1",
+            filename=f"IMG {i}.jpg",
+            original_key=f"uploads/s1/j1/f{i:03}/IMG {i}.jpg",
+            status=FileStatus.UPLOADING,
+            size=10,
+            upload_id="mpu" if i == 0 else None,
+            created_at="t",
+            updated_at="t",
+            expires_at=2_000_000_000,
+        )
+        for i in range(60)
+    ]
+    files.add_uploading(rows)
+    listed = files.list_files("j1")
+    assert len(listed) == 60
+    assert listed[0].upload_id == "mpu"
+    assert files.delete_uploading("j1", "f000")
+    assert not files.delete_uploading("j1", "f000")
+    files.finalize(rows[1].model_copy(update={"status": FileStatus.VALID}), stall_deadline="d")
+    assert not files.delete_uploading("j1", "f001")  # landed: stays
+
+
+def test_idempotency_store_claims_once(aws: dict[str, Any]) -> None:
+    store = DynamoIdempotencyStore(aws["ddb"], SESSIONS)
+    first = IdempotencyRecord(
+        key_hash="k",
+        request_hash="r",
+        session_id="s1",
+        job_id="j1",
+        file_ids=["a"],
+        created_at="t",
+        expires_at=1000,
+    )
+    assert store.claim(first, 500) == first
+    second = first.model_copy(update={"session_id": "s2"})
+    assert store.claim(second, 999) == first
+    assert store.claim(second, 1001) == second  # expired (TTL deletes lazily)
+
+
+def test_presigned_post_pins_key_type_and_exact_size(aws: dict[str, Any]) -> None:
+    signer = S3UploadSigner(aws["s3"], BUCKET)
+    url, fields = signer.presign_post("uploads/s/j/f/a b.jpg", "image/jpeg", 5, 600)
+    policy = json.loads(base64.b64decode(fields["policy"]))
+    assert {"key": "uploads/s/j/f/a b.jpg"} in policy["conditions"]
+    assert {"Content-Type": "image/jpeg"} in policy["conditions"]
+    assert ["content-length-range", 5, 5] in policy["conditions"]
+    resp = requests.post(url, data=fields, files={"file": ("x", b"12345")}, timeout=10)
+    assert resp.status_code == 204
+    head = aws["s3"].head_object(Bucket=BUCKET, Key="uploads/s/j/f/a b.jpg")
+    assert head["ContentType"] == "image/jpeg"
+
+
+def test_multipart_through_presigned_parts(aws: dict[str, Any]) -> None:
+    signer = S3UploadSigner(aws["s3"], BUCKET)
+    key = "uploads/s/j/f/big.mp4"
+    upload_id = signer.create_multipart(key, "video/mp4")
+    assert list(signer.list_multipart("uploads/s/j/")) == [(key, upload_id)]
+    etags = []
+    for n, chunk in enumerate([b"a" * 5 * MIB, b"b" * 1000], start=1):
+        resp = requests.put(signer.presign_part(key, upload_id, n, 600), data=chunk, timeout=10)
+        assert resp.status_code == 200
+        etags.append((n, resp.headers["ETag"]))
+    with pytest.raises(InvalidRequest):
+        signer.complete_multipart(key, upload_id, [(1, "bogus"), (2, etags[1][1])])
+    signer.complete_multipart(key, upload_id, etags)
+    assert aws["s3"].head_object(Bucket=BUCKET, Key=key)["ContentLength"] == 5 * MIB + 1000
+    other = signer.create_multipart(key, "video/mp4")
+    assert signer.abort_multipart(key, other)
+    assert not signer.abort_multipart(key, other)
+
+
+def test_executions_never_start_twice_and_stop(aws: dict[str, Any]) -> None:
+    executions = StepFunctionsExecutions(aws["sfn"], aws["sm"])
+    payload = TriageInput(session_id="s1", job_id="j1")
+    arn = executions.start("j1", payload)
+    assert executions.start("j1", payload) == arn == executions.execution_arn("j1")
+    described = aws["sfn"].describe_execution(executionArn=arn)
+    assert json.loads(described["input"]) == {"sessionId": "s1", "jobId": "j1", "partial": False}
+    assert executions.stop("j1", "cancelled")
+    assert not executions.stop("nope", "cancelled")
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [("NoSuchUpload", NotFound), ("InvalidPartOrder", InvalidRequest)]
+)
+def test_multipart_errors_map_to_domain_errors(code: str, error: type[Exception]) -> None:
+    class Refusing:
+        def complete_multipart_upload(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": code, "Message": "m"}}, "Complete")
+
+    with pytest.raises(error):
+        S3UploadSigner(Refusing(), BUCKET).complete_multipart("k", "u", [(1, "e")])
+
+
+def test_execution_already_exists_returns_the_existing_arn() -> None:
+    class Closed:
+        def start_execution(self, **_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "ExecutionAlreadyExists"}}, "StartExecution")
+
+    sm = "arn:aws:states:us-east-1:1:stateMachine:m"
+    arn = StepFunctionsExecutions(Closed(), sm).start(
+        "j1", TriageInput(session_id="s", job_id="j1")
+    )
+    assert arn == "arn:aws:states:us-east-1:1:execution:m:j1"
+
+
+def test_the_api_wired_to_real_adapters(aws: dict[str, Any]) -> None:
+    ddb, s3 = aws["ddb"], aws["s3"]
+    svc = core.Services(
+        jobs=DynamoJobRepository(ddb, SESSIONS),
+        files=DynamoFileRepository(ddb, FILES, SESSIONS, 24),
+        store=S3ObjectStore(s3, BUCKET),
+        uploads=S3UploadSigner(s3, BUCKET),
+        executions=StepFunctionsExecutions(aws["sfn"], aws["sm"]),
+        idempotency=DynamoIdempotencyStore(ddb, SESSIONS),
+        cfg=CONFIG,
+    )
+
+    def call(method: str, path: str, body: Any = None, **headers: str) -> dict[str, Any]:
+        raw = None if body is None else json.dumps(body)
+        return http.dispatch(event(method, path, raw=raw, headers=headers), svc, "r", now=NOW)
+
+    key = "0f8b7a4e-5a4c-4b7e-9d7e-1a2b3c4d5e6f"
+    req = {"expectedFileCount": 2, "files": [spec("a.jpg", 5), spec("b.jpg", 3)]}
+    first = call("POST", "/api/triage/init", req, **{"idempotency-key": key})
+    again = call("POST", "/api/triage/init", req, **{"idempotency-key": key})
+    assert first["statusCode"] == again["statusCode"] == 202, first["body"]
+    body, body2 = json.loads(first["body"]), json.loads(again["body"])
+    assert (body["jobId"], body["sessionToken"]) == (body2["jobId"], body2["sessionToken"])
+    executions = aws["sfn"].list_executions(stateMachineArn=aws["sm"])["executions"]
+    assert [e["name"] for e in executions] == [body["jobId"]]
+
+    auth = {"authorization": f"Bearer {body['sessionToken']}"}
+    target = body["uploads"][0]
+    up = requests.post(
+        target["url"], data=target["fields"], files={"file": ("x", b"12345")}, timeout=10
+    )
+    assert up.status_code == 204
+    results = call("GET", f"/api/triage/{body['jobId']}/results", **auth)
+    assert results["statusCode"] == 200
+    assert [f["status"] for f in json.loads(results["body"])["files"]] == ["uploading"] * 2
+    assert (
+        call(
+            "GET",
+            f"/api/triage/{body['jobId']}/results",
+            **auth,
+            **{"if-none-match": results["headers"]["etag"]},
+        )["statusCode"]
+        == 304
+    )
+
+    patched = call("PATCH", f"/api/triage/{body['jobId']}", {"expectedFileCount": 1}, **auth)
+    assert json.loads(patched["body"])["expectedFileCount"] == 1
+    cancelled = call("DELETE", f"/api/triage/{body['jobId']}", **auth)
+    assert json.loads(cancelled["body"])["deletedObjects"] == 1
+    assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="uploads/")
+    status = aws["sfn"].describe_execution(executionArn=executions[0]["executionArn"])["status"]
+    assert status == "ABORTED"
