@@ -1,21 +1,90 @@
-"""MediaProcess core: one uploaded object -> one final file row, counted exactly once."""
+"""MediaProcess core: one uploaded object -> one final file row, counted exactly once.
+
+Takes models and ports, returns models; no boto3, no environment, no logging setup. Order of
+work, cheapest first, so a bad file is judged before anything expensive runs:
+
+1. a final row already? -> a duplicate delivery: nothing to do (no second count);
+2. the ``processing`` row (visible to the page at once) and the job's ``processing`` status;
+3. HEAD (missing, empty), 4 KiB ranged GET -> type from content, size limits;
+4. photos: decode + derive in memory; videos: ffprobe + one thumbnail frame, from a presigned
+   URL (streamed);
+5. the fingerprint claim (``FP#<hash>`` item, conditional put): a second identical file in the
+   job becomes ``duplicate`` of the first and skips the expensive rest (display copy, proxy);
+6. derived objects under ``derived/.../<fileId>/`` (never the original), then one transaction:
+   final row + ``ADD processedCount 1``, guarded so it counts once per fileId.
+
+Bad content is a value (``invalid`` + code); infrastructure errors (S3, DynamoDB, a missing
+ffmpeg) raise, so Lambda retries the event and the guarded writes keep the retry harmless.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+from media_process import detect
+from media_triage_shared import keys
 from media_triage_shared.keys import UploadKey
-from media_triage_shared.models import FileError, FileRow, FileStatus, MediaType, iso, ttl_epoch
-from media_triage_shared.ports import FileRepository, JobRepository, ObjectStore
+from media_triage_shared.logging import get_logger
+from media_triage_shared.media import (
+    Capture,
+    MediaErrorCode,
+    MediaFailure,
+    MediaWarningCode,
+    Rendition,
+    warning,
+)
+from media_triage_shared.models import (
+    FileError,
+    FileRow,
+    FileStatus,
+    MediaType,
+    iso,
+    ttl_epoch,
+)
+from media_triage_shared.ports import FileRepository, JobRepository, MediaTool, ObjectStore
 
-_SNIFF_BYTES = 64
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+_SAMPLE_BYTES = MIB
+
+log = get_logger()
 
 
 @dataclass(frozen=True, slots=True)
 class Limits:
     ttl_hours: float
     stall_timeout_seconds: int
+    max_photo_bytes: int = 100 * MIB
+    max_photo_pixels: int = 100_000_000
+    max_video_bytes: int = 5 * GIB
+    max_video_seconds: float = 3 * 3600
+    # Time kept back from the deadline for the uploads and the final transaction.
+    finalize_reserve_seconds: float = 5.0
+    # A proxy encode is not started with less time than this left (it would only be killed).
+    min_proxy_seconds: float = 3.0
+    # Videos up to this size are fingerprinted whole; larger ones by size + three 1 MiB samples.
+    full_hash_max_bytes: int = 32 * MIB
+    presign_seconds: int = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """The processing deadline, as a ``clock()`` value (``time.monotonic`` by default)."""
+
+    at: float
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+    @classmethod
+    def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
+        return cls(clock() + seconds, clock)
+
+    def remaining(self, reserve: float = 0.0) -> float:
+        return self.at - self.clock() - reserve
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,20 +93,14 @@ class Outcome:
     counted: bool
 
 
-def sniff(head: bytes) -> tuple[MediaType, str] | None:
-    """The real type from the first bytes (magic numbers), not from the extension."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return MediaType.PHOTO, "image/jpeg"
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return MediaType.PHOTO, "image/png"
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in {b"heic", b"heix", b"mif1", b"msf1", b"heim", b"heis"}:
-            return MediaType.PHOTO, "image/heic"
-        if brand == b"qt  ":
-            return MediaType.VIDEO, "video/quicktime"
-        return MediaType.VIDEO, "video/mp4"
-    return None
+@dataclass(frozen=True, slots=True)
+class _Ctx:
+    upload: UploadKey
+    store: ObjectStore
+    files: FileRepository
+    media: MediaTool
+    limits: Limits
+    deadline: Deadline
 
 
 def process_upload(
@@ -46,11 +109,42 @@ def process_upload(
     store: ObjectStore,
     files: FileRepository,
     jobs: JobRepository,
+    media: MediaTool,
     limits: Limits,
     now: datetime,
+    deadline: Deadline,
 ) -> Outcome:
-    deadline = iso(now + timedelta(seconds=limits.stall_timeout_seconds))
-    base = FileRow(
+    stall_deadline = iso(now + timedelta(seconds=limits.stall_timeout_seconds))
+    existing = files.get_file(upload.job_id, upload.file_id)
+    if existing is not None and existing.is_final:
+        log.info("media.already_final", status=existing.status.value)
+        return Outcome(existing, counted=False)  # a duplicate delivery: nothing to redo
+    base = _processing_row(upload, existing, limits, now)
+    if not files.start_processing(base):  # a concurrent delivery finalised it meanwhile
+        current = files.get_file(upload.job_id, upload.file_id)
+        return Outcome(current or base, counted=False)
+    jobs.mark_processing(upload.session_id, upload.job_id, stall_deadline)
+
+    ctx = _Ctx(upload, store, files, media, limits, deadline)
+    final = _examine(ctx, base).model_copy(update={"updated_at": iso(now)})
+    counted = files.finalize(final, stall_deadline=stall_deadline)
+    if final.status is FileStatus.INVALID and final.error is not None:
+        log.info("media.invalid", code=final.error.code, message=final.error.message)
+    return Outcome(final, counted)
+
+
+def _processing_row(
+    upload: UploadKey, existing: FileRow | None, limits: Limits, now: datetime
+) -> FileRow:
+    if existing is not None:  # init's ``uploading`` row: keep its name, size, type, uploadId
+        return existing.model_copy(
+            update={
+                "status": FileStatus.PROCESSING,
+                "original_key": upload.key,
+                "updated_at": iso(now),
+            }
+        )
+    return FileRow(
         job_id=upload.job_id,
         file_id=upload.file_id,
         session_id=upload.session_id,
@@ -61,43 +155,208 @@ def process_upload(
         updated_at=iso(now),
         expires_at=ttl_epoch(now, limits.ttl_hours),
     )
-    existing = files.get_file(upload.job_id, upload.file_id)
-    if existing is not None and existing.is_final:
-        return Outcome(existing, counted=False)  # a duplicate delivery: nothing to redo
-    files.begin(base)
-    jobs.mark_processing(upload.session_id, upload.job_id, deadline)
 
-    info = store.head(upload.key)
-    final: FileRow
-    if info is None or info.size == 0:
-        final = base.model_copy(
-            update={
-                "status": FileStatus.INVALID,
-                "size": 0 if info else None,
-                "error": FileError(code="empty", message="the uploaded file is empty"),
-            }
+
+def _invalid(row: FileRow, code: MediaErrorCode, message: str) -> FileRow:
+    return row.model_copy(
+        update={"status": FileStatus.INVALID, "error": FileError(code=code.value, message=message)}
+    )
+
+
+def _failed(row: FileRow, failure: MediaFailure) -> FileRow:
+    return _invalid(row, failure.code, failure.message)
+
+
+def _examine(ctx: _Ctx, row: FileRow) -> FileRow:
+    key = ctx.upload.key
+    info = ctx.store.head(key)
+    if info is None:
+        return _invalid(row, MediaErrorCode.MISSING, "the uploaded file is gone (job cancelled?)")
+    row = row.model_copy(update={"size": info.size, "etag": info.etag})
+    if info.size == 0:
+        return _invalid(row, MediaErrorCode.EMPTY, "the uploaded file is empty (0 bytes)")
+    head = ctx.store.get_bytes(key, byte_range=(0, min(info.size, detect.SNIFF_BYTES) - 1))
+    found = detect.sniff(head)
+    log.info("media.type_detected", mime_type=found.mime_type, label=found.label)
+    if found.mime_type is None or found.media_type is None:
+        return _invalid(
+            row,
+            MediaErrorCode.UNSUPPORTED_TYPE,
+            f"{found.label}: not a supported photo (JPEG, PNG, WebP, GIF, HEIC) or video "
+            "(MP4, MOV, WebM, MKV, AVI)",
+        )
+    mismatch = detect.extension_warning(row.filename, found.mime_type)
+    row = row.model_copy(
+        update={
+            "media_type": found.media_type,
+            "mime_type": found.mime_type,
+            "warnings": [mismatch] if mismatch else None,
+        }
+    )
+    if found.media_type is MediaType.PHOTO:
+        return _photo(ctx, row, found.mime_type, info.size)
+    return _video(ctx, row, found.mime_type, info.size)
+
+
+# ---------------------------------------------------------------------------- photos
+
+
+def _photo(ctx: _Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
+    limits = ctx.limits
+    if size > limits.max_photo_bytes:
+        return _invalid(
+            row,
+            MediaErrorCode.TOO_LARGE,
+            f"{_mib(size)} is over the {_mib(limits.max_photo_bytes)} limit for photos",
+        )
+    if ctx.deadline.remaining() <= 0:
+        return _invalid(row, MediaErrorCode.TIMEOUT, "the processing deadline passed")
+    data = ctx.store.get_bytes(ctx.upload.key)  # <= 100 MiB: in memory, no /tmp
+    fingerprint = "sha256:" + hashlib.sha256(data).hexdigest()
+    result = ctx.media.process_photo(data, mime_type, max_pixels=limits.max_photo_pixels)
+    del data
+    if isinstance(result, MediaFailure):
+        return _failed(row.model_copy(update={"fingerprint": fingerprint}), result)
+    row = row.model_copy(
+        update={
+            "fingerprint": fingerprint,
+            "width": result.width,
+            "height": result.height,
+            **_capture_fields(result.capture),
+        }
+    )
+    row = _put(ctx, row, "thumb.jpg", result.thumbnail, "thumbnail_key")
+    owner = _claim(ctx, row, fingerprint)
+    if owner is not None:
+        return _duplicate(row, owner)
+    if result.display is not None:
+        row = _put(ctx, row, "display.jpg", result.display, "display_key")
+    converted = result.converted or result.display is not None
+    return row.model_copy(update={"status": FileStatus.VALID, "converted": converted})
+
+
+# ---------------------------------------------------------------------------- videos
+
+
+def _video(ctx: _Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
+    limits, deadline = ctx.limits, ctx.deadline
+    if size > limits.max_video_bytes:
+        return _invalid(
+            row,
+            MediaErrorCode.TOO_LARGE,
+            f"{_mib(size)} is over the {_mib(limits.max_video_bytes)} limit for videos",
+        )
+    fingerprint = _video_fingerprint(ctx.store, ctx.upload.key, size, limits)
+    row = row.model_copy(update={"fingerprint": fingerprint})
+    url = ctx.store.presign_get(ctx.upload.key, limits.presign_seconds)
+    reserve = limits.finalize_reserve_seconds
+    probe = ctx.media.probe_video(url, mime_type, timeout=deadline.remaining(reserve))
+    if isinstance(probe, MediaFailure):
+        return _failed(row, probe)
+    row = row.model_copy(
+        update={
+            "width": probe.width,
+            "height": probe.height,
+            "duration_seconds": probe.duration_seconds,
+            **_capture_fields(probe.capture),
+        }
+    )
+    if probe.duration_seconds is not None and probe.duration_seconds > limits.max_video_seconds:
+        return _invalid(
+            row,
+            MediaErrorCode.TOO_LONG,
+            f"{probe.duration_seconds / 60:.0f} min is over the "
+            f"{limits.max_video_seconds / 60:.0f} min limit for videos",
+        )
+    thumb = ctx.media.video_thumbnail(url, mime_type, probe, timeout=deadline.remaining(reserve))
+    if isinstance(thumb, MediaFailure):
+        return _failed(row, thumb)
+    row = _put(ctx, row, "thumb.jpg", thumb, "thumbnail_key")
+    owner = _claim(ctx, row, fingerprint)
+    if owner is not None:
+        return _duplicate(row, owner)
+
+    warnings = list(row.warnings or [])
+    budget = deadline.remaining(reserve)
+    if budget < limits.min_proxy_seconds:
+        proxy: Rendition | MediaFailure = MediaFailure(
+            MediaErrorCode.TIMEOUT, f"only {max(budget, 0):.1f} s left before the deadline"
         )
     else:
-        kind = sniff(store.get_bytes(upload.key, byte_range=(0, _SNIFF_BYTES - 1)))
-        common = {"size": info.size, "etag": info.etag, "updated_at": iso(now)}
-        if kind is None:
-            final = base.model_copy(
-                update={
-                    **common,
-                    "status": FileStatus.INVALID,
-                    "error": FileError(
-                        code="unsupported_type", message="not a supported photo or video"
-                    ),
-                }
+        proxy = ctx.media.video_proxy(url, mime_type, probe, timeout=budget)
+    if isinstance(proxy, MediaFailure):
+        code = (
+            MediaWarningCode.PROXY_SKIPPED
+            if proxy.code is MediaErrorCode.TIMEOUT
+            else MediaWarningCode.PROXY_FAILED
+        )
+        warnings.append(warning(code, f"no proxy.mp4: {proxy.message}"))
+        log.warning("media.proxy_skipped", reason=proxy.message, code=proxy.code.value)
+    else:
+        row = _put(ctx, row, "proxy.mp4", proxy, "proxy_key")
+        covered = proxy.duration_seconds
+        if covered is not None and probe.duration_seconds and covered < probe.duration_seconds:
+            warnings.append(
+                warning(
+                    MediaWarningCode.PROXY_TRUNCATED,
+                    f"proxy.mp4 covers the first {covered:.0f} s of {probe.duration_seconds:.0f} s",
+                )
             )
-        else:
-            final = base.model_copy(
-                update={
-                    **common,
-                    "status": FileStatus.VALID,
-                    "media_type": kind[0],
-                    "mime_type": kind[1],
-                }
-            )
-    counted = files.finalize(final, stall_deadline=deadline)
-    return Outcome(final, counted)
+    return row.model_copy(
+        update={
+            "status": FileStatus.VALID,
+            "converted": row.proxy_key is not None,
+            "warnings": warnings or None,
+        }
+    )
+
+
+def _video_fingerprint(store: ObjectStore, key: str, size: int, limits: Limits) -> str:
+    """sha256 of the whole file when small; else of its size and three 1 MiB samples (start,
+    middle, end): a multi-GB video is never read whole just to find duplicates."""
+    if size <= limits.full_hash_max_bytes:
+        return "sha256:" + hashlib.sha256(store.get_bytes(key)).hexdigest()
+    digest = hashlib.sha256(str(size).encode())
+    for start in (0, size // 2 - _SAMPLE_BYTES // 2, size - _SAMPLE_BYTES):
+        digest.update(store.get_bytes(key, byte_range=(start, start + _SAMPLE_BYTES - 1)))
+    return "sha256-sampled:" + digest.hexdigest()
+
+
+# ---------------------------------------------------------------------------- shared steps
+
+
+def _claim(ctx: _Ctx, row: FileRow, fingerprint: str) -> str | None:
+    """None when this file owns its content in the job; else the fileId it duplicates."""
+    owner = ctx.files.claim_fingerprint(
+        ctx.upload.job_id, fingerprint, ctx.upload.file_id, row.expires_at
+    )
+    if owner == ctx.upload.file_id:
+        return None
+    log.info("media.duplicate_found", duplicate_of=owner)
+    return owner
+
+
+def _duplicate(row: FileRow, owner: str) -> FileRow:
+    return row.model_copy(update={"status": FileStatus.DUPLICATE, "duplicate_of": owner})
+
+
+def _put(ctx: _Ctx, row: FileRow, name: str, rendition: Rendition, attr: str) -> FileRow:
+    up = ctx.upload
+    key = keys.derived_key(up.session_id, up.job_id, up.file_id, name)
+    ctx.store.put_bytes(key, rendition.data, rendition.content_type)
+    event = {"thumb.jpg": "thumbnail", "display.jpg": "display", "proxy.mp4": "proxy"}[name]
+    log.info(
+        f"media.{event}_written",
+        bytes=len(rendition.data),
+        width=rendition.width,
+        height=rendition.height,
+    )
+    return row.model_copy(update={attr: key})
+
+
+def _capture_fields(capture: Capture) -> dict[str, Any]:
+    return {"taken_at": capture.taken_at, "gps": capture.gps, "camera": capture.camera}
+
+
+def _mib(size: int) -> str:
+    return f"{size / MIB:,.1f} MiB" if size < GIB else f"{size / GIB:,.2f} GiB"

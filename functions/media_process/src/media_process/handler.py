@@ -1,4 +1,4 @@
-"""S3 ObjectCreated -> MediaProcess. Thin: parse, bind context, call the core."""
+"""S3 ObjectCreated -> MediaProcess. Thin: parse, bind context, call the core, log a summary."""
 
 from __future__ import annotations
 
@@ -12,17 +12,19 @@ from media_triage_shared.models import S3Event, utcnow
 
 configure_logging(deps.settings().log_level)
 log = get_logger()
+_LAMBDA_MARGIN_SECONDS = 15  # finish this long before Lambda's own timeout, whatever is set
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    started = time.perf_counter()
-    s = deps.settings()
+    remaining = context.get_remaining_time_in_millis() / 1000 - _LAMBDA_MARGIN_SECONDS
+    deadline = core.Deadline.after(min(deps.settings().processing_deadline_seconds, remaining))
     results: list[dict[str, Any]] = []
     for record in S3Event.model_validate(event).records:
+        started = time.perf_counter()
         bind_invocation("media_process", context.aws_request_id)
         try:
             upload = parse_upload_key(record.s3.object.key)
-        except InvalidKey as exc:
+        except InvalidKey as exc:  # derived/ or foreign keys: never processed (no recursion)
             log.warning("media.key_ignored", key=record.s3.object.key, reason=str(exc))
             continue
         bind_invocation(
@@ -37,13 +39,17 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             store=deps.store(),
             files=deps.files(),
             jobs=deps.jobs(),
-            limits=core.Limits(s.file_ttl_hours, s.stall_timeout_seconds),
+            media=deps.media(),
+            limits=deps.limits(),
             now=utcnow(),
+            deadline=deadline,
         )
+        error = outcome.row.error.code if outcome.row.error else None
         log.info(
             "media.processed",
             status=outcome.row.status.value,
-            error_code=outcome.row.error.code if outcome.row.error else None,
+            error_code=error,
+            media_type=outcome.row.media_type,
             counted=outcome.counted,
             duration_ms=round((time.perf_counter() - started) * 1000),
         )

@@ -1,13 +1,43 @@
-"""MediaProcess settings, validated at cold start."""
+"""MediaProcess settings, validated at cold start (a bad value fails with its name)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from media_triage_shared.settings import BaseAppSettings
+
+MIB = 1024 * 1024
 
 
 class MediaProcessSettings(BaseAppSettings):
     processing_deadline_seconds: float = Field(
         default=240, gt=0, description="Finalise every file before this (below the timeout)."
     )
+    # Limits (SPEC section 6).
+    max_photo_bytes: int = Field(default=100 * MIB, gt=0, description="Larger photos: too_large.")
+    max_photo_pixels: int = Field(
+        default=100_000_000, gt=0, description="Decompression-bomb guard: too_many_pixels."
+    )
+    max_video_bytes: int = Field(default=5 * 1024 * MIB, gt=0, description="Larger: too_large.")
+    max_video_seconds: float = Field(default=3 * 3600, gt=0, description="Longer: too_long.")
+    # Tools and renditions.
+    ffmpeg_path: str = Field(default="ffmpeg", min_length=1, description="ffmpeg binary.")
+    ffprobe_path: str = Field(default="ffprobe", min_length=1, description="ffprobe binary.")
+    thumbnail_edge: int = Field(default=400, ge=64, le=2048)
+    display_edge: int = Field(default=2048, ge=256, le=8192)
+    display_quality: int = Field(default=85, ge=50, le=95)
+    proxy_edge: int = Field(default=960, ge=128, le=1920)
+    proxy_fps: float = Field(default=15, gt=0, le=60)
+    proxy_max_seconds: float = Field(default=300, gt=0)
+    proxy_video_kbps: int = Field(default=320, ge=64)
+    proxy_audio_kbps: int = Field(default=64, ge=16)
+    proxy_max_bytes: int = Field(default=15 * MIB, gt=MIB, description="Hard cap (ffmpeg -fs).")
+    finalize_reserve_seconds: float = Field(
+        default=5, ge=0, description="Deadline share kept for uploads and the final write."
+    )
+
+    @model_validator(mode="after")
+    def _deadline_leaves_room(self) -> MediaProcessSettings:
+        if self.finalize_reserve_seconds >= self.processing_deadline_seconds:
+            raise ValueError("FINALIZE_RESERVE_SECONDS must be below PROCESSING_DEADLINE_SECONDS")
+        return self

@@ -1,0 +1,1 @@
+"""Adapters of the MediaTool port: Pillow for photos, ffmpeg/ffprobe for videos."""

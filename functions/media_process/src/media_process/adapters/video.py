@@ -1,0 +1,358 @@
+"""ffmpeg / ffprobe implementation of the video half of the ``MediaTool`` port.
+
+Both read the original straight from ``source_url`` (a presigned GET URL: ffmpeg's HTTP client
+issues range requests, so a multi-GB original is streamed, never copied to memory or /tmp).
+The demuxer is forced from the sniffed type (``-f mov|matroska|avi``): ffprobe happily "finds"
+an ANSI-art video stream in a text file and exits 0, so it is never left to guess. Every run
+is a subprocess with a timeout; past it the process is killed and the result is a ``timeout``
+failure. ffmpeg-python builds the argument lists; running them is ours.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import re
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import ffmpeg
+from PIL import Image
+
+from media_process import detect
+from media_triage_shared.media import (
+    Capture,
+    MediaErrorCode,
+    MediaFailure,
+    Rendition,
+    VideoProbe,
+)
+from media_triage_shared.models import Gps
+
+MIB = 1024 * 1024
+
+_DEMUXERS = {
+    detect.MP4: "mov",
+    detect.MOV: "mov",
+    detect.WEBM: "matroska",
+    detect.MKV: "matroska",
+    detect.AVI: "avi",
+}
+_URL = re.compile(r"(?:https?|file)://\S+")
+_ISO6709 = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
+
+
+@dataclass(frozen=True, slots=True)
+class VideoOptions:
+    ffmpeg: str = "ffmpeg"
+    ffprobe: str = "ffprobe"
+    thumbnail_edge: int = 400
+    thumbnail_at_seconds: float = 1.0
+    proxy_edge: int = 960
+    proxy_fps: float = 15.0
+    proxy_max_seconds: float = 300.0
+    proxy_video_kbps: int = 320
+    proxy_audio_kbps: int = 64
+    proxy_max_bytes: int = 15 * MIB
+    io_timeout_seconds: float = 30.0  # a stalled HTTP read fails instead of hanging
+    scratch_dir: str | None = None  # where the (small) proxy is encoded before its upload
+
+
+class FfmpegVideoTool:
+    def __init__(self, options: VideoOptions | None = None) -> None:
+        self.options = options or VideoOptions()
+
+    # ------------------------------------------------------------------------ probe
+
+    def probe_video(
+        self, source_url: str, mime_type: str, *, timeout: float
+    ) -> VideoProbe | MediaFailure:
+        label = detect.LABELS.get(mime_type, mime_type)
+        args = [
+            self.options.ffprobe,
+            "-v",
+            "error",
+            *self._input_options(mime_type),
+            "-print_format",
+            "json",
+            "-show_format",
+            "-show_streams",
+            "-i",
+            source_url,
+        ]
+        done = _run(args, timeout, "ffprobe")
+        if isinstance(done, MediaFailure):
+            return done
+        if done.returncode != 0:
+            return MediaFailure(
+                MediaErrorCode.CORRUPT, f"not a readable {label} file: {_stderr(done, source_url)}"
+            )
+        try:
+            info = json.loads(done.stdout or b"{}")
+        except ValueError:
+            return MediaFailure(MediaErrorCode.CORRUPT, f"ffprobe could not describe the {label}")
+        return _parse_probe(info, label)
+
+    # ------------------------------------------------------------------------ thumbnail
+
+    def video_thumbnail(
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+    ) -> Rendition | MediaFailure:
+        """One frame near ``thumbnail_at_seconds`` (the first frame of shorter clips), JPEG."""
+        at = self.options.thumbnail_at_seconds
+        duration = probe.duration_seconds
+        start = at if duration is None or duration > at + 0.25 else 0.0
+        for seek in dict.fromkeys((start, 0.0)):  # past the real end (a lying duration): retry
+            result = self._frame(source_url, mime_type, seek, timeout)
+            if not isinstance(result, MediaFailure) or result.code is MediaErrorCode.TIMEOUT:
+                return result
+        return result
+
+    def _frame(
+        self, source_url: str, mime_type: str, seek: float, timeout: float
+    ) -> Rendition | MediaFailure:
+        edge = self.options.thumbnail_edge
+        seek_kwargs = {"ss": seek} if seek else {}
+        inp = ffmpeg.input(source_url, **self._input_kwargs(mime_type), **seek_kwargs)
+        out = inp["v:0"].filter(
+            "scale",
+            f"min({edge},iw)",
+            f"min({edge},ih)",
+            force_original_aspect_ratio="decrease",
+        )
+        stream = ffmpeg.output(
+            out, "pipe:", vframes=1, format="image2pipe", vcodec="mjpeg", **{"q:v": 4}
+        )
+        done = _run(self._ffmpeg_args(stream), timeout, "ffmpeg (thumbnail)")
+        if isinstance(done, MediaFailure):
+            return done
+        try:
+            with Image.open(io.BytesIO(done.stdout), formats=["JPEG"]) as im:
+                width, height = im.size
+        except Exception:  # no frame decoded: whatever ffmpeg said is the reason
+            return MediaFailure(
+                MediaErrorCode.CORRUPT,
+                f"no video frame could be decoded: {_stderr(done, source_url) or 'no output'}",
+            )
+        return Rendition(bytes(done.stdout), "image/jpeg", width, height)
+
+    # ------------------------------------------------------------------------ proxy
+
+    def video_proxy(
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+    ) -> Rendition | MediaFailure:
+        """A small H.264/AAC MP4 for the analyzer: long edge <= ``proxy_edge``, <= ``proxy_fps``,
+        capped bitrate and length (``proxy_max_seconds``) and a hard size cap."""
+        opts = self.options
+        fps = opts.proxy_fps if not probe.fps else min(opts.proxy_fps, probe.fps)
+        covered = probe.duration_seconds
+        if covered is None or covered > opts.proxy_max_seconds:
+            covered = opts.proxy_max_seconds if covered is not None else None
+        edge = opts.proxy_edge
+        with tempfile.TemporaryDirectory(prefix="proxy-", dir=opts.scratch_dir) as tmp:
+            target = Path(tmp) / "proxy.mp4"
+            inp = ffmpeg.input(source_url, **self._input_kwargs(mime_type))
+            video = (
+                inp["v:0"]
+                .filter("fps", fps=round(fps, 3))
+                .filter(
+                    "scale",
+                    f"min({edge},iw)",
+                    f"min({edge},ih)",
+                    force_original_aspect_ratio="decrease",
+                    force_divisible_by=2,
+                )
+                .filter("format", "yuv420p")
+            )
+            streams = [video] if probe.audio_codec is None else [video, inp["a:0"]]
+            audio = (
+                {"acodec": "aac", "audio_bitrate": f"{opts.proxy_audio_kbps}k", "ac": 2}
+                if probe.audio_codec
+                else {"an": None}
+            )
+            stream = ffmpeg.output(
+                *streams,
+                str(target),
+                t=opts.proxy_max_seconds,
+                vcodec="libx264",
+                preset="veryfast",
+                crf=28,
+                maxrate=f"{opts.proxy_video_kbps}k",
+                bufsize=f"{2 * opts.proxy_video_kbps}k",
+                g=max(1, round(2 * fps)),
+                **{"profile:v": "main", "map_metadata": -1, "sn": None, "dn": None},
+                movflags="+faststart",
+                fs=opts.proxy_max_bytes,
+                format="mp4",
+                **audio,
+            )
+            done = _run(self._ffmpeg_args(stream), timeout, "ffmpeg (proxy)")
+            if isinstance(done, MediaFailure):
+                return done
+            if done.returncode != 0 or not target.exists() or target.stat().st_size == 0:
+                return MediaFailure(
+                    MediaErrorCode.CORRUPT, f"the proxy encode failed: {_stderr(done, source_url)}"
+                )
+            data = target.read_bytes()
+        width, height = _fit_even(probe.width, probe.height, edge)
+        return Rendition(data, "video/mp4", width, height, duration_seconds=covered)
+
+    # ------------------------------------------------------------------------ helpers
+
+    def _input_kwargs(self, mime_type: str) -> dict[str, Any]:
+        return {
+            "f": _DEMUXERS[mime_type],
+            "rw_timeout": int(self.options.io_timeout_seconds * 1_000_000),
+        }
+
+    def _input_options(self, mime_type: str) -> list[str]:
+        return [arg for k, v in self._input_kwargs(mime_type).items() for arg in (f"-{k}", str(v))]
+
+    def _ffmpeg_args(self, stream: Any) -> list[str]:
+        head = [self.options.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y"]
+        return [*head, *stream.get_args()]
+
+
+def _run(
+    args: list[str], timeout: float, what: str
+) -> subprocess.CompletedProcess[bytes] | MediaFailure:
+    """The subprocess, killed at ``timeout`` seconds (the caller's share of the deadline)."""
+    if timeout <= 0:
+        return MediaFailure(MediaErrorCode.TIMEOUT, f"no time left for {what} before the deadline")
+    try:
+        return subprocess.run(
+            args, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+        )
+    except subprocess.TimeoutExpired:
+        return MediaFailure(
+            MediaErrorCode.TIMEOUT, f"{what} did not finish within {timeout:.3g} s and was stopped"
+        )
+
+
+def _stderr(done: subprocess.CompletedProcess[bytes], source_url: str) -> str:
+    """The last useful line of ffmpeg's stderr, without the (presigned) source URL."""
+    text = (done.stderr or b"").decode("utf-8", "replace").replace(source_url, "<source>")
+    lines = [_URL.sub("<url>", line).strip() for line in text.splitlines() if line.strip()]
+    return (lines[-1] if lines else f"exit status {done.returncode}")[:300]
+
+
+def _fit_even(width: int, height: int, edge: int) -> tuple[int, int]:
+    scale = min(1.0, edge / max(width, height))
+    return max(2, int(width * scale) // 2 * 2), max(2, int(height * scale) // 2 * 2)
+
+
+# ---------------------------------------------------------------------------- probe parsing
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def _rate(value: Any) -> float | None:
+    if not isinstance(value, str) or "/" not in value:
+        return _number(value)
+    num, _, den = value.partition("/")
+    numerator, denominator = _number(num), _number(den)
+    return None if numerator is None or denominator is None else numerator / denominator
+
+
+def _rotation(stream: dict[str, Any]) -> int:
+    """Degrees of the display matrix (or the legacy ``rotate`` tag), in 0..359."""
+    for side in stream.get("side_data_list") or []:
+        if isinstance(side, dict) and "rotation" in side:
+            try:
+                return round(float(side["rotation"])) % 360
+            except (TypeError, ValueError):
+                return 0
+    try:
+        return int((stream.get("tags") or {}).get("rotate", 0)) % 360
+    except (TypeError, ValueError):
+        return 0
+
+
+def _parse_probe(info: dict[str, Any], label: str) -> VideoProbe | MediaFailure:
+    streams = [s for s in info.get("streams") or [] if isinstance(s, dict)]
+    fmt = info.get("format") or {}
+    if not streams:
+        return MediaFailure(MediaErrorCode.CORRUPT, f"the {label} file holds no streams")
+    videos = [
+        s
+        for s in streams
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]
+    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    if not videos:
+        kinds = sorted({str(s.get("codec_type")) for s in streams})
+        return MediaFailure(
+            MediaErrorCode.NO_VIDEO_STREAM,
+            f"the {label} file has no video, only {', '.join(kinds)}",
+        )
+    video = videos[0]
+    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
+    if width <= 0 or height <= 0:
+        return MediaFailure(MediaErrorCode.CORRUPT, f"the {label} video stream has no picture size")
+    rotation = _rotation(video)
+    if rotation in (90, 270):
+        width, height = height, width
+    duration = _number(fmt.get("duration")) or _number(video.get("duration"))
+    return VideoProbe(
+        container=str(fmt.get("format_name") or ""),
+        width=width,
+        height=height,
+        duration_seconds=None if duration is None else round(duration, 3),
+        fps=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
+        rotation=rotation,
+        video_codec=str(video.get("codec_name") or "unknown"),
+        audio_codec=str(audios[0].get("codec_name") or "unknown") if audios else None,
+        capture=_capture({k.lower(): v for k, v in (fmt.get("tags") or {}).items()}),
+    )
+
+
+def _capture(tags: dict[str, Any]) -> Capture:
+    camera = ""
+    for make, model in (
+        ("com.apple.quicktime.make", "com.apple.quicktime.model"),
+        ("com.android.manufacturer", "com.android.model"),
+        ("make", "model"),
+    ):
+        camera = camera or " ".join(str(tags[k]).strip() for k in (make, model) if tags.get(k))
+    return Capture(
+        taken_at=_taken_at(tags.get("com.apple.quicktime.creationdate"))
+        or _taken_at(tags.get("creation_time")),
+        gps=_location(tags.get("com.apple.quicktime.location.iso6709") or tags.get("location")),
+        camera=camera[:128] or None,
+    )
+
+
+def _taken_at(value: Any) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if parsed.year < 1971:  # 1904/1970 epochs of "no date" in QuickTime/MP4 headers
+        return None
+    if parsed.tzinfo is not None and parsed.utcoffset() == UTC.utcoffset(None):
+        return parsed.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+    return parsed.replace(microsecond=0).isoformat()
+
+
+def _location(value: Any) -> Gps | None:
+    match = _ISO6709.match(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return None
+    lat, lon = float(match.group(1)), float(match.group(2))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        return None
+    alt = float(match.group(3)) if match.group(3) else None
+    return Gps(lat=lat, lon=lon, alt=alt)
