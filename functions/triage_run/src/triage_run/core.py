@@ -1,29 +1,237 @@
-"""TriageRun core: the job's manifest -> verdicts -> job complete."""
+"""TriageRun core: the job's manifest -> analyzer -> one verdict per file -> job complete.
+
+Pure: models and ports in, models out (no boto3, no environment, no logging setup).
+
+Rules (SPEC section 7):
+- only ``valid`` files go to the analyzer; ``invalid`` ones never do and get no verdict;
+- ``duplicate`` files (same content as another file of the job) are discarded with issue
+  ``duplicate`` and a reason naming the original, without asking the analyzer;
+- every valid file ends with exactly one verdict: whatever the analyzer leaves out (or has no
+  preview to look at) is kept with reason "not evaluated";
+- a re-run rewrites every verdict and only status, phase, summary and partial of the job row.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
+from media_triage_shared.errors import NotFound
 from media_triage_shared.models import (
+    NOT_EVALUATED,
+    FileRow,
     FileStatus,
+    Issue,
     JobStatus,
+    MediaItem,
+    MediaRef,
+    MediaType,
     TriageInput,
     TriageOutput,
+    Verdict,
+    VerdictKind,
     VerdictSummary,
 )
-from media_triage_shared.ports import FileRepository, JobRepository
+from media_triage_shared.ports import Analyzer, FileRepository, JobRepository, ObjectStore
+
+MIB = 1024 * 1024
+NOT_EVALUATED_SCORE = 50
+DUPLICATE_SCORE = 0
+NO_PREVIEW_REASON = f"{NOT_EVALUATED}: no preview of this file was available"
+
+# Originals an analyzer may read directly when MediaProcess left no derived preview.
+ORIGINAL_FALLBACK = {
+    MediaType.PHOTO: ({"image/jpeg", "image/png", "image/webp"}, 20 * MIB),
+    MediaType.VIDEO: ({"video/mp4", "video/quicktime", "video/webm"}, 15 * MIB),
+}
+_EXT_MIME = {
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "webp": "image/webp",
+    "mp4": "video/mp4",
+}
+WRITE_CHUNK = 25
+WRITE_THREADS = 8
 
 
-def run_triage(req: TriageInput, *, files: FileRepository, jobs: JobRepository) -> TriageOutput:
-    started = time.perf_counter()
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    items: list[MediaItem]  # valid files with something to look at
+    no_preview: list[FileRow]  # valid files without any readable preview
+    duplicates: list[FileRow]  # exact duplicates found by MediaProcess
+
+
+def _mime_of(key: str, default: str) -> str:
+    return _EXT_MIME.get(key.rsplit(".", 1)[-1].lower(), default)
+
+
+def _media_for(row: FileRow) -> MediaRef | None:
+    """The object to judge: display image, else thumbnail (photos); proxy, else thumbnail
+    (videos); else the original when it is a small file of a type analyzers read."""
+    if row.media_type is MediaType.VIDEO and row.proxy_key:
+        return MediaRef(key=row.proxy_key, mime_type=_mime_of(row.proxy_key, "video/mp4"))
+    if row.media_type is MediaType.PHOTO and row.display_key:
+        return MediaRef(key=row.display_key, mime_type=_mime_of(row.display_key, "image/jpeg"))
+    if row.thumbnail_key:
+        return MediaRef(key=row.thumbnail_key, mime_type=_mime_of(row.thumbnail_key, "image/jpeg"))
+    if row.media_type is not None:
+        types, max_bytes = ORIGINAL_FALLBACK[row.media_type]
+        if row.mime_type in types and row.size is not None and 0 < row.size <= max_bytes:
+            return MediaRef(key=row.original_key, mime_type=row.mime_type, size=row.size)
+    return None
+
+
+def build_manifest(rows: Sequence[FileRow], *, store: ObjectStore, url_ttl: int) -> Manifest:
+    items: list[MediaItem] = []
+    no_preview: list[FileRow] = []
+    duplicates: list[FileRow] = []
+    for row in rows:
+        if row.status is FileStatus.DUPLICATE:
+            duplicates.append(row)
+            continue
+        if row.status is not FileStatus.VALID:
+            continue  # invalid / still uploading: never sent, no verdict
+        media = _media_for(row)
+        if media is None or row.media_type is None:
+            no_preview.append(row)
+            continue
+        if url_ttl > 0:
+            media = media.model_copy(update={"url": store.presign_get(media.key, url_ttl)})
+        thumb = (
+            MediaRef(key=row.thumbnail_key, mime_type=_mime_of(row.thumbnail_key, "image/jpeg"))
+            if row.thumbnail_key
+            else None
+        )
+        items.append(
+            MediaItem(
+                file_id=row.file_id,
+                filename=row.filename,
+                media_type=row.media_type,
+                media=media,
+                thumbnail=thumb,
+                width=row.width,
+                height=row.height,
+                duration_seconds=row.duration_seconds,
+            )
+        )
+    return Manifest(items, no_preview, duplicates)
+
+
+def duplicate_verdict(row: FileRow, names: dict[str, str]) -> Verdict:
+    original = names.get(row.duplicate_of or "")
+    reason = f'duplicate of "{original}"' if original else "duplicate of another file in this batch"
+    return Verdict(
+        file_id=row.file_id,
+        filename=row.filename,
+        verdict=VerdictKind.DISCARD,
+        reason=reason,
+        score=DUPLICATE_SCORE,
+        issues=[Issue.DUPLICATE.value],
+    )
+
+
+def not_evaluated(file_id: str, filename: str, reason: str = NOT_EVALUATED) -> Verdict:
+    return Verdict(
+        file_id=file_id,
+        filename=filename,
+        verdict=VerdictKind.KEEP,
+        reason=reason,
+        score=NOT_EVALUATED_SCORE,
+    )
+
+
+def reconcile(items: Sequence[MediaItem], verdicts: Sequence[Verdict]) -> list[Verdict]:
+    """Exactly one verdict per item, in item order: the first answer for a known fileId wins
+    (its filename is ours, not the analyzer's); unknown ids are dropped; omissions are kept
+    with reason "not evaluated"."""
+    answers: dict[str, Verdict] = {}
+    for v in verdicts:
+        answers.setdefault(v.file_id, v)
+    out = []
+    for item in items:
+        answer = answers.get(item.file_id)
+        if answer is None:
+            out.append(not_evaluated(item.file_id, item.filename))
+        else:
+            out.append(answer.model_copy(update={"filename": item.filename}))
+    return out
+
+
+def _write_verdicts(files: FileRepository, rows: list[FileRow], verdicts: list[Verdict]) -> None:
+    by_id = {v.file_id: v for v in verdicts}
+    updated = [
+        row.model_copy(
+            update={
+                "verdict": by_id[row.file_id].verdict,
+                "reason": by_id[row.file_id].reason,
+                "score": by_id[row.file_id].score,
+                "issues": list(by_id[row.file_id].issues),
+            }
+        )
+        for row in rows
+        if row.file_id in by_id
+    ]
+    chunks = [updated[i : i + WRITE_CHUNK] for i in range(0, len(updated), WRITE_CHUNK)]
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            files.write_verdicts(chunk)
+        return
+    with ThreadPoolExecutor(max_workers=min(WRITE_THREADS, len(chunks))) as pool:
+        for done in [pool.submit(files.write_verdicts, chunk) for chunk in chunks]:
+            done.result()  # re-raises the first failed write
+
+
+def run_triage(
+    req: TriageInput,
+    *,
+    files: FileRepository,
+    jobs: JobRepository,
+    store: ObjectStore,
+    analyzer: Analyzer,
+    budget_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> TriageOutput:
+    started = clock()
+    job = jobs.get_job(req.session_id, req.job_id)
+    if job is None:
+        raise NotFound(f"job {req.job_id} of session {req.session_id} does not exist")
+    if job.status is JobStatus.CANCELLED:
+        return TriageOutput(
+            job_id=req.job_id, status=JobStatus.CANCELLED, keep=0, discard=0, partial=req.partial
+        )
+
     rows = files.list_files(req.job_id)
-    valid = [r for r in rows if r.status is FileStatus.VALID]
+    manifest = build_manifest(rows, store=store, url_ttl=analyzer.url_ttl_seconds)
+    names = {r.file_id: r.filename for r in rows}
+    answered = (
+        analyzer.analyze(manifest.items, deadline=started + budget_seconds)
+        if manifest.items
+        else []
+    )
+    verdicts = [
+        *reconcile(manifest.items, answered),
+        *(not_evaluated(r.file_id, r.filename, NO_PREVIEW_REASON) for r in manifest.no_preview),
+        *(duplicate_verdict(r, names) for r in manifest.duplicates),
+    ]
+    _write_verdicts(files, rows, verdicts)
+
+    current = jobs.get_job(req.session_id, req.job_id)
+    if current is not None and current.status is JobStatus.CANCELLED:  # cancelled meanwhile
+        return TriageOutput(
+            job_id=req.job_id, status=JobStatus.CANCELLED, keep=0, discard=0, partial=req.partial
+        )
+    keep = sum(v.verdict is VerdictKind.KEEP for v in verdicts)
     summary = VerdictSummary(
-        keep=len(valid),
-        discard=len(rows) - len(valid),
-        analyzer="none",
-        duration_ms=round((time.perf_counter() - started) * 1000),
+        keep=keep,
+        discard=len(verdicts) - keep,
+        analyzer=analyzer.name,
+        model=analyzer.model,
+        duration_ms=round((clock() - started) * 1000),
         partial=req.partial,
+        not_evaluated=sum(v.reason.startswith(NOT_EVALUATED) for v in verdicts),
     )
     jobs.set_status(
         req.session_id,

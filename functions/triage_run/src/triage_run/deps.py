@@ -1,4 +1,4 @@
-"""Composition root: adapters built once per container."""
+"""Composition root: settings, clients and adapters built once per container."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import functools
 
 from media_triage_shared import aws
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
+from media_triage_shared.adapters.s3 import S3ObjectStore
+from media_triage_shared.ports import Analyzer
+from triage_run.gemini import GeminiAnalyzer, GeminiConfig, make_client
+from triage_run.local_analyzer import LocalAnalyzer
 from triage_run.settings import TriageSettings
+
+URL_TTL_MARGIN_SECONDS = 120  # presigned media outlive the analyzer deadline by this much
 
 
 @functools.cache
@@ -25,3 +31,46 @@ def files() -> DynamoFileRepository:
 @functools.cache
 def jobs() -> DynamoJobRepository:
     return DynamoJobRepository(aws.client("dynamodb"), settings().sessions_table)
+
+
+@functools.cache
+def store() -> S3ObjectStore:
+    return S3ObjectStore(aws.client("s3"), settings().media_bucket)
+
+
+@functools.cache
+def gemini_api_key() -> str:
+    """GEMINI_API_KEY, else the SSM SecureString named by GEMINI_API_KEY_PARAM (read once)."""
+    s = settings()
+    if s.gemini_api_key is not None and s.gemini_api_key.get_secret_value():
+        return s.gemini_api_key.get_secret_value()
+    if not s.gemini_api_key_param:
+        raise RuntimeError("no Gemini API key: set GEMINI_API_KEY or GEMINI_API_KEY_PARAM")
+    param = aws.client("ssm").get_parameter(Name=s.gemini_api_key_param, WithDecryption=True)
+    return str(param["Parameter"]["Value"])
+
+
+@functools.cache
+def analyzer() -> Analyzer:
+    s = settings()
+    if s.resolved_analyzer == "local":
+        return LocalAnalyzer(store(), ffmpeg=s.ffmpeg_path)
+    client = make_client(
+        gemini_api_key(),
+        base_url=s.gemini_base_url,
+        timeout_seconds=s.gemini_call_timeout_seconds,
+        attempts=s.gemini_attempts,
+        initial_delay=s.gemini_retry_initial_delay_seconds,
+        max_delay=s.gemini_retry_max_delay_seconds,
+    )
+    cfg = GeminiConfig(
+        model=s.gemini_model,
+        batch_size=s.gemini_batch_size,
+        concurrency=s.gemini_concurrency,
+        call_timeout_seconds=s.gemini_call_timeout_seconds,
+        batch_rounds=s.gemini_batch_attempts,
+        media=s.gemini_media,
+        url_ttl_seconds=round(s.triage_deadline_seconds) + URL_TTL_MARGIN_SECONDS,
+        retry_delay_seconds=s.gemini_retry_initial_delay_seconds,
+    )
+    return GeminiAnalyzer(client, cfg, store())

@@ -1,4 +1,4 @@
-"""Step Functions task -> TriageRun. Thin: parse, bind context, call the core."""
+"""Step Functions task -> TriageRun. Thin: parse, bind context, call the core, one summary."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from triage_run import core, deps
 
 configure_logging(deps.settings().log_level)
 log = get_logger()
+RESERVE_SECONDS = 30.0  # Lambda time kept for the verdict writes after the analyzer returns
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -19,9 +20,33 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     bind_invocation(
         "triage_run", context.aws_request_id, session_id=req.session_id, job_id=req.job_id
     )
-    out = core.run_triage(req, files=deps.files(), jobs=deps.jobs())
+    s = deps.settings()
+    lambda_left = context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
+    budget = max(5.0, min(s.triage_deadline_seconds, lambda_left))
+    try:
+        analyzer = deps.analyzer()
+        out = core.run_triage(
+            req,
+            files=deps.files(),
+            jobs=deps.jobs(),
+            store=deps.store(),
+            analyzer=analyzer,
+            budget_seconds=budget,
+        )
+    except Exception as exc:  # logged once here, re-raised for the Step Functions Catch
+        log.error(
+            "triage.failed",
+            analyzer=s.resolved_analyzer,
+            error_type=type(exc).__name__,
+            error=str(exc)[:500],
+            duration_ms=round((time.perf_counter() - started) * 1000),
+        )
+        raise
     log.info(
         "triage.done",
+        status=out.status.value,
+        analyzer=analyzer.name,
+        model=analyzer.model,
         keep=out.keep,
         discard=out.discard,
         partial=out.partial,

@@ -1,0 +1,236 @@
+"""The handler with its real composition root: settings from the environment, DynamoDB and S3
+through moto in-process, the Gemini key from SSM, Gemini itself faked on loopback."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+import triage_images as ti
+from fake_gemini import FakeGemini, Reply
+from moto import mock_aws
+from pydantic import ValidationError
+from triage_harness import JOB, SESSION, T, derived, row
+
+from media_triage_shared import aws
+from media_triage_shared.adapters.dynamo import DynamoJobRepository
+from media_triage_shared.errors import AnalyzerUnavailable
+from media_triage_shared.models import FileStatus, JobRow, JobStatus, deserialize
+from triage_run import deps
+from triage_run.settings import TriageSettings
+
+REGION = "us-east-1"
+BUCKET, SESSIONS, FILES = "media-triage-unit-media", "unit-sessions", "unit-files"
+KEY_PARAM = "/media-triage/unit/gemini-api-key"
+
+
+@dataclass
+class Context:
+    aws_request_id: str = "req-1"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 600_000
+
+
+def _clear_caches() -> None:
+    for fn in (deps.settings, deps.files, deps.jobs, deps.store, deps.analyzer):
+        fn.cache_clear()
+    deps.gemini_api_key.cache_clear()
+    aws.client.cache_clear()
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "MEDIA_BUCKET": BUCKET,
+        "SESSIONS_TABLE": SESSIONS,
+        "FILES_TABLE": FILES,
+        "GEMINI_RETRY_INITIAL_DELAY_SECONDS": "0.01",
+        "GEMINI_RETRY_MAX_DELAY_SECONDS": "0.02",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_ENDPOINT_URL", "ANALYZER", "GEMINI_API_KEY", "GEMINI_API_KEY_PARAM"):
+        monkeypatch.delenv(name, raising=False)
+    _clear_caches()
+    with mock_aws():
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        for table in (SESSIONS, FILES):
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[
+                    {"AttributeName": "pk", "KeyType": "HASH"},
+                    {"AttributeName": "sk", "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        DynamoJobRepository(ddb, SESSIONS).create_job(
+            JobRow(
+                session_id=SESSION,
+                job_id=JOB,
+                status=JobStatus.ANALYZING,
+                phase="analyzing",
+                expected_file_count=4,
+                token_hash="hash",
+                created_at=T,
+                updated_at=T,
+                stall_deadline=T,
+                expires_at=2_000_000_000,
+            )
+        )
+        ddb.update_item(
+            TableName=SESSIONS,
+            Key={"pk": {"S": f"SESSION#{SESSION}"}, "sk": {"S": f"JOB#{JOB}"}},
+            UpdateExpression="SET processedCount = :n",
+            ExpressionAttributeValues={":n": {"N": "4"}},
+        )
+        rows = [
+            row("good", filename="good.jpg"),
+            row("dark", filename="dark.jpg"),
+            row("bad", FileStatus.INVALID),
+            row("copy", FileStatus.DUPLICATE, filename="good copy.jpg", duplicate_of="good"),
+        ]
+        for r in rows:
+            ddb.put_item(TableName=FILES, Item=r.to_item())
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=derived("good", "thumb.jpg"),
+            Body=ti.thumbnail(ti.jpeg(ti.scene(1))),
+        )
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=derived("dark", "thumb.jpg"),
+            Body=ti.thumbnail(ti.jpeg(ti.dark(ti.scene(2)))),
+        )
+        yield {"ddb": ddb, "s3": s3, "monkeypatch": monkeypatch}
+    _clear_caches()
+
+
+def invoke() -> dict[str, Any]:
+    from triage_run.handler import handler
+
+    result: dict[str, Any] = handler(
+        {"sessionId": SESSION, "jobId": JOB, "partial": False}, Context()
+    )
+    return result
+
+
+def job_item(ddb: Any) -> dict[str, Any]:
+    item = ddb.get_item(
+        TableName=SESSIONS, Key={"pk": {"S": f"SESSION#{SESSION}"}, "sk": {"S": f"JOB#{JOB}"}}
+    )["Item"]
+    return deserialize(item)
+
+
+def file_items(ddb: Any) -> dict[str, dict[str, Any]]:
+    items = ddb.query(
+        TableName=FILES,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"JOB#{JOB}"}},
+    )["Items"]
+    return {d["fileId"]: d for d in map(deserialize, items)}
+
+
+def test_local_analyzer_end_to_end_through_dynamodb_and_s3(env: dict[str, Any]) -> None:
+    out = invoke()
+
+    assert out == {"jobId": JOB, "status": "complete", "keep": 1, "discard": 2, "partial": False}
+    files = file_items(env["ddb"])
+    assert files["good"]["verdict"] == "keep"
+    assert files["good"]["issues"] == []
+    assert (files["dark"]["verdict"], files["dark"]["issues"]) == ("discard", ["dark"])
+    assert files["copy"]["issues"] == ["duplicate"]
+    assert files["copy"]["reason"] == 'duplicate of "good.jpg"'
+    assert "verdict" not in files["bad"]
+    job = job_item(env["ddb"])
+    assert job["status"] == "complete"
+    assert job["processedCount"] == 4
+    assert job["summary"]["analyzer"] == "local"
+    assert job["summary"]["keep"] == 1
+    assert job["tokenHash"] == "hash"
+    assert job["expectedFileCount"] == 4
+
+
+def test_gemini_is_chosen_by_a_key_in_ssm_read_once_per_container(env: dict[str, Any]) -> None:
+    boto3.client("ssm", region_name=REGION).put_parameter(
+        Name=KEY_PARAM, Value="ssm-key", Type="SecureString"
+    )
+    mp: pytest.MonkeyPatch = env["monkeypatch"]
+    with FakeGemini(api_key="ssm-key") as fake:
+        mp.setenv("GEMINI_API_KEY_PARAM", KEY_PARAM)
+        mp.setenv("GEMINI_BASE_URL", fake.base_url)
+        mp.setenv("GEMINI_MODEL", "gemini-unit")
+        assert invoke()["status"] == "complete"
+        boto3.client("ssm", region_name=REGION).delete_parameter(Name=KEY_PARAM)
+        assert invoke()["status"] == "complete"  # the key was not read again
+
+    files = file_items(env["ddb"])
+    assert files["dark"]["verdict"] == "discard"  # the fake discards files named "dark"
+    assert files["good"]["reason"] == "Sharp and well lit."
+    job = job_item(env["ddb"])
+    assert (job["summary"]["analyzer"], job["summary"]["model"]) == ("gemini", "gemini-unit")
+    assert [c.model for c in fake.calls] == ["gemini-unit"] * 2
+    assert sorted(fake.calls[0].file_ids) == ["dark", "good"]  # never "bad", never "copy"
+
+
+def test_gemini_down_for_good_raises_a_clear_error_for_the_catch(
+    env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    mp: pytest.MonkeyPatch = env["monkeypatch"]
+    with FakeGemini() as fake:
+        fake.responder = lambda call: Reply(status=503, message="The model is overloaded.")
+        mp.setenv("GEMINI_API_KEY", "k")
+        mp.setenv("GEMINI_BASE_URL", fake.base_url)
+        mp.setenv("GEMINI_ATTEMPTS", "2")
+        with pytest.raises(AnalyzerUnavailable, match="503 UNAVAILABLE: The model is overloaded"):
+            invoke()
+
+    assert job_item(env["ddb"])["status"] == "analyzing"  # the state machine marks it failed
+    assert all("verdict" not in f for f in file_items(env["ddb"]).values())
+    failed = [
+        json.loads(ln) for ln in capsys.readouterr().out.splitlines() if "triage.failed" in ln
+    ]
+    assert failed
+    assert failed[-1]["error_type"] == "AnalyzerUnavailable"
+    assert failed[-1]["job_id"] == JOB
+    assert "duration_ms" in failed[-1]
+
+
+def test_settings_fail_fast_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "MEDIA_BUCKET": "b-1",
+        "SESSIONS_TABLE": "s-1",
+        "FILES_TABLE": "f-1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("GEMINI_API_KEY", "GEMINI_API_KEY_PARAM", "ANALYZER"):
+        monkeypatch.delenv(name, raising=False)
+    assert TriageSettings().resolved_analyzer == "local"
+    monkeypatch.setenv("GEMINI_API_KEY_PARAM", KEY_PARAM)
+    assert TriageSettings().resolved_analyzer == "gemini"
+    monkeypatch.setenv("ANALYZER", "local")
+    assert TriageSettings().resolved_analyzer == "local"
+
+    monkeypatch.delenv("GEMINI_API_KEY_PARAM")
+    monkeypatch.setenv("ANALYZER", "gemini")
+    with pytest.raises(ValidationError, match="GEMINI_API_KEY"):
+        TriageSettings()
+    monkeypatch.setenv("ANALYZER", "openai")
+    with pytest.raises(ValidationError, match="analyzer"):
+        TriageSettings()
+    monkeypatch.setenv("ANALYZER", "local")
+    monkeypatch.setenv("GEMINI_BATCH_SIZE", "50")
+    with pytest.raises(ValidationError, match="gemini_batch_size"):
+        TriageSettings()
