@@ -1,0 +1,93 @@
+"""The CLI as a process: Ctrl-C cancels the job through the API and exits 130; a run killed
+mid-upload is resumed from its journal without sending the finished parts again."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from cli_helpers import blob, jpeg, run
+from fake_api import State, serve
+
+
+def _cli(api: State, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen(
+        [sys.executable, "-m", "media_triage_cli", "run", *args, "--api", api.base],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _until(check: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_ctrl_c_cancels_the_job_and_exits_130(tmp_path: Path) -> None:
+    with serve() as api:
+        api.faults.never_complete = True
+        proc = _cli(api, str(jpeg(tmp_path / "a.jpg")), str(jpeg(tmp_path / "b.jpg")))
+        try:
+            _until(lambda: api.results_200 >= 1 and len(api.post_forms) == 2)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=20)
+        finally:
+            proc.kill()
+
+        assert proc.returncode == 130, err
+        job = api.only_job()
+        assert api.deletes == [job.job_id]
+        assert job.status == "cancelled"
+        assert f"cancelling job {job.job_id}" in err
+        assert out == ""
+
+
+def test_a_killed_multipart_upload_resumes_from_the_journal(tmp_path: Path) -> None:
+    with serve(State(multipart_threshold=1000, part_size=700)) as api:
+        big = blob(tmp_path / "clip.mp4", 2500)
+        journal = tmp_path / "run.json"
+        api.faults.part_hang.add(("clip.mp4", 3))
+        proc = _cli(api, str(big), "--concurrency", "1", "--resume", str(journal))
+        try:
+            _until(
+                lambda: (
+                    journal.exists()
+                    and len(
+                        json.loads(journal.read_text())["parts"].get(
+                            next(iter(api.only_job().files)), {}
+                        )
+                    )
+                    == 2
+                )
+            )
+            proc.kill()  # no Ctrl-C: the process dies, the job lives on
+            proc.communicate(timeout=10)
+        finally:
+            proc.kill()
+        api.faults.part_hang.clear()
+        api.release.set()
+
+        result = run(api, [big], resume=journal)
+
+        assert result.code == 0, result.err
+        assert len(api.jobs) == 1  # the same job, through the init's Idempotency-Key
+        assert "already uploaded" in result.err
+        assert api.part_attempts == {
+            ("clip.mp4", 1): 1,
+            ("clip.mp4", 2): 1,
+            ("clip.mp4", 3): 2,
+            ("clip.mp4", 4): 1,
+        }
+        assert api.file_by_name("clip.mp4").data == big.read_bytes()
+        assert not journal.exists()  # the job finished: nothing left to resume
