@@ -7,7 +7,6 @@ import json
 
 import pytest
 from PIL import Image
-
 from stack import Stack
 
 pytestmark = pytest.mark.integration
