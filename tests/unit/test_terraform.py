@@ -53,6 +53,7 @@ CONTRACT_ROUTES = {
     "GET /api/triage/{jobId}/results",
     "POST /api/triage/{jobId}/retry",
     "GET /api/openapi.json",
+    "$default",
 }
 COMMON_ENV = {"MEDIA_BUCKET", "SESSIONS_TABLE", "FILES_TABLE", "LOG_LEVEL", "APP_ENV"}
 FUNCTIONS = {
@@ -97,6 +98,7 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("s3:ListBucket", BUCKET),
         ("s3:DeleteObject", UPLOADS),
         ("s3:DeleteObject", DERIVED),
+        ("s3:ListBucketMultipartUploads", BUCKET),
         ("states:StartExecution", MACHINE),
         ("states:StopExecution", EXECUTIONS),
         ("states:DescribeExecution", EXECUTIONS),
@@ -110,11 +112,13 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
                 "dynamodb:UpdateItem",
                 "dynamodb:DeleteItem",
                 "dynamodb:ConditionCheckItem",
+                "dynamodb:BatchWriteItem",
             )
         },
     },
     "triage_run": {
         ("s3:GetObject", DERIVED),
+        ("s3:GetObject", UPLOADS),
         ("dynamodb:GetItem", FILES),
         ("dynamodb:Query", FILES),
         ("dynamodb:UpdateItem", FILES),
@@ -307,6 +311,7 @@ def plan(workspace: Path, moto_endpoint: str) -> dict[str, Any]:
         f"-state={workspace / 'plan.tfstate'}",
         f"-var=endpoint={moto_endpoint}",
         f"-var=artifacts_dir={workspace / 'build'}",
+        "-var=object_expiration_days=1",
         cwd=env_dir,
         data_dir=data_dir,
     )

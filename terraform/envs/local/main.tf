@@ -13,6 +13,7 @@ module "media_triage" {
 
   # A throwaway deployment: destroyable with objects in it, no backups.
   force_destroy                  = true
+  object_expiration_days         = var.object_expiration_days
   point_in_time_recovery_enabled = false
   log_retention_days             = 1
 

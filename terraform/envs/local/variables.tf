@@ -38,3 +38,14 @@ variable "triage_analyzer" {
   type        = string
   default     = "local"
 }
+
+variable "object_expiration_days" {
+  description = <<-EOT
+    Lifecycle expiry of the media bucket. null (the default here) leaves the lifecycle rule out:
+    moto never expires objects, and the AWS provider waits about 55 s after writing a lifecycle
+    configuration for it to settle, which would double every local apply. dev and prod keep the
+    module's 1-day rule; the plan tests set this to 1 to check the rule.
+  EOT
+  type        = number
+  default     = null
+}

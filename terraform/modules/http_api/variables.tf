@@ -32,6 +32,9 @@ variable "route_keys" {
     "GET /api/triage/{jobId}/results",
     "POST /api/triage/{jobId}/retry",
     "GET /api/openapi.json",
+    # Everything else reaches the function too, so an unknown path or method gets the API's
+    # one JSON error shape (404/405 with x-request-id) instead of API Gateway's bare 404.
+    "$default",
   ]
 }
 

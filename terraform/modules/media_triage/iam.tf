@@ -82,6 +82,12 @@ locals {
       }]
     },
     {
+      # Cancel finds the job's unfinished multipart uploads to abort them.
+      sid       = "ListSessionMultipartUploads"
+      actions   = ["s3:ListBucketMultipartUploads"]
+      resources = [local.arn.bucket]
+    },
+    {
       # Cancel deletes the session's objects.
       sid       = "DeleteSessionObjects"
       actions   = ["s3:DeleteObject"]
@@ -98,18 +104,20 @@ locals {
       resources = [local.arn.executions]
     },
     {
-      sid       = "SessionAndFileRows"
-      actions   = concat(local.row_read, local.row_write, ["dynamodb:DeleteItem"])
+      sid = "SessionAndFileRows"
+      # BatchWriteItem: the file rows an init or upload plan registers, 25 per request.
+      actions   = concat(local.row_read, local.row_write, ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"])
       resources = [local.arn.sessions_table, local.arn.files_table]
     },
   ], local.bucket_kms_statements, local.table_kms_statements)
 
   triage_run_statements = concat([
     {
-      # Presigned thumbnails, display images and proxies for the analyzer.
-      sid       = "ReadDerived"
+      # Presigned thumbnails, display images and proxies for the analyzer; the original of a
+      # small file that has no derived image (the fallback in triage_run.core._media_for).
+      sid       = "ReadMedia"
       actions   = ["s3:GetObject"]
-      resources = [local.derived_objects]
+      resources = [local.derived_objects, local.uploads_objects]
     },
     {
       sid       = "ReadFilesWriteVerdicts"

@@ -96,7 +96,7 @@ variable "stall_timeout_seconds" {
 # ----------------------------------------------------------------------------- storage
 
 variable "object_expiration_days" {
-  description = "Every object in the media bucket expires after this many days."
+  description = "Every object in the media bucket expires after this many days (null: no lifecycle rule; only for the emulator)."
   type        = number
   default     = 1
 }

@@ -73,6 +73,7 @@ resource "aws_s3_bucket_policy" "this" {
 }
 
 resource "aws_s3_bucket_lifecycle_configuration" "this" {
+  count  = var.object_expiration_days == null ? 0 : 1
   bucket = aws_s3_bucket.this.id
 
   rule {

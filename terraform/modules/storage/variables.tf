@@ -14,12 +14,12 @@ variable "files_table_name" {
 }
 
 variable "object_expiration_days" {
-  description = "Every object in the bucket expires this many days after creation (sessions are short-lived)."
+  description = "Every object in the bucket expires this many days after creation (sessions are short-lived); null: no lifecycle configuration (emulator only)."
   type        = number
   default     = 1
 
   validation {
-    condition     = var.object_expiration_days >= 1 && floor(var.object_expiration_days) == var.object_expiration_days
+    condition     = var.object_expiration_days == null ? true : var.object_expiration_days >= 1 && floor(var.object_expiration_days) == var.object_expiration_days
     error_message = "object_expiration_days must be a whole number of days, at least 1."
   }
 }
