@@ -89,13 +89,21 @@ def emulator(state_dir: Path) -> Iterator[str]:
         log.close()
 
 
-def terraform(*args: str, state: Path, endpoint: str) -> str:
+def terraform(*args: str, state: Path, endpoint: str, timeout: float = 600) -> str:
     cmd = ["terraform", f"-chdir={ENV_DIR}", *args]
     if args[0] in {"apply", "destroy", "plan", "output"}:
         cmd.append(f"-state={state}")
     if args[0] in {"apply", "destroy", "plan"}:
         cmd.append(f"-var=endpoint={endpoint}")
-    done = subprocess.run(cmd, env=TF_ENV, capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(
+            cmd, env=TF_ENV, capture_output=True, text=True, check=False, timeout=timeout
+        )
+    except subprocess.TimeoutExpired as exc:
+        out = (exc.stdout or b"")[-4000:]
+        raise RuntimeError(
+            f"terraform {args[0]} still running after {timeout:.0f}s:\n{out!r}"
+        ) from exc
     if done.returncode not in (0, 2) or (done.returncode == 2 and "-detailed-exitcode" not in args):
         raise RuntimeError(
             f"terraform {args[0]} failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}"
@@ -269,7 +277,16 @@ def deploy_local_stack(work_dir: Path) -> Iterator[Stack]:
         try:
             yield stack
         finally:
-            terraform("destroy", "-auto-approve", "-input=false", state=state, endpoint=endpoint)
+            # Destroying an emptied stack takes ~10 s; a hang is a bug (see the emulator's
+            # ListObjectVersions patch), so fail loudly instead of holding CI.
+            terraform(
+                "destroy",
+                "-auto-approve",
+                "-input=false",
+                state=state,
+                endpoint=endpoint,
+                timeout=180,
+            )
 
 
 @contextmanager

@@ -13,8 +13,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+import requests
 from botocore.exceptions import ClientError
 
 from ._support import Emulator, http, wait_for
@@ -280,6 +282,51 @@ def test_bucket_policy_conditions(emulator: Emulator) -> None:
     with pytest.raises(ClientError) as denied:
         s3.get_object(Bucket=bucket, Key="k")
     assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+def test_list_object_versions_honours_url_encoding(emulator: Emulator) -> None:
+    """The AWS provider empties a force_destroy bucket through ListObjectVersions with
+    encoding-type=url and decodes the keys; raw keys made `terraform destroy` loop for ever."""
+    s3 = emulator.client("s3")
+    bucket = f"versions-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    keys = {"uploads/a b+c%41.jpg", "uploads/plain.jpg", "uploads/caf\u00e9 #1.png"}
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    listed = s3.list_object_versions(Bucket=bucket, Prefix="uploads/", EncodingType="url")
+    assert listed["EncodingType"] == "url"
+    assert {unquote(v["Key"]) for v in listed["Versions"]} == keys
+    assert "uploads/a%20b%2Bc%2541.jpg" in {v["Key"] for v in listed["Versions"]}
+    # Without the parameter the keys stay raw.
+    raw = s3.list_object_versions(Bucket=bucket)
+    assert {v["Key"] for v in raw["Versions"]} == keys
+
+
+def test_presigned_post_policy_is_enforced(emulator: Emulator) -> None:
+    s3 = emulator.client("s3")
+    bucket = f"post-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    post = s3.generate_presigned_post(
+        Bucket=bucket,
+        Key="uploads/s/j/f/a.jpg",
+        Fields={"Content-Type": "image/jpeg"},
+        Conditions=[{"Content-Type": "image/jpeg"}, ["content-length-range", 1, 10]],
+        ExpiresIn=60,
+    )
+
+    def upload(data: bytes, **override: str) -> requests.Response:
+        fields = {**post["fields"], **override}
+        return requests.post(post["url"], data=fields, files={"file": ("a", data)}, timeout=30)
+
+    too_big = upload(b"x" * 11)
+    assert (too_big.status_code, "EntityTooLarge" in too_big.text) == (400, True)
+    wrong_type = upload(b"x", **{"Content-Type": "text/html"})
+    assert wrong_type.status_code == 403
+    wrong_key = upload(b"x", key="uploads/other/a.jpg")
+    assert wrong_key.status_code == 403
+    assert s3.list_objects_v2(Bucket=bucket).get("KeyCount") == 0  # nothing stored
+    assert upload(b"x" * 10).status_code == 204
+    assert s3.head_object(Bucket=bucket, Key="uploads/s/j/f/a.jpg")["ContentLength"] == 10
 
 
 def test_s3_notification_invokes_function_asynchronously(emulator: Emulator) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import io
 import json
@@ -15,6 +16,7 @@ import pytest
 
 from local_aws.apigw import match_route
 from local_aws.lambda_executor import FunctionSpec, LambdaExecutor
+from local_aws.patches import post_policy_violation
 from local_aws.stepfunctions import aws_timestamp, parse_timestamp, validate_definition
 
 
@@ -132,3 +134,53 @@ def test_executor_runtime_exit_is_reported(tmp_path: Path) -> None:
         assert "exit status 3" in json.loads(result.payload)["errorMessage"]
     finally:
         executor.shutdown()
+
+
+DENIED = (403, "AccessDenied")
+
+
+def _policy(*conditions: Any, expiration: str = "2030-01-01T00:00:00Z") -> str:
+    doc = {"expiration": expiration, "conditions": list(conditions)}
+    return base64.b64encode(json.dumps(doc).encode()).decode()
+
+
+@pytest.mark.parametrize(
+    ("conditions", "fields", "size", "refusal"),
+    [
+        ([{"key": "uploads/a/b.jpg"}], {"key": "uploads/a/b.jpg"}, 5, None),
+        ([{"key": "uploads/a/b.jpg"}], {"key": "uploads/a/c.jpg"}, 5, DENIED),
+        ([["eq", "$Content-Type", "image/jpeg"]], {"content-type": "image/jpeg"}, 5, None),
+        (
+            [["eq", "$Content-Type", "image/jpeg"]],
+            {"Content-Type": "text/html"},
+            5,
+            (403, "AccessDenied"),
+        ),
+        ([["starts-with", "$key", "uploads/a/"]], {"key": "uploads/a/x"}, 5, None),
+        ([["starts-with", "$key", "uploads/a/"]], {"key": "uploads/b/x"}, 5, DENIED),
+        ([["content-length-range", 1, 10]], {}, 10, None),
+        ([["content-length-range", 1, 10]], {}, 11, (400, "EntityTooLarge")),
+        ([["content-length-range", 1, 10]], {}, 0, (400, "EntityTooSmall")),
+        ([{"bucket": "media"}], {}, 1, None),
+        ([{"bucket": "other"}], {}, 1, DENIED),
+        ([["exists", "$key"]], {}, 1, (400, "InvalidPolicyDocument")),
+    ],
+)
+def test_post_policy_conditions(
+    conditions: list[Any], fields: dict[str, str], size: int, refusal: tuple[int, str] | None
+) -> None:
+    got = post_policy_violation(_policy(*conditions), fields, "media", size)
+    assert (got[:2] if got else None) == refusal
+
+
+def test_post_policy_expiry_and_garbage() -> None:
+    policy = _policy(expiration="2026-01-01T00:00:00.000Z")
+    at = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC).timestamp()
+    assert post_policy_violation(policy, {}, "b", 1, now=at - 1) is None
+    refused = post_policy_violation(policy, {}, "b", 1, now=at + 1)
+    assert refused is not None
+    assert refused[1] == "AccessDenied"
+    assert "expired" in refused[2]
+    garbage = post_policy_violation("not base64 json", {}, "b", 1)
+    assert garbage is not None
+    assert garbage[1] == "InvalidPolicyDocument"

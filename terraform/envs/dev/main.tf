@@ -4,19 +4,43 @@ module "media_triage" {
   project = "media-triage"
   env     = "dev"
 
-  artifacts_dir           = "${path.root}/../../../build"
+  # init-session and triage-run ship as zips (devtools/build_zips.py --target lambda --arch
+  # arm64); media-process as the container image with a static ffmpeg (make image), pinned by
+  # digest. docs/adr/0008-zip-and-image.md.
+  artifacts_dir           = coalesce(var.artifacts_dir, "${path.root}/../../../build")
   media_process_image_uri = var.media_process_image_uri
-  lambda_architectures    = ["arm64"] # devtools/build_zips.py --target lambda --arch arm64
+  lambda_architectures    = [var.lambda_architecture]
 
-  cors_allowed_origins = var.cors_allowed_origins
-  log_level            = var.log_level
+  cors_allowed_origins       = var.cors_allowed_origins
+  log_level                  = var.log_level
+  log_retention_days         = var.log_retention_days
+  api_throttling_burst_limit = var.api_throttling_burst_limit
+  api_throttling_rate_limit  = var.api_throttling_rate_limit
 
   force_destroy                  = true
   point_in_time_recovery_enabled = false
-  log_retention_days             = 14
+  deletion_protection_enabled    = false
+
+  media_process = {
+    memory_size                    = var.media_process_memory_mb
+    timeout                        = var.media_process_timeout_seconds
+    ephemeral_storage_size         = var.media_process_ephemeral_storage_mb
+    processing_deadline_seconds    = var.media_process_timeout_seconds - 60
+    reserved_concurrent_executions = var.media_process_reserved_concurrency
+  }
+
+  init_session = {
+    reserved_concurrent_executions = var.init_session_reserved_concurrency
+  }
 
   triage_run = {
-    gemini_model             = var.gemini_model
-    gemini_api_key_parameter = var.gemini_api_key_parameter
+    reserved_concurrent_executions = var.triage_run_reserved_concurrency
+    analyzer                       = var.triage_analyzer
+    gemini_model                   = var.gemini_model
+    gemini_api_key_parameter       = var.gemini_api_key_parameter
   }
+
+  alarms_enabled                       = true
+  alarm_sns_topic_arn                  = var.alarm_sns_topic_arn
+  alarm_state_machine_failed_threshold = var.alarm_state_machine_failed_threshold
 }

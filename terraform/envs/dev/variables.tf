@@ -1,3 +1,5 @@
+# ----------------------------------------------------------------------------- account
+
 variable "region" {
   description = "AWS region of the environment."
   type        = string
@@ -9,9 +11,40 @@ variable "allowed_account_ids" {
   default     = null
 }
 
+# ----------------------------------------------------------------------------- artifacts
+
+variable "artifacts_dir" {
+  description = "Directory of the Lambda zips (make build ENV=<env>: init_session.zip, triage_run.zip); null means the repository's build/."
+  type        = string
+  default     = null
+}
+
+variable "media_process_image_uri" {
+  description = "media-process container image (make image IMAGE_REPO=<ECR repository>), pinned by digest: <account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<digest>."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[0-9]{12}\\.dkr\\.ecr\\.[a-z0-9-]+\\.amazonaws\\.com(\\.cn)?/[a-z0-9._/-]+@sha256:[0-9a-f]{64}$", var.media_process_image_uri))
+    error_message = "media_process_image_uri must be an ECR image pinned by digest (<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>), never a tag: a tag can move under a deployed function."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Architecture of every function: must match the zips (build_zips.py --arch) and the image (make image ARCH=...)."
+  type        = string
+  default     = "arm64"
+}
+
+# ----------------------------------------------------------------------------- settings
+
 variable "cors_allowed_origins" {
-  description = "Origins of the web page."
+  description = "Origins of the web page (API and bucket CORS); never \"*\"."
   type        = list(string)
+
+  validation {
+    condition     = length(var.cors_allowed_origins) > 0 && alltrue([for o in var.cors_allowed_origins : can(regex("^https?://[^*/]+$", o))])
+    error_message = "cors_allowed_origins must list explicit origins (scheme://host[:port]), no wildcard and no path."
+  }
 }
 
 variable "log_level" {
@@ -20,14 +53,79 @@ variable "log_level" {
   default     = "INFO"
 }
 
-variable "media_process_image_uri" {
-  description = "media-process container image (static ffmpeg), pinned by digest; null deploys build/media_process.zip."
+variable "log_retention_days" {
+  description = "Retention of every log group, in days."
+  type        = number
+}
+
+variable "api_throttling_burst_limit" {
+  description = "Burst limit of the HTTP API's $default stage."
+  type        = number
+  default     = 200
+}
+
+variable "api_throttling_rate_limit" {
+  description = "Steady-state requests per second of the HTTP API's $default stage."
+  type        = number
+  default     = 100
+}
+
+# ----------------------------------------------------------------------------- functions
+
+variable "media_process_memory_mb" {
+  description = "Memory of media-process in MB (1-4 GB: CPU scales with it; ffmpeg wants several vCPUs)."
+  type        = number
+  default     = 3008
+
+  validation {
+    condition     = var.media_process_memory_mb >= 1024 && var.media_process_memory_mb <= 4096
+    error_message = "media_process_memory_mb must be between 1024 and 4096."
+  }
+}
+
+variable "media_process_timeout_seconds" {
+  description = "Timeout of media-process; its processing deadline is 60 s less (a clean fallback before Lambda kills it)."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.media_process_timeout_seconds >= 120 && var.media_process_timeout_seconds <= 900
+    error_message = "media_process_timeout_seconds must be between 120 and 900."
+  }
+}
+
+variable "media_process_ephemeral_storage_mb" {
+  description = "/tmp of media-process in MB (videos are streamed; only the proxy and thumbnails are written)."
+  type        = number
+  default     = 2048
+}
+
+variable "media_process_reserved_concurrency" {
+  description = "Reserved concurrency of media-process (caps the S3-triggered fan-out; throttled events are retried by Lambda); null leaves it unreserved."
+  type        = number
+  default     = null
+}
+
+variable "init_session_reserved_concurrency" {
+  description = "Reserved concurrency of init-session (the API); null leaves it unreserved."
+  type        = number
+  default     = null
+}
+
+variable "triage_run_reserved_concurrency" {
+  description = "Reserved concurrency of triage-run (one invocation per job at a time); null leaves it unreserved."
+  type        = number
+  default     = null
+}
+
+variable "triage_analyzer" {
+  description = "Analyzer of triage-run: \"gemini\", \"local\" (the offline fallback, e.g. during a Gemini outage) or null (gemini when a key parameter is set)."
   type        = string
   default     = null
 }
 
 variable "gemini_api_key_parameter" {
-  description = "SSM SecureString parameter name holding the Gemini API key; null runs the local analyzer."
+  description = "NAME of the SSM SecureString parameter holding the Gemini API key (the key itself is never in Terraform, its state or any env file); null runs the local analyzer."
   type        = string
   default     = null
 }
@@ -36,4 +134,18 @@ variable "gemini_model" {
   description = "Gemini model used by triage-run."
   type        = string
   default     = "gemini-2.5-flash"
+}
+
+# ----------------------------------------------------------------------------- alarms
+
+variable "alarm_sns_topic_arn" {
+  description = "Existing SNS topic the CloudWatch alarms notify; null creates the alarms without actions."
+  type        = string
+  default     = null
+}
+
+variable "alarm_state_machine_failed_threshold" {
+  description = "Failed triage executions tolerated per 5 minutes before the alarm (abandoned sessions end Failed too)."
+  type        = number
+  default     = 0
 }

@@ -32,3 +32,13 @@ output "function_names" {
   description = "Function names by role: media_process, init_session, triage_run."
   value       = module.media_triage.function_names
 }
+
+output "dlq_url" {
+  description = "URL of media-process's dead-letter queue (devtools/redrive_dlq.py --queue-url)."
+  value       = module.media_triage.dlq_url
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms."
+  value       = module.media_triage.alarm_names
+}

@@ -20,21 +20,46 @@ resource "aws_iam_role" "this" {
   tags                 = var.tags
 }
 
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
+locals {
+  # The log group's ARN computed from its name, so that this policy (like the caller's) is
+  # known at plan time and can be reviewed in `terraform plan` and tested from its JSON.
+  log_group_arn = join(":", [
+    "arn", data.aws_partition.current.partition, "logs", data.aws_region.current.name,
+    data.aws_caller_identity.current.account_id, "log-group", aws_cloudwatch_log_group.this.name,
+  ])
+}
+
 data "aws_iam_policy_document" "logs" {
   statement {
     sid       = "WriteOwnLogGroup"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+    resources = ["${local.log_group_arn}:*"]
   }
+}
 
-  dynamic "statement" {
-    for_each = var.async_on_failure_destination_arn == null ? [] : [var.async_on_failure_destination_arn]
-    content {
-      sid       = "SendFailedAsyncEvents"
-      actions   = [local.destination_actions[split(":", statement.value)[2]]]
-      resources = [statement.value]
-    }
+# The on-failure destination's grant is a policy of its own: only the async invoke config waits
+# for it (and for the destination, e.g. a queue the provider takes ~30 s to create), not the
+# function.
+data "aws_iam_policy_document" "async_destination" {
+  count = var.async_on_failure_destination_arn == null ? 0 : 1
+
+  statement {
+    sid       = "SendFailedAsyncEvents"
+    actions   = [local.destination_actions[split(":", var.async_on_failure_destination_arn)[2]]]
+    resources = [var.async_on_failure_destination_arn]
   }
+}
+
+resource "aws_iam_role_policy" "async_destination" {
+  count = var.async_on_failure_destination_arn == null ? 0 : 1
+
+  name   = "async-on-failure-destination"
+  role   = aws_iam_role.this.id
+  policy = data.aws_iam_policy_document.async_destination[0].json
 }
 
 locals {

@@ -87,4 +87,7 @@ resource "aws_lambda_function_event_invoke_config" "this" {
       }
     }
   }
+
+  # Lambda checks that the role may send to the destination when the config is written.
+  depends_on = [aws_iam_role_policy.async_destination]
 }

@@ -17,6 +17,7 @@ locals {
     triage_run     = "${local.prefix}-triage-run"
     state_machine  = "${local.prefix}-triage"
     api            = "${local.prefix}-api"
+    dlq            = "${local.prefix}-media-process-dlq"
   }
 
   tags = merge(var.tags, { Project = var.project, Environment = var.env })
@@ -98,8 +99,11 @@ module "media_process" {
     PROCESSING_DEADLINE_SECONDS = tostring(var.media_process.processing_deadline_seconds)
   })
 
+  # S3 invokes asynchronously: Lambda retries a failed invocation, then sends the failure record
+  # (with the original S3 event) to the dead-letter queue (devtools/redrive_dlq.py re-invokes).
   async_maximum_retry_attempts     = var.media_process.async_maximum_retry_attempts
-  async_on_failure_destination_arn = var.media_process.async_on_failure_destination_arn
+  async_maximum_event_age_seconds  = var.media_process.async_maximum_event_age_seconds
+  async_on_failure_destination_arn = module.operations.dlq_arn
 
   tags = local.tags
 }
@@ -188,4 +192,23 @@ module "http_api" {
   jwt_authorizer         = var.api_jwt_authorizer
   log_retention_days     = var.log_retention_days
   tags                   = local.tags
+}
+
+# ----------------------------------------------------------------------------- operations
+
+module "operations" {
+  source = "../operations"
+
+  name_prefix                   = local.prefix
+  dlq_name                      = local.names.dlq
+  dlq_message_retention_seconds = var.dlq_message_retention_seconds
+  dlq_kms_key_arn               = var.dlq_kms_key_arn
+
+  alarms_enabled                 = var.alarms_enabled
+  alarm_sns_topic_arn            = var.alarm_sns_topic_arn
+  alarm_period_seconds           = var.alarm_period_seconds
+  function_names                 = { for role in ["media_process", "init_session", "triage_run"] : role => local.names[role] }
+  state_machine_arn              = local.arn.state_machine
+  state_machine_failed_threshold = var.alarm_state_machine_failed_threshold
+  tags                           = local.tags
 }

@@ -126,3 +126,18 @@ output "api_execution_arn" {
   description = "Execution ARN of the HTTP API."
   value       = module.http_api.api_execution_arn
 }
+
+output "dlq_url" {
+  description = "URL of media-process's dead-letter queue (devtools/redrive_dlq.py --queue-url)."
+  value       = module.operations.dlq_url
+}
+
+output "dlq_arn" {
+  description = "ARN of media-process's dead-letter queue."
+  value       = module.operations.dlq_arn
+}
+
+output "alarm_names" {
+  description = "Names of the CloudWatch alarms (empty when alarms_enabled is false)."
+  value       = module.operations.alarm_names
+}

@@ -137,19 +137,25 @@ variable "media_process" {
   description = <<-EOT
     media-process sizing and behaviour: memory_size (MB), timeout (s), ephemeral_storage_size
     (MB), reserved_concurrent_executions (null = unreserved), processing_deadline_seconds (must
-    stay below timeout), async_maximum_retry_attempts (S3 events) and
-    async_on_failure_destination_arn (null = none).
+    stay below timeout), async_maximum_retry_attempts (0-2: Lambda's retries of a failed S3
+    event before it goes to the dead-letter queue) and async_maximum_event_age_seconds (null =
+    AWS default, 6 h; throttled events are retried that long).
   EOT
   type = object({
-    memory_size                      = optional(number, 2048)
-    timeout                          = optional(number, 300)
-    ephemeral_storage_size           = optional(number, 2048)
-    reserved_concurrent_executions   = optional(number)
-    processing_deadline_seconds      = optional(number, 240)
-    async_maximum_retry_attempts     = optional(number, 2)
-    async_on_failure_destination_arn = optional(string)
+    memory_size                     = optional(number, 2048)
+    timeout                         = optional(number, 300)
+    ephemeral_storage_size          = optional(number, 2048)
+    reserved_concurrent_executions  = optional(number)
+    processing_deadline_seconds     = optional(number, 240)
+    async_maximum_retry_attempts    = optional(number, 2)
+    async_maximum_event_age_seconds = optional(number)
   })
   default = {}
+
+  validation {
+    condition     = var.media_process.async_maximum_retry_attempts >= 0 && var.media_process.async_maximum_retry_attempts <= 2
+    error_message = "media_process.async_maximum_retry_attempts must be 0, 1 or 2 (the Lambda limit)."
+  }
 
   validation {
     condition     = var.media_process.processing_deadline_seconds < var.media_process.timeout
@@ -263,4 +269,47 @@ variable "api_jwt_authorizer" {
     identity_source = optional(string, "$request.header.Authorization")
   })
   default = null
+}
+
+# ----------------------------------------------------------------------------- operations
+
+variable "dlq_message_retention_seconds" {
+  description = "Retention of media-process's dead-letter queue (failed S3 events wait there for devtools/redrive_dlq.py)."
+  type        = number
+  default     = 1209600
+}
+
+variable "dlq_kms_key_arn" {
+  description = "Customer-managed KMS key of the dead-letter queue; null uses SSE-SQS."
+  type        = string
+  default     = null
+}
+
+variable "alarms_enabled" {
+  description = "Create the CloudWatch alarms (dead-letter queue depth, state machine failures and timeouts, every function's errors and throttles)."
+  type        = bool
+  default     = true
+}
+
+variable "alarm_sns_topic_arn" {
+  description = "Existing SNS topic the alarms notify (ALARM and OK); null leaves the alarms without actions."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.alarm_sns_topic_arn == null ? true : can(regex("^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_-]+$", var.alarm_sns_topic_arn))
+    error_message = "alarm_sns_topic_arn must be the ARN of an SNS topic (arn:aws:sns:<region>:<account>:<name>)."
+  }
+}
+
+variable "alarm_period_seconds" {
+  description = "Period of every alarm's metric, in seconds."
+  type        = number
+  default     = 300
+}
+
+variable "alarm_state_machine_failed_threshold" {
+  description = "Failed triage executions tolerated per alarm period (sessions abandoned before any upload end Failed too)."
+  type        = number
+  default     = 0
 }

@@ -2,9 +2,14 @@
 # notification to media-process (uploads/ only), and the two DynamoDB tables.
 
 data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
 
 locals {
   sse_algorithm = var.kms_key_arn == null ? "AES256" : "aws:kms"
+
+  # The bucket's ARN from its name: the bucket policy is then known at plan time (reviewable,
+  # and tested from the plan JSON); the policy resource still waits for the bucket (its id).
+  bucket_arn = "arn:${data.aws_partition.current.partition}:s3:::${var.bucket_name}"
 }
 
 # ----------------------------------------------------------------------------- bucket
@@ -49,7 +54,7 @@ data "aws_iam_policy_document" "bucket" {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
     actions   = ["s3:*"]
-    resources = [aws_s3_bucket.this.arn, "${aws_s3_bucket.this.arn}/*"]
+    resources = [local.bucket_arn, "${local.bucket_arn}/*"]
 
     principals {
       type        = "*"

@@ -11,14 +11,17 @@
 
 from __future__ import annotations
 
+import base64
+import calendar
 import fnmatch
 import json
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
+from xml.sax.saxutils import escape
 
 from local_aws.lambda_executor import FunctionSpec, LambdaExecutor, TooManyRequests
 
@@ -247,6 +250,126 @@ def _patch_multipart_notifications() -> None:
     notifications.send_event = send_event
 
 
+def _patch_list_object_versions_encoding() -> None:
+    """moto ignores ``encoding-type=url`` on ListObjectVersions and returns raw keys. The AWS
+    provider asks for URL encoding when it empties a ``force_destroy`` bucket and decodes the
+    keys it gets back, so a key with ``+`` or ``%`` decoded to a different key, was "deleted"
+    without effect, and ``terraform destroy`` looped for ever. Encode as S3 does."""
+    from urllib.parse import quote
+
+    from moto.s3.responses import S3Response
+
+    original = S3Response.list_object_versions
+    if getattr(original, "_local_aws", False):
+        return
+
+    def list_object_versions(self: Any) -> Any:
+        if self.querystring.get("encoding-type", [None])[0] != "url":
+            return original(self)
+        serialize = self.serialized
+
+        def serialized(action_result: Any) -> Any:
+            result = action_result.result
+            for entry in [*result.get("Versions", []), *result.get("DeleteMarkers", [])]:
+                entry["Key"] = quote(entry["Key"])
+            for entry in result.get("CommonPrefixes", []):
+                entry["Prefix"] = quote(entry["Prefix"])
+            for field in ("Prefix", "KeyMarker", "NextKeyMarker", "Delimiter"):
+                if result.get(field):
+                    result[field] = quote(result[field])
+            result["EncodingType"] = "url"
+            return serialize(action_result)
+
+        self.serialized = serialized
+        try:
+            return original(self)
+        finally:
+            del self.serialized
+
+    list_object_versions._local_aws = True  # type: ignore[attr-defined]
+    setattr(S3Response, "list_object_versions", list_object_versions)  # noqa: B010
+
+
+Refusal = tuple[int, str, str]
+
+
+def _condition_violation(condition: Any, values: dict[str, str], size: int) -> Refusal | None:
+    failed = (
+        403,
+        "AccessDenied",
+        f"Invalid according to Policy: Policy Condition failed: {json.dumps(condition)}",
+    )
+    if isinstance(condition, dict):
+        ok = all(values.get(name.lower()) == want for name, want in condition.items())
+        return None if ok else failed
+    if condition[0] == "content-length-range":
+        if size > int(condition[2]):
+            return 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size"
+        if size < int(condition[1]):
+            return 400, "EntityTooSmall", "Your proposed upload is smaller than the minimum size"
+        return None
+    actual = values.get(str(condition[1]).lstrip("$").lower(), "")
+    checks: dict[str, Callable[[str], bool]] = {
+        "eq": lambda want: actual == want,
+        "starts-with": actual.startswith,
+    }
+    if condition[0] not in checks:
+        return 400, "InvalidPolicyDocument", f"Invalid Policy: unknown condition {condition[0]}"
+    return None if checks[condition[0]](condition[2]) else failed
+
+
+def post_policy_violation(
+    policy_b64: str, fields: dict[str, str], bucket: str, size: int, now: float | None = None
+) -> Refusal | None:
+    """Check a browser-based upload (presigned POST) against its policy document as S3 does:
+    expiration, exact-match / ``eq`` / ``starts-with`` conditions on the form fields, and
+    ``content-length-range``. Returns (status, code, message) of the refusal, or None. The
+    signature itself is not verified (the emulator accepts any credentials)."""
+    try:
+        policy = json.loads(base64.b64decode(policy_b64))
+        expires = calendar.timegm(
+            time.strptime(policy["expiration"].split(".")[0].rstrip("Z"), "%Y-%m-%dT%H:%M:%S")
+        )
+    except (ValueError, KeyError, TypeError):
+        return 400, "InvalidPolicyDocument", "Invalid Policy: Invalid JSON."
+    if (now if now is not None else time.time()) > expires:
+        return 403, "AccessDenied", "Invalid according to Policy: Policy expired."
+    values = {k.lower(): v for k, v in fields.items()} | {"bucket": bucket}
+    for condition in policy.get("conditions", []):
+        refused = _condition_violation(condition, values, size)
+        if refused is not None:
+            return refused
+    return None
+
+
+def _patch_post_policy() -> None:
+    """moto stores a presigned POST without looking at its policy; S3 refuses uploads that break
+    it (a different key, content type or a size outside content-length-range)."""
+    from moto.s3.responses import S3Response
+
+    original = S3Response._bucket_response_post
+    if getattr(original, "_local_aws", False):
+        return
+
+    def bucket_response_post(self: Any, request: Any, bucket_name: str) -> Any:
+        form = {k: v[0] for k, v in self.querystring.items() if v}
+        if "policy" in {k.lower() for k in form} and not self.is_delete_keys():
+            policy = next(v for k, v in form.items() if k.lower() == "policy")
+            body = self.body if isinstance(self.body, bytes) else str(self.body or "").encode()
+            refused = post_policy_violation(policy, form, bucket_name, len(body))
+            if refused is not None:
+                status, code, message = refused
+                xml = (
+                    '<?xml version="1.0" encoding="UTF-8"?>'
+                    f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
+                )
+                return status, {"Content-Type": "application/xml"}, xml
+        return original(self, request, bucket_name)
+
+    bucket_response_post._local_aws = True  # type: ignore[attr-defined]
+    setattr(S3Response, "_bucket_response_post", bucket_response_post)  # noqa: B010
+
+
 def install(lambda_executor: LambdaExecutor) -> None:
     """Apply the patches (idempotent; the executor of the last call wins)."""
     _INSTALLED["executor"] = lambda_executor
@@ -259,6 +382,8 @@ def install(lambda_executor: LambdaExecutor) -> None:
     setattr(LambdaFunction, "_invoke_lambda", _patched_invoke_lambda)  # noqa: B010
     notifications._invoke_awslambda = _s3_invoke_awslambda
     _patch_multipart_notifications()
+    _patch_list_object_versions_encoding()
+    _patch_post_policy()
     from moto.s3.models import FakeBucket
 
     setattr(FakeBucket, "get_permission", _bucket_get_permission)  # noqa: B010
