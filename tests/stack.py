@@ -116,8 +116,9 @@ def ensure_built() -> None:
 
 
 def ensure_initialised() -> None:
-    if not (ENV_DIR / ".terraform").exists():
-        terraform("init", "-input=false", state=Path(), endpoint="")
+    # Every time: a module added since the last init would fail the apply ("Module not
+    # installed"); offline through the mirror this takes a second or two.
+    terraform("init", "-input=false", state=Path(), endpoint="")
 
 
 @dataclass
