@@ -11,6 +11,7 @@ The uploader reports to an :class:`UploadListener` and never touches the termina
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 import time
@@ -53,6 +54,21 @@ class UploadFailed(Exception):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
+
+
+def _check_unchanged(up: Upload) -> None:
+    """The upload target pins the size declared at init (the POST policy's content-length-range,
+    the multipart plan's parts); a file that changed since would be sent truncated or refused,
+    so it fails for good instead, and the job stops waiting for it."""
+    try:
+        now = os.stat(up.file.path).st_size
+    except OSError as exc:
+        raise UploadFailed("unreadable", f"cannot read the file any more: {exc}") from exc
+    if now != up.file.size:
+        raise UploadFailed(
+            "size_changed",
+            f"the file changed since the upload was planned ({up.file.size} -> {now} bytes)",
+        )
 
 
 def describe(exc: BaseException) -> tuple[str, str]:
@@ -154,6 +170,7 @@ class Uploader:
             return
         self.listener.upload_started(fid)
         try:
+            _check_unchanged(up)
             if up.target.multipart is not None:
                 self._multipart(up)
             elif up.target.method == "PUT":

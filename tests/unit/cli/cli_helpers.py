@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from fake_api import State
 from PIL import Image
 
-from media_triage_cli.api import ApiClient
+from media_triage_cli.api import ApiClient, InitResult
 from media_triage_cli.command import Outcome, Run, RunOptions
 from media_triage_cli.progress import View
 
@@ -42,6 +43,7 @@ def run(
     paths: list[Path],
     *,
     view: View | None = None,
+    on_init: Callable[[InitResult], InitResult] | None = None,
     **opts: Any,
 ) -> Result:
     out, err = io.StringIO(), io.StringIO()
@@ -54,6 +56,6 @@ def run(
         **opts,
     )
     client = ApiClient(state.base, backoff=0.001)
-    command = Run(options, client=client, stdout=out, stderr=err, view=view)
+    command = Run(options, client=client, stdout=out, stderr=err, view=view, on_init=on_init)
     code = command.execute()
     return Result(code, out.getvalue(), err.getvalue(), command.outcome)

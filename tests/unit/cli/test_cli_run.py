@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import blob, jpeg, run
@@ -145,6 +146,26 @@ def test_a_refused_upload_is_not_retried(api: State, batch: list[Path]) -> None:
     assert api.post_attempts["night dark.jpg"] == 1
     assert api.patches == [3]
     assert "night dark.jpg: upload failed (AccessDenied)" in result.err
+
+
+def test_a_file_changed_after_init_fails_for_good_instead_of_uploading_truncated(
+    api: State, batch: list[Path]
+) -> None:
+    grown = batch[0]
+
+    def grow(init: Any) -> Any:
+        with grown.open("ab") as fh:
+            fh.write(b"\0" * 4096)
+        return init
+
+    result = run(api, batch, on_init=grow)
+
+    assert result.code == 0, result.err
+    assert api.post_attempts.get(grown.name, 0) == 0  # never sent, not even truncated
+    assert api.patches == [3]
+    ((name, code, message),) = result.outcome.failures
+    assert (name, code) == (grown.name, "size_changed")
+    assert "bytes" in message
 
 
 def test_every_upload_failing_cancels_the_job(api: State, tmp_path: Path) -> None:
