@@ -96,14 +96,17 @@ class FakeJobRepository:
         error: str | None = None,
         summary: VerdictSummary | None = None,
         partial: bool | None = None,
-    ) -> None:
+    ) -> bool:
         with self.lock:
-            job = self.jobs[(session_id, job_id)]
+            job = self.jobs.get((session_id, job_id))
+            if job is None or job.status is JobStatus.CANCELLED:
+                return False
             update: dict[str, Any] = {"status": status, "phase": phase, "updated_at": iso(utcnow())}
             for name, value in (("error", error), ("summary", summary), ("partial", partial)):
                 if value is not None:
                     update[name] = value
             self.jobs[(session_id, job_id)] = job.model_copy(update=update)
+            return True
 
     def count(self, session_id: str, job_id: str, stall_deadline: str) -> None:
         with self.lock:

@@ -62,7 +62,10 @@ class JobRepository(Protocol):
         error: str | None = None,
         summary: VerdictSummary | None = None,
         partial: bool | None = None,
-    ) -> None: ...
+    ) -> bool:
+        """Set status/phase (and the extras given); False, changing nothing, when the job was
+        cancelled (a cancelled job stays cancelled, whatever finishes after the cancel)."""
+        ...
 
     # -- the HTTP API's changes to a job (init_session); all guarded, never a whole-row write
 

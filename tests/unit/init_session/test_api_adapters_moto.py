@@ -95,7 +95,7 @@ def test_job_repository_guards(aws: dict[str, Any]) -> None:
     jobs.set_execution("s1", "j1", "arn:x")
     assert jobs.begin_retry("s1", "j1", JobStatus.PROCESSING, "p", "d") is None  # not failed
 
-    jobs.set_status("s1", "j1", JobStatus.ANALYZING, "analyzing")
+    assert jobs.set_status("s1", "j1", JobStatus.ANALYZING, "analyzing")
     assert jobs.set_expected_count("s1", "j1", 1, "d") is None
     assert not jobs.reserve_uploads("s1", "j1", 1, "d", 100)
 
@@ -112,6 +112,12 @@ def test_job_repository_guards(aws: dict[str, Any]) -> None:
     assert jobs.cancel("s1", "j1")
     assert not jobs.cancel("s1", "j1")
     assert not jobs.cancel("s1", "missing")
+    # a cancelled job stays cancelled, whatever finishes after the cancel
+    assert not jobs.set_status("s1", "j1", JobStatus.COMPLETE, "done")
+    cancelled = jobs.get_job("s1", "j1")
+    assert cancelled is not None
+    assert cancelled.status is JobStatus.CANCELLED
+    assert not jobs.set_status("s1", "missing", JobStatus.FAILED, "failed")
     # nothing here rewrote the counter an upload keeps on the row
     assert aws["ddb"].get_item(
         TableName=SESSIONS, Key={"pk": {"S": "SESSION#s1"}, "sk": {"S": "JOB#j1"}}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pytest
 from triage_harness import JOB, SESSION, ScriptedAnalyzer, World, derived, row, verdict
@@ -205,6 +206,45 @@ def test_a_cancelled_job_is_left_alone() -> None:
     out = run(world, analyzer)
     assert out.status is JobStatus.CANCELLED
     assert analyzer.calls == []
+    assert world.job_row().status is JobStatus.CANCELLED
+
+
+def test_a_job_cancelled_while_the_analyzer_runs_stays_cancelled() -> None:
+    world = World()
+    world.job(expected=1)
+    world.add(row("a"))
+
+    def cancel_meanwhile(items: Sequence[MediaItem]) -> list[Verdict]:
+        assert world.jobs.cancel(SESSION, JOB)
+        return [verdict(i.file_id) for i in items]
+
+    out = run(world, ScriptedAnalyzer(answer=cancel_meanwhile))
+    assert out.status is JobStatus.CANCELLED
+    assert world.job_row().status is JobStatus.CANCELLED
+    assert world.job_row().summary is None
+
+
+def test_a_cancel_racing_the_final_write_wins(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cancel lands after TriageRun's last read of the job and before its write: the
+    write is conditional, so the job stays cancelled."""
+    world = World()
+    world.job(expected=1)
+    world.add(row("a"))
+    reads = 0
+    get_job = world.jobs.get_job
+
+    def get_then_cancel(session_id: str, job_id: str) -> Any:
+        nonlocal reads
+        reads += 1
+        job = get_job(session_id, job_id)
+        if reads == 2:  # the re-read after the verdicts: stale as soon as it returns
+            world.jobs.cancel(session_id, job_id)
+        return job
+
+    monkeypatch.setattr(world.jobs, "get_job", get_then_cancel)
+    out = run(world, ScriptedAnalyzer())
+    assert reads == 2
+    assert out.status is JobStatus.CANCELLED
     assert world.job_row().status is JobStatus.CANCELLED
 
 

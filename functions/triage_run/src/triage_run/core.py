@@ -233,14 +233,17 @@ def run_triage(
         partial=req.partial,
         not_evaluated=sum(v.reason.startswith(NOT_EVALUATED) for v in verdicts),
     )
-    jobs.set_status(
+    if not jobs.set_status(
         req.session_id,
         req.job_id,
         JobStatus.COMPLETE,
         "done",
         summary=summary,
         partial=req.partial,
-    )
+    ):  # cancelled between the read above and this write: the cancel wins
+        return TriageOutput(
+            job_id=req.job_id, status=JobStatus.CANCELLED, keep=0, discard=0, partial=req.partial
+        )
     return TriageOutput(
         job_id=req.job_id,
         status=JobStatus.COMPLETE,

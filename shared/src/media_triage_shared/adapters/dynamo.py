@@ -101,7 +101,7 @@ class DynamoJobRepository:
         error: str | None = None,
         summary: VerdictSummary | None = None,
         partial: bool | None = None,
-    ) -> None:
+    ) -> bool:
         values: dict[str, Any] = {
             ":status": status.value,
             ":phase": phase,
@@ -118,14 +118,21 @@ class DynamoJobRepository:
                 sets.append(f"#{attr} = :{attr}")
                 names[f"#{attr}"] = attr
                 values[f":{attr}"] = value
-        self._ddb.update_item(
-            TableName=self._table,
-            Key=self._key(session_id, job_id),
-            UpdateExpression="SET " + ", ".join(sets),
-            ConditionExpression="attribute_exists(tokenHash)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=serialize(values),
-        )
+        values[":cancelled"] = JobStatus.CANCELLED.value
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=self._key(session_id, job_id),
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(tokenHash) AND #s <> :cancelled",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=serialize(values),
+            )
+        except ClientError as exc:
+            if not _is_conditional_failure(exc):
+                raise
+            return False
+        return True
 
     # -- the HTTP API's changes to a job (init_session)
 
