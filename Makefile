@@ -24,10 +24,29 @@ TF_VARS :=
 BUILD_TARGET := lambda
 endif
 PYTEST_ARGS ?=
+# Real environments (dev, prod): MEDIA_PROCESS_IMAGE=<ecr repo>@sha256:<digest> (else the env's
+# terraform.tfvars); AUTO_APPROVE=1 applies without asking; EMULATOR=1 (or ENDPOINT=... on the
+# command line) makes plan-env plan the env's settings against the emulator instead of AWS.
+MEDIA_PROCESS_IMAGE ?=
+AUTO_APPROVE ?=
+EMULATOR ?= $(if $(filter command line,$(origin ENDPOINT)),1,)
+PLAN_DIR := $(CURDIR)/$(LOCAL_DIR)/plans
+PLANFILE := $(PLAN_DIR)/$(ENV).tfplan
+EMULATOR_PLAN_DIR := $(CURDIR)/$(LOCAL_DIR)/emulator-plan/$(ENV)
+ifneq ($(ENV),local)
+TF_VARS := $(if $(MEDIA_PROCESS_IMAGE),-var=media_process_image_uri=$(MEDIA_PROCESS_IMAGE),)
+endif
+# Container image of media_process (make image): Lambda's architecture name, arm64 | x86_64.
+ARCH ?= arm64
+IMAGE_NAME ?= media-triage-media-process
+IMAGE_TAG ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo dev)-$(ARCH)
+IMAGE_REPO ?=
+DOCKER_PLATFORM := linux/$(if $(filter x86_64,$(ARCH)),amd64,arm64)
+CHECKOV := uvx --python 3.11 --from checkov==3.3.30 -c devtools/checkov-constraints.txt checkov
 
-.PHONY: help install build up down status deploy-env destroy-env plan-env demo test test-unit \
-        test-integration test-e2e lint fmt typecheck tf-check bench bench-triage bench-media \
-        bench-e2e clean
+.PHONY: help install build image up down status deploy-env destroy-env plan-env demo test \
+        test-unit test-integration test-e2e lint fmt typecheck tf-check checkov policy-check \
+        bench bench-triage bench-media bench-e2e clean
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,8 +56,26 @@ install: .venv/.installed ## Install the workspace from uv.lock (uv required)
 	$(UV) sync --frozen
 	@touch $@
 
-build: install ## Build deterministic Lambda zips into build/ (ENV=local: host ABI; else Lambda's)
-	$(PY) devtools/build_zips.py --target $(BUILD_TARGET)
+build: install ## Build deterministic Lambda zips into build/ (ENV=local: host ABI; else Lambda's, ARCH=arm64)
+	$(PY) devtools/build_zips.py --target $(BUILD_TARGET) $(if $(filter lambda,$(BUILD_TARGET)),--arch $(ARCH),)
+
+image: install ## Build the media_process container image (ARCH=arm64|x86_64; IMAGE_REPO=<ECR repo> pushes it); exits 2 without Docker
+	@if ! docker info >/dev/null 2>&1; then \
+	  echo "make image: no Docker engine here ('docker info' failed), so the media_process image was NOT built." >&2; \
+	  echo "  Run it where Docker runs: make image ARCH=$(ARCH) IMAGE_REPO=<account>.dkr.ecr.<region>.amazonaws.com/$(IMAGE_NAME)" >&2; \
+	  exit 2; \
+	fi
+	@mkdir -p build/image
+	$(UV) export --frozen --package media-process --no-dev --no-emit-workspace --no-header --quiet \
+	  -o build/image/requirements.txt
+	docker build --platform $(DOCKER_PLATFORM) --build-arg ARCH=$(ARCH) \
+	  -f functions/media_process/Dockerfile -t $(IMAGE_NAME):$(IMAGE_TAG) .
+	@if [ -n "$(IMAGE_REPO)" ]; then \
+	  docker tag $(IMAGE_NAME):$(IMAGE_TAG) $(IMAGE_REPO):$(IMAGE_TAG) && \
+	  docker push $(IMAGE_REPO):$(IMAGE_TAG) && \
+	  digest=$$(docker inspect --format '{{index .RepoDigests 0}}' $(IMAGE_REPO):$(IMAGE_TAG)) && \
+	  echo "pushed: deploy with MEDIA_PROCESS_IMAGE=$$digest"; \
+	else echo "built $(IMAGE_NAME):$(IMAGE_TAG) (IMAGE_REPO=<ECR repository> to push it)"; fi
 
 up: install ## Start the local AWS emulator on 127.0.0.1:4566 (PORT=...; pidfile in .local/)
 	@mkdir -p $(LOCAL_DIR)
@@ -58,17 +95,67 @@ down: ## Stop the local AWS emulator
 status: ## Show whether the emulator is running
 	@if [ -f $(PIDFILE) ] && kill -0 $$(cat $(PIDFILE)) 2>/dev/null; then echo "up (pid $$(cat $(PIDFILE)))"; else echo down; fi
 
-terraform/envs/$(ENV)/.terraform:
-	$(TF) init -input=false $(if $(filter local,$(ENV)),,-backend-config=backend.hcl)
+terraform/envs/local/.terraform:
+	$(TF) init -input=false
 
-deploy-env: build terraform/envs/$(ENV)/.terraform ## Build and apply terraform/envs/$(ENV) (local: to the emulator)
-	$(TF) apply -input=false $(TF_STATE_ARG) $(TF_VARS) $(if $(filter local,$(ENV)),-auto-approve,$(if $(AUTO_APPROVE),-auto-approve,))
+ifeq ($(ENV),local)
+deploy-env: build terraform/envs/local/.terraform
+	$(TF) apply -input=false $(TF_STATE_ARG) $(TF_VARS) -auto-approve
 
-plan-env: build terraform/envs/$(ENV)/.terraform ## Plan terraform/envs/$(ENV)
+plan-env: build terraform/envs/local/.terraform
 	$(TF) plan -input=false $(TF_STATE_ARG) $(TF_VARS)
 
-destroy-env: terraform/envs/$(ENV)/.terraform ## Destroy terraform/envs/$(ENV)
-	$(TF) destroy -input=false $(TF_STATE_ARG) $(TF_VARS) $(if $(filter local,$(ENV)),-auto-approve,)
+destroy-env: terraform/envs/local/.terraform
+	$(TF) destroy -input=false $(TF_STATE_ARG) $(TF_VARS) -auto-approve
+else
+# dev/prod: the preflight runs first, so that missing credentials or a missing backend.hcl stop
+# the run before anything is built, initialised, planned or applied.
+PREFLIGHT = $(PY) devtools/preflight.py --env $(ENV) --action $@ $(if $(MEDIA_PROCESS_IMAGE),--image $(MEDIA_PROCESS_IMAGE),)
+TF_INIT = $(TF) init -input=false -reconfigure -backend-config=backend.hcl
+
+deploy-env:
+	@$(PREFLIGHT)
+	@$(MAKE) -s build ENV=$(ENV)
+	$(TF_INIT)
+	@mkdir -p $(PLAN_DIR)
+	$(TF) plan -input=false $(TF_VARS) -out=$(PLANFILE)
+	$(TF) show -json $(PLANFILE) | $(PY) devtools/tf_policy.py -
+	@if [ -z "$(AUTO_APPROVE)" ]; then \
+	  read -r -p "Apply this plan to $(ENV)? Type '$(ENV)' to confirm: " answer; \
+	  [ "$$answer" = "$(ENV)" ] || { echo "Not applied."; exit 1; }; \
+	fi
+	$(TF) apply -input=false $(PLANFILE)
+
+ifeq ($(EMULATOR),)
+plan-env:
+	@$(PREFLIGHT)
+	@$(MAKE) -s build ENV=$(ENV)
+	$(TF_INIT)
+	@mkdir -p $(PLAN_DIR)
+	$(TF) plan -input=false $(TF_VARS) -out=$(PLANFILE)
+	$(TF) show -json $(PLANFILE) | $(PY) devtools/tf_policy.py -
+else
+plan-env:
+	@$(PY) -m local_aws wait --url $(ENDPOINT) --timeout 10 >/dev/null || { \
+	  echo "make plan-env EMULATOR=1: no emulator at $(ENDPOINT) (make up, or PORT=/ENDPOINT=)" >&2; exit 2; }
+	@$(MAKE) -s install
+	@# Zips beside the scratch copy (build/ keeps the emulator's); a plan only hashes them.
+	$(PY) devtools/build_zips.py --target local --out $(EMULATOR_PLAN_DIR)/build
+	$(PY) devtools/tf_emulator_plan.py --env $(ENV) --endpoint $(ENDPOINT) \
+	  --workdir $(EMULATOR_PLAN_DIR) --artifacts-dir $(EMULATOR_PLAN_DIR)/build \
+	  --json $(EMULATOR_PLAN_DIR)/plan.json \
+	  $(if $(MEDIA_PROCESS_IMAGE),--var media_process_image_uri=$(MEDIA_PROCESS_IMAGE),)
+endif
+
+destroy-env:
+	@$(PREFLIGHT)
+	$(TF_INIT)
+	$(TF) destroy $(TF_VARS)
+endif
+
+deploy-env: ## Build and apply terraform/envs/$(ENV): local to the emulator; dev/prod to AWS (preflight, plan, policy check, confirm unless AUTO_APPROVE=1)
+plan-env: ## Plan terraform/envs/$(ENV) (dev/prod: EMULATOR=1 plans their settings against the emulator)
+destroy-env: ## Destroy terraform/envs/$(ENV) (dev/prod ask for confirmation)
 
 demo: ## Fresh machine -> emulator, build, apply, a generated batch through the API, verdicts, teardown (KEEP=1 keeps it up)
 	@$(MAKE) -s up
@@ -89,7 +176,7 @@ test-integration: install ## Integration tests against the emulator (or AWS_ENDP
 test-e2e: install ## End-to-end tests: the HTTP API driven like the page
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
-lint: install tf-check ## ruff (lint + format check) and mypy --strict
+lint: install tf-check checkov ## ruff (lint + format check), mypy --strict, terraform fmt/validate, checkov
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
@@ -101,18 +188,32 @@ tf-check: ## terraform fmt -check and validate every env root
 	  TF_DATA_DIR=$(CURDIR)/$(LOCAL_DIR)/tf-validate-$$env terraform -chdir=terraform/envs/$$env validate -no-color || exit 1; \
 	done
 
+checkov: ## checkov over terraform/ (pinned, isolated via uvx; skips justified in .checkov.yaml)
+	$(CHECKOV) --config-file .checkov.yaml
+
+policy-check: install ## Plan prod's settings against a bare moto and run the least-privilege checks (tests/unit/test_terraform.py)
+	$(PY) -m pytest tests/unit/test_terraform.py -q -p no:cacheprovider
+
 fmt: install ## Format Python and Terraform
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 	terraform fmt -recursive terraform
 
-bench: bench-media bench-triage ## All benchmarks (ratios against in-run baselines)
+bench: bench-media bench-triage bench-e2e ## All benchmarks (ratios against in-run baselines)
 
 bench-media: install ## Thumbnail/proxy costs vs baselines
 	$(PY) devtools/bench_media.py
 
 bench-triage: install ## TriageRun vs the ideal batch schedule (fake Gemini)
 	$(PY) devtools/bench_triage.py
+
+bench-e2e: ## 36 files through the deployed local stack vs a serial baseline (KEEP=1 keeps it up)
+	@$(MAKE) -s up
+	@trap '[ -n "$(KEEP)" ] || $(MAKE) -s down' EXIT; \
+	  $(MAKE) -s deploy-env ENV=local && \
+	  $(PY) devtools/bench_e2e.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" \
+	    --endpoint $(ENDPOINT) --bucket "$$($(TF) output -raw $(TF_STATE_ARG) bucket_name)" \
+	    --out out/bench
 
 clean: ## Remove build outputs and local state
 	rm -rf build out $(LOCAL_DIR) .pytest_cache .mypy_cache .ruff_cache

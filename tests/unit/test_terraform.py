@@ -2,13 +2,18 @@
 
 The roots are initialised (offline, through the provider mirror of terraform/cli.tfrc) in a
 temporary copy of terraform/ and statemachine/, so the repository gets no .terraform/ or lock
-file. The plan tests plan terraform/envs/local against a bare moto server (only STS is called
-while planning) and read `terraform show -json`: every function's IAM policy is fully known
-at plan time, so least privilege is proven here without deploying anything.
+file. The plan tests plan terraform/envs/local, and terraform/envs/prod with its own tfvars
+(through the emulator override of devtools/tf_emulator_plan.py: local backend, provider
+endpoints), against one bare moto server (only STS and the ASL validation are called while
+planning) and read `terraform show -json`: every IAM and resource policy is known at plan
+time, so least privilege and the production posture are proven without deploying anything.
+`devtools/tf_policy.py` (policy_violations) holds the policy rules; a deliberately bad plan
+shows that they catch wildcards.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -25,6 +30,11 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "devtools"))
+
+import tf_emulator_plan  # noqa: E402 - devtools/ is not a package
+from tf_policy import RESOURCE_STAR_SIDS, arn_problem, policy_violations  # noqa: E402
+
 TERRAFORM = shutil.which("terraform")
 ENVS = ["local", "dev", "prod"]
 
@@ -132,8 +142,6 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("lambda:InvokeFunction", f"{TRIAGE_FN}:*"),
     },
 }
-# Statements AWS documents with Resource "*" (the actions have no resource-level permissions).
-RESOURCE_STAR_SIDS = {"DeliverExecutionLogs", "WriteTraces"}
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -374,15 +382,15 @@ def role_policies(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def test_every_policy_names_exact_actions_and_resources(plan: dict[str, Any]) -> None:
     policies = role_policies(plan)
     assert set(policies) == set(EXPECTED_GRANTS)
-    for role, policy in policies.items():
-        for statement in policy["Statement"]:
-            assert statement["Effect"] == "Allow"
-            for action in as_list(statement["Action"]):
-                assert "*" not in action, f"{role}: wildcard action {action}"
-            if statement.get("Sid") in RESOURCE_STAR_SIDS:
-                continue
-            for resource in as_list(statement["Resource"]):
-                assert resource != "*", f"{role}: Resource * in {statement.get('Sid')}"
+    assert policy_violations(plan) == []
+    # Resource "*" only where AWS documents it, and nowhere else.
+    stars = {
+        s.get("Sid")
+        for policy in policies.values()
+        for s in policy["Statement"]
+        if "*" in as_list(s["Resource"])
+    }
+    assert stars <= set(RESOURCE_STAR_SIDS)
 
 
 @pytest.mark.slow
@@ -509,3 +517,450 @@ def test_state_machine_is_standard_and_logged(plan: dict[str, Any]) -> None:
     assert definition["States"]["Poll"]["Parameters"]["TableName"] == f"{P}-sessions"
     assert definition["States"]["TriageRun"]["Parameters"]["FunctionName"] == TRIAGE_FN
     assert "${" not in machine["definition"]
+
+
+# ----------------------------------------------------------------------------- prod settings
+
+PROD = "media-triage-prod"
+PROD_REGION_ACCOUNT = "eu-west-1:123456789012"  # prod's tfvars region, moto's account
+PROD_TOPIC = f"arn:aws:sns:{PROD_REGION_ACCOUNT}:media-triage-prod-alarms"
+PROD_DLQ = f"arn:aws:sqs:{PROD_REGION_ACCOUNT}:{PROD}-media-process-dlq"
+PROD_BUCKET = f"arn:aws:s3:::{PROD}-media"
+PROD_ORIGINS = ["https://media-triage.example.com"]  # terraform/envs/prod/terraform.tfvars
+
+
+@pytest.fixture(scope="module")
+def prod_plan(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> dict[str, Any]:
+    """terraform/envs/prod with its terraform.tfvars, planned against moto through the same
+    override `make plan-env ENV=prod EMULATOR=1` writes (local backend, provider endpoints)."""
+    work = tmp_path_factory.mktemp("prod")
+    env_dir = tf_emulator_plan.prepare("prod", moto_endpoint, work, source=ROOT)
+    assert (env_dir / "emulator_override.tf").is_file()
+    (work / "build").mkdir()
+    for fn in FUNCTIONS:
+        write_stub_zip(work / "build" / f"{fn}.zip", fn)
+    data_dir = work / ".tfdata"
+    tf("init", "-input=false", "-no-color", cwd=env_dir, data_dir=data_dir)
+    out = work / "prod.tfplan"
+    tf(
+        "plan",
+        "-input=false",
+        "-no-color",
+        "-lock=false",
+        f"-out={out}",
+        f"-state={work / 'plan.tfstate'}",
+        f"-var=artifacts_dir={work / 'build'}",
+        f"-var=media_process_image_uri={tf_emulator_plan.PLACEHOLDER_IMAGE}",
+        f"-var=alarm_sns_topic_arn={PROD_TOPIC}",
+        cwd=env_dir,
+        data_dir=data_dir,
+    )
+    shown = tf("show", "-json", str(out), cwd=env_dir, data_dir=data_dir)
+    result: dict[str, Any] = json.loads(shown.stdout)
+    return result
+
+
+def all_policies(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """address -> document of every IAM role policy and bucket policy (known at plan time)."""
+    out = {}
+    for rtype in ("aws_iam_role_policy", "aws_s3_bucket_policy"):
+        for address, res in planned(plan, rtype).items():
+            assert res["unknown"].get("policy") is not True, f"{address}: unknown at plan"
+            out[address] = json.loads(res["after"]["policy"])
+    return out
+
+
+@pytest.mark.slow
+def test_prod_plan_has_no_policy_violations(prod_plan: dict[str, Any]) -> None:
+    # Every policy is known at plan time: the role policies of the three functions (logs,
+    # least-privilege, media-process's DLQ grant), the state machine's and the bucket policy.
+    policies = all_policies(prod_plan)
+    assert len(policies) == 9
+    assert policy_violations(prod_plan) == []
+
+
+@pytest.mark.slow
+def test_prod_policy_check_fails_once_a_wildcard_is_introduced(prod_plan: dict[str, Any]) -> None:
+    """The same prod plan, with one statement widened at a time, is refused every time."""
+    address = "module.media_triage.module.media_process.aws_iam_role_policy.this[0]"
+    widened = {
+        "wildcard action": ({"Action": "s3:*"}, "wildcard action s3:*"),
+        "resource *": ({"Resource": "*"}, "Resource *"),
+        "every table": (
+            {"Resource": "arn:aws:dynamodb:eu-west-1:123456789012:table/*"},
+            "every resource of a type",
+        ),
+        "whole bucket": ({"Resource": f"{PROD_BUCKET}/*"}, "may only read uploads/*"),
+    }
+    for name, (patch, expected) in widened.items():
+        bad = copy.deepcopy(prod_plan)
+        (rc,) = [r for r in bad["resource_changes"] if r["address"] == address]
+        document = json.loads(rc["change"]["after"]["policy"])
+        (statement,) = [s for s in document["Statement"] if s["Sid"] == "ReadOriginals"]
+        statement.update(patch)
+        rc["change"]["after"]["policy"] = json.dumps(document)
+        problems = policy_violations(bad)
+        assert any(expected in p and "ReadOriginals" in p for p in problems), (name, problems)
+
+
+@pytest.mark.slow
+def test_prod_media_process_reads_only_uploads_and_writes_only_derived(
+    prod_plan: dict[str, Any],
+) -> None:
+    policy = role_policies(prod_plan)["media_process"]
+    s3 = {(a, r) for a, r in grants(policy) if a.startswith("s3:")}
+    assert s3 == {
+        ("s3:GetObject", f"{PROD_BUCKET}/uploads/*"),
+        ("s3:PutObject", f"{PROD_BUCKET}/derived/*"),
+    }
+    # ...and nothing else that touches S3 in any of its policies.
+    for address, document in all_policies(prod_plan).items():
+        if "module.media_process." in address and not address.endswith("this[0]"):
+            assert not any(a.startswith("s3:") for a, _ in grants(document)), address
+
+
+@pytest.mark.slow
+def test_prod_bucket_blocks_public_access_enforces_tls_and_encrypts(
+    prod_plan: dict[str, Any],
+) -> None:
+    block = only(prod_plan, "aws_s3_bucket_public_access_block")["after"]
+    flags = ("block_public_acls", "block_public_policy", "ignore_public_acls")
+    assert all(block[k] is True for k in (*flags, "restrict_public_buckets"))
+    sse = only(prod_plan, "aws_s3_bucket_server_side_encryption_configuration")["after"]
+    algorithm = sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"]
+    assert algorithm in {"AES256", "aws:kms"}
+    policy = json.loads(only(prod_plan, "aws_s3_bucket_policy")["after"]["policy"])
+    (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert deny["Principal"] in ("*", {"AWS": "*"})
+    assert as_list(deny["Action"]) == ["s3:*"]
+    assert set(as_list(deny["Resource"])) == {PROD_BUCKET, f"{PROD_BUCKET}/*"}
+    assert not [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert only(prod_plan, "aws_s3_bucket")["after"]["force_destroy"] is False
+
+
+@pytest.mark.slow
+def test_prod_api_is_throttled_and_cors_is_limited_to_the_configured_origins(
+    prod_plan: dict[str, Any],
+) -> None:
+    stage = only(prod_plan, "aws_apigatewayv2_stage")["after"]
+    (settings,) = stage["default_route_settings"]
+    assert (settings["throttling_burst_limit"], settings["throttling_rate_limit"]) == (200, 100)
+    (cors,) = only(prod_plan, "aws_apigatewayv2_api")["after"]["cors_configuration"]
+    assert cors["allow_origins"] == PROD_ORIGINS
+    (bucket_cors,) = only(prod_plan, "aws_s3_bucket_cors_configuration")["after"]["cors_rule"]
+    assert bucket_cors["allowed_origins"] == PROD_ORIGINS
+    assert "*" not in cors["allow_origins"] + bucket_cors["allowed_origins"]
+    assert stage["access_log_settings"], "the API logs every request"
+
+
+@pytest.mark.slow
+def test_prod_tables_have_point_in_time_recovery_and_deletion_protection(
+    prod_plan: dict[str, Any],
+) -> None:
+    tables = [t["after"] for t in planned(prod_plan, "aws_dynamodb_table").values()]
+    assert len(tables) == 2
+    for table in tables:
+        assert table["point_in_time_recovery"][0]["enabled"] is True, table["name"]
+        assert table["deletion_protection_enabled"] is True, table["name"]
+        assert table["server_side_encryption"][0]["enabled"] is True
+
+
+@pytest.mark.slow
+def test_every_log_group_has_retention(plan: dict[str, Any], prod_plan: dict[str, Any]) -> None:
+    for tfplan, days in ((plan, 1), (prod_plan, 90)):
+        groups = planned(tfplan, "aws_cloudwatch_log_group")
+        assert len(groups) == 5  # three functions, the state machine, the API access logs
+        for address, group in groups.items():
+            assert group["after"]["retention_in_days"] == days, address
+
+
+@pytest.mark.slow
+def test_prod_media_process_is_the_pinned_container_image(prod_plan: dict[str, Any]) -> None:
+    fn = only(prod_plan, "aws_lambda_function", "module.media_process.")["after"]
+    assert fn["package_type"] == "Image"
+    assert fn["image_uri"] == tf_emulator_plan.PLACEHOLDER_IMAGE
+    assert "@sha256:" in fn["image_uri"]
+    assert fn["image_config"][0]["command"] == ["media_process.handler.handler"]
+    assert not fn.get("filename")
+    assert not fn.get("handler")
+    assert fn["architectures"] == ["arm64"]
+    assert 1024 <= fn["memory_size"] <= 4096
+    assert fn["ephemeral_storage"][0]["size"] == 2048
+    assert fn["timeout"] == 300
+    assert fn["reserved_concurrent_executions"] == 100
+    env = fn["environment"][0]["variables"]
+    assert int(env["PROCESSING_DEADLINE_SECONDS"]) < fn["timeout"]
+    for role in ("init_session", "triage_run"):  # the other two stay zips
+        other = only(prod_plan, "aws_lambda_function", f"module.{role}.")["after"]
+        assert (other["package_type"], other["runtime"]) == ("Zip", "python3.12")
+
+
+@pytest.mark.slow
+def test_prod_gemini_key_is_referenced_by_parameter_name_only(prod_plan: dict[str, Any]) -> None:
+    fn = only(prod_plan, "aws_lambda_function", "module.triage_run.")["after"]
+    env = fn["environment"][0]["variables"]
+    assert env["GEMINI_API_KEY_PARAM"] == "/media-triage/prod/gemini-api-key"
+    assert "GEMINI_API_KEY" not in env
+    param = f"arn:aws:ssm:{PROD_REGION_ACCOUNT}:parameter/media-triage/prod/gemini-api-key"
+    assert ("ssm:GetParameter", param) in grants(role_policies(prod_plan)["triage_run"])
+    assert not planned(prod_plan, "aws_ssm_parameter"), "the key is never managed by Terraform"
+
+
+@pytest.mark.slow
+def test_media_process_failures_go_to_an_encrypted_dead_letter_queue(
+    plan: dict[str, Any], prod_plan: dict[str, Any]
+) -> None:
+    for tfplan, dlq in (
+        (prod_plan, PROD_DLQ),
+        (plan, f"arn:aws:sqs:{ACCOUNT_REGION}:{P}-media-process-dlq"),
+    ):
+        (config,) = planned(tfplan, "aws_lambda_function_event_invoke_config").values()
+        assert config["after"]["maximum_retry_attempts"] == 2
+        (destination,) = config["after"]["destination_config"]
+        assert destination["on_failure"][0]["destination"] == dlq
+        queue = only(tfplan, "aws_sqs_queue")["after"]
+        assert queue["name"] == dlq.rsplit(":", 1)[1]
+        assert queue["sqs_managed_sse_enabled"] is True
+        assert queue["message_retention_seconds"] == 14 * 24 * 3600
+        sender = only(tfplan, "aws_iam_role_policy", "async_destination")["after"]
+        assert grants(json.loads(sender["policy"])) == {("sqs:SendMessage", dlq)}
+
+
+@pytest.mark.slow
+def test_prod_alarms_watch_the_dlq_the_state_machine_and_every_function(
+    prod_plan: dict[str, Any],
+) -> None:
+    alarms = [a["after"] for a in planned(prod_plan, "aws_cloudwatch_metric_alarm").values()]
+    watched = {
+        (a["namespace"], a["metric_name"], next(iter(a["dimensions"].values()))) for a in alarms
+    }
+    machine = f"arn:aws:states:{PROD_REGION_ACCOUNT}:stateMachine:{PROD}-triage"
+    assert watched == {
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible", f"{PROD}-media-process-dlq"),
+        ("AWS/States", "ExecutionsFailed", machine),
+        ("AWS/States", "ExecutionsTimedOut", machine),
+        *{
+            ("AWS/Lambda", metric, f"{PROD}-{fn}")
+            for fn in ("media-process", "init-session", "triage-run")
+            for metric in ("Errors", "Throttles")
+        },
+    }
+    for alarm in alarms:
+        assert alarm["alarm_actions"] == [PROD_TOPIC], alarm["alarm_name"]
+        assert alarm["ok_actions"] == [PROD_TOPIC], alarm["alarm_name"]
+        assert alarm["comparison_operator"] == "GreaterThanThreshold"
+        assert alarm["treat_missing_data"] == "notBreaching"
+        assert alarm["alarm_description"]
+    (dlq,) = [a for a in alarms if a["namespace"] == "AWS/SQS"]
+    assert (dlq["threshold"], dlq["statistic"]) == (0, "Maximum")
+
+
+# ----------------------------------------------------------------------------- the checks fail
+
+
+def _plan_of(*resources: tuple[str, str, dict[str, Any]]) -> dict[str, Any]:
+    """A hand-written `terraform show -json` with the given (address, type, after)."""
+    return {
+        "resource_changes": [
+            {
+                "address": address,
+                "mode": "managed",
+                "type": rtype,
+                "change": {"actions": ["create"], "after": after, "after_unknown": {}},
+            }
+            for address, rtype, after in resources
+        ]
+    }
+
+
+def _role_policy(address: str, *statements: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    return address, "aws_iam_role_policy", {"name": "x", "policy": json.dumps(document)}
+
+
+GOOD_BUCKET = "arn:aws:s3:::media-triage-prod-media"
+MP = "module.media_triage.module.media_process.aws_iam_role_policy.this[0]"
+TR = "module.media_triage.module.triage_run.aws_iam_role_policy.this[0]"
+
+
+def test_policy_violations_accept_a_least_privilege_plan() -> None:
+    good = _plan_of(
+        _role_policy(
+            MP,
+            {
+                "Sid": "R",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{GOOD_BUCKET}/uploads/*",
+            },
+            {
+                "Sid": "W",
+                "Effect": "Allow",
+                "Action": ["s3:PutObject"],
+                "Resource": f"{GOOD_BUCKET}/derived/*",
+            },
+        ),
+        _role_policy(
+            TR,
+            {
+                "Sid": "DeliverExecutionLogs",
+                "Effect": "Allow",
+                "Action": "logs:GetLogDelivery",
+                "Resource": "*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": "dynamodb:GetItem",
+                "Resource": "arn:aws:dynamodb:eu-west-1:123456789012:table/t",
+            },
+        ),
+    )
+    assert policy_violations(good) == []
+
+
+def test_policy_violations_report_every_wildcard_of_a_bad_plan() -> None:
+    """A deliberately bad plan: each problem is reported, naming the resource and statement."""
+    bucket_policy = {
+        "Statement": [
+            {
+                "Sid": "Public",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"{GOOD_BUCKET}/*",
+            },
+            {
+                "Sid": "TlsOnly",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": "*",
+            },
+        ]
+    }
+    bad = _plan_of(
+        _role_policy(
+            TR,
+            {"Sid": "Admin", "Effect": "Allow", "Action": "*", "Resource": "*"},
+            {
+                "Sid": "AllS3",
+                "Effect": "Allow",
+                "Action": "s3:*",
+                "Resource": f"{GOOD_BUCKET}/uploads/*",
+            },
+            {
+                "Sid": "Tables",
+                "Effect": "Allow",
+                "Action": "dynamodb:Get*",
+                "Resource": "arn:aws:dynamodb:*:*:table/*",
+            },
+            {"Sid": "Not", "Effect": "Allow", "NotAction": "iam:*", "Resource": f"{GOOD_BUCKET}/x"},
+            {
+                "Sid": "DeliverExecutionLogs",
+                "Effect": "Allow",
+                "Action": ["logs:GetLogDelivery", "s3:GetObject"],
+                "Resource": "*",
+            },
+        ),
+        _role_policy(
+            MP,
+            {
+                "Sid": "ReadDerived",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{GOOD_BUCKET}/derived/*",
+            },
+            {
+                "Sid": "WriteUploads",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{GOOD_BUCKET}/uploads/*",
+            },
+        ),
+        (
+            "module.storage.aws_s3_bucket_policy.this",
+            "aws_s3_bucket_policy",
+            {"policy": json.dumps(bucket_policy)},
+        ),
+        (
+            "module.x.aws_iam_role_policy_attachment.admin",
+            "aws_iam_role_policy_attachment",
+            {"policy_arn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        ),
+        ("module.x.aws_lambda_permission.any", "aws_lambda_permission", {"principal": "*"}),
+    )
+    # A policy only known after apply cannot be reviewed: refused too.
+    unknown = _role_policy("module.y.aws_iam_role_policy.logs")
+    unknown[2]["policy"] = None
+    bad["resource_changes"].append(
+        {
+            "address": unknown[0],
+            "mode": "managed",
+            "type": unknown[1],
+            "change": {
+                "actions": ["create"],
+                "after": unknown[2],
+                "after_unknown": {"policy": True},
+            },
+        }
+    )
+    problems = "\n".join(policy_violations(bad))
+    expected = [
+        "statement Admin: wildcard action *",
+        "statement Admin: Resource *",
+        "statement AllS3: wildcard action s3:*",
+        "statement Tables: wildcard action dynamodb:Get*",
+        "statement Tables: wildcard in the partition, service, region or account",
+        "statement Not: Allow with NotAction",
+        "statement DeliverExecutionLogs: Resource * with actions outside its allow-list: "
+        "['s3:GetObject']",
+        "statement ReadDerived: media-process may only read uploads/* and write derived/*, "
+        f"not s3:GetObject on {GOOD_BUCKET}/derived/*",
+        f"statement WriteUploads: media-process may only read uploads/* and write derived/*, "
+        f"not s3:PutObject on {GOOD_BUCKET}/uploads/*",
+        "statement Public: allows a public principal (*)",
+        "aws_iam_role_policy_attachment.admin: managed policy attachment",
+        "aws_lambda_permission.any: invocable by any principal",
+        "module.y.aws_iam_role_policy.logs: policy is unknown at plan time",
+    ]
+    for text in expected:
+        assert text in problems, f"not reported: {text}\n{problems}"
+    assert "TlsOnly" not in problems  # a Deny on s3:* only takes away
+
+
+@pytest.mark.parametrize(
+    ("resource", "exact"),
+    [
+        ("arn:aws:s3:::b/uploads/*", True),
+        ("arn:aws:states:eu-west-1:1:execution:machine:*", True),
+        ("arn:aws:logs:eu-west-1:1:log-group:/aws/lambda/fn:*", True),
+        ("arn:aws:lambda:eu-west-1:1:function:fn:*", True),
+        ("arn:aws:sqs:eu-west-1:1:queue", True),
+        ("*", False),
+        ("arn:aws:s3:::*", False),
+        ("arn:aws:s3:::media-*", False),
+        ("arn:aws:s3:::b/*/thumb.jpg", False),
+        ("arn:aws:lambda:eu-west-1:1:function:*", False),
+        ("arn:aws:lambda:*:1:function:fn", False),
+        ("arn:aws:logs:eu-west-1:1:log-group:*", False),
+        ("arn:aws:dynamodb:eu-west-1:1:table/media-?", False),
+        ("media-bucket", False),
+    ],
+)
+def test_exact_arns(resource: str, exact: bool) -> None:
+    assert (arn_problem(resource) is None) is exact, arn_problem(resource)
+
+
+def test_every_checkov_skip_is_justified() -> None:
+    """`make checkov` (part of `make lint`) skips only checks with a reason right above them."""
+    lines = (ROOT / ".checkov.yaml").read_text().splitlines()
+    start = lines.index("skip-check:")
+    entries = [n for n in range(start + 1, len(lines)) if lines[n].strip().startswith("- ")]
+    assert entries, "the skip list is where the decisions are"
+    for n in entries:
+        check = lines[n].strip()[2:]
+        assert check.startswith("CKV_"), check
+        comment = lines[n - 1].strip()
+        assert comment.startswith("#"), f"{check} is skipped without a justification"
+        assert len(comment.split()) >= 6, f"{check}: say why, not just what"
