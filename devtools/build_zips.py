@@ -54,40 +54,30 @@ def install(package: str, staging: Path, target: str, arch: str) -> None:
         capture_output=True,
         text=True,
     ).stdout
-    # Workspace members are listed as relative paths: make them absolute for the installer.
-    lines = [str(ROOT / ln[2:]) if ln.startswith("./") else ln for ln in exported.splitlines()]
-    reqs.write_text("\n".join(lines) + "\n")
+    # Third-party pins install as wheels for the target platform; the workspace members (pure
+    # Python, listed as relative paths) are built from source by a second pass, because
+    # ``--only-binary :all:`` would refuse to build them.
+    lines = exported.splitlines()
+    member_dirs = [ROOT / ln[2:] for ln in lines if ln.startswith("./")]
+    third_party = [ln for ln in lines if ln.strip() and not ln.startswith(("./", "#"))]
+    reqs.write_text("\n".join(third_party) + "\n")
+    base = ["uv", "pip", "install", "--quiet", "--no-deps", "--target", str(staging)]
+    if target == "local":
+        base += ["--python", sys.executable]
+    else:
+        base += ["--python-version", LAMBDA_PYTHON, "--python-platform", LAMBDA_PLATFORM[arch]]
+    env = {**os.environ, "UV_NO_PROGRESS": "1"}
+    binary_only = [] if target == "local" else ["--only-binary", ":all:"]
+    subprocess.run([*base, *binary_only, "-r", str(reqs)], cwd=ROOT, check=True, env=env)
     # uv caches built wheels of local paths by version; the workspace members change without a
     # version bump, so always rebuild them or the zip would ship stale code.
-    members = [
-        tomllib.loads((ROOT / ln[2:] / "pyproject.toml").read_text())["project"]["name"]
-        for ln in exported.splitlines()
-        if ln.startswith("./")
+    names = [
+        tomllib.loads((d / "pyproject.toml").read_text())["project"]["name"] for d in member_dirs
     ]
-    cmd = [
-        "uv",
-        "pip",
-        "install",
-        "--quiet",
-        "--no-deps",
-        "--target",
-        str(staging),
-        "-r",
-        str(reqs),
-        *(arg for name in members for arg in ("--reinstall-package", name)),
-    ]
-    if target == "local":
-        cmd += ["--python", sys.executable]
-    else:
-        cmd += [
-            "--python-version",
-            LAMBDA_PYTHON,
-            "--python-platform",
-            LAMBDA_PLATFORM[arch],
-            "--only-binary",
-            ":all:",
-        ]
-    subprocess.run(cmd, cwd=ROOT, check=True, env={**os.environ, "UV_NO_PROGRESS": "1"})
+    reinstall = [arg for name in names for arg in ("--reinstall-package", name)]
+    subprocess.run(
+        [*base, *reinstall, *(str(d) for d in member_dirs)], cwd=ROOT, check=True, env=env
+    )
 
 
 def write_zip(src: Path, dest: Path) -> str:
@@ -97,6 +87,7 @@ def write_zip(src: Path, dest: Path) -> str:
         if p.is_file()
         and not SKIP_DIRS.intersection(p.relative_to(src).parts)
         and p.suffix not in SKIP_SUFFIXES
+        and p.relative_to(src).as_posix() != ".lock"  # uv's lock on the --target dir
     )
     tmp = dest.with_suffix(".zip.tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
