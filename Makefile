@@ -18,6 +18,11 @@ ifeq ($(ENV),local)
 TF_STATE_ARG := -state=$(LOCAL_STATE)
 TF_VARS := -var=endpoint=$(ENDPOINT)
 BUILD_TARGET := local
+# A Gemini key in the environment makes the local stack triage with Gemini (via the emulator's
+# SSM, like deployed stacks); without one it uses the local analyzer.
+ifneq ($(GEMINI_API_KEY),)
+export TF_VAR_gemini_api_key := $(GEMINI_API_KEY)
+endif
 else
 TF_STATE_ARG :=
 TF_VARS :=

@@ -26,8 +26,10 @@ from localstack_client.session import Session
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV_DIR = ROOT / "terraform" / "envs" / "local"
+# The stack is the same whatever the developer's shell holds (make exports GEMINI_API_KEY as
+# TF_VAR_gemini_api_key for `make deploy-env`); tests that want Gemini pass it explicitly.
 TF_ENV = {
-    **os.environ,
+    **{k: v for k, v in os.environ.items() if not k.startswith("TF_VAR_")},
     "TF_CLI_CONFIG_FILE": str(ROOT / "terraform" / "cli.tfrc"),
     "TF_IN_AUTOMATION": "1",
     "TF_INPUT": "0",
@@ -168,6 +170,17 @@ class Stack:
             session = Session(region_name=REGION, localstack_host=self.endpoint.split("//", 1)[1])
             self._clients[service] = session.client(service)
         return self._clients[service]
+
+    def apply(self, *variables: str) -> None:
+        """Re-apply terraform/envs/local with these ``-var=...`` (none: back to the defaults)."""
+        terraform(
+            "apply",
+            "-auto-approve",
+            "-input=false",
+            *variables,
+            state=self.state,
+            endpoint=self.endpoint,
+        )
 
     # ------------------------------------------------------------------ HTTP API
 

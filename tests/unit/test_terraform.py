@@ -306,26 +306,39 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         log.close()
 
 
-@pytest.fixture(scope="module")
-def plan(workspace: Path, moto_endpoint: str) -> dict[str, Any]:
+def plan_local(workspace: Path, endpoint: str, name: str, *variables: str) -> dict[str, Any]:
     env_dir, data_dir = initialised(workspace, "local", backend=True)
-    out = workspace / "local.tfplan"
+    out = workspace / f"{name}.tfplan"
     tf(
         "plan",
         "-input=false",
         "-no-color",
         "-lock=false",
         f"-out={out}",
-        f"-state={workspace / 'plan.tfstate'}",
-        f"-var=endpoint={moto_endpoint}",
+        f"-state={workspace / f'{name}.tfstate'}",
+        f"-var=endpoint={endpoint}",
         f"-var=artifacts_dir={workspace / 'build'}",
-        "-var=object_expiration_days=1",
+        *variables,
         cwd=env_dir,
         data_dir=data_dir,
     )
     shown = tf("show", "-json", str(out), cwd=env_dir, data_dir=data_dir)
     result: dict[str, Any] = json.loads(shown.stdout)
     return result
+
+
+@pytest.fixture(scope="module")
+def plan(workspace: Path, moto_endpoint: str) -> dict[str, Any]:
+    return plan_local(workspace, moto_endpoint, "local", "-var=object_expiration_days=1")
+
+
+GEMINI_TEST_KEY = "AIza-test-key-never-in-env"
+
+
+@pytest.fixture(scope="module")
+def keyed_plan(workspace: Path, moto_endpoint: str) -> dict[str, Any]:
+    """envs/local as `make deploy-env` plans it with GEMINI_API_KEY set."""
+    return plan_local(workspace, moto_endpoint, "keyed", f"-var=gemini_api_key={GEMINI_TEST_KEY}")
 
 
 def planned(plan: dict[str, Any], rtype: str) -> dict[str, dict[str, Any]]:
@@ -694,6 +707,33 @@ def test_prod_media_process_is_the_pinned_container_image(prod_plan: dict[str, A
     for role in ("init_session", "triage_run"):  # the other two stay zips
         other = only(prod_plan, "aws_lambda_function", f"module.{role}.")["after"]
         assert (other["package_type"], other["runtime"]) == ("Zip", "python3.12")
+
+
+@pytest.mark.slow
+def test_local_without_a_key_uses_the_local_analyzer(plan: dict[str, Any]) -> None:
+    fn = only(plan, "aws_lambda_function", "module.triage_run.")["after"]
+    env = fn["environment"][0]["variables"]
+    # no ANALYZER: triage-run decides by the key, and there is none
+    assert not {"ANALYZER", "GEMINI_API_KEY_PARAM", "GEMINI_API_KEY"} & set(env)
+    assert not planned(plan, "aws_ssm_parameter")
+
+
+@pytest.mark.slow
+def test_local_with_a_key_keeps_it_in_ssm_and_triages_with_gemini_inline(
+    keyed_plan: dict[str, Any],
+) -> None:
+    name = "/media-triage/local/gemini-api-key"
+    param = only(keyed_plan, "aws_ssm_parameter")["after"]
+    assert (param["name"], param["type"]) == (name, "SecureString")
+    fn = only(keyed_plan, "aws_lambda_function", "module.triage_run.")["after"]
+    env = fn["environment"][0]["variables"]
+    assert (env["GEMINI_API_KEY_PARAM"], env["GEMINI_MEDIA"]) == (name, "inline")
+    assert "ANALYZER" not in env  # a key is configured: Gemini
+    assert GEMINI_TEST_KEY not in json.dumps(
+        [r for r in keyed_plan["resource_changes"] if r["type"] != "aws_ssm_parameter"]
+    )
+    arn = f"arn:aws:ssm:{ACCOUNT_REGION}:parameter{name}"
+    assert ("ssm:GetParameter", arn) in grants(role_policies(keyed_plan)["triage_run"])
 
 
 @pytest.mark.slow

@@ -59,6 +59,9 @@ def table(results: Mapping[str, Any], *, width: int | None = None) -> str:
     if results.get("partial"):
         title += " (partial: triage ran on the files that arrived)"
     lines = [title]
+    if results.get("analyzer"):
+        model = f" ({results['model']})" if results.get("model") else ""
+        lines.append(f"judged by: {results['analyzer']}{model}")
     if results.get("error"):
         lines.append(f"error: {results['error']}")
     name_w = max([8, *(len(r[1]) for r in rows)])

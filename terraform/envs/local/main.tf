@@ -17,7 +17,13 @@ module "media_triage" {
   point_in_time_recovery_enabled = false
   log_retention_days             = 1
 
+  # With GEMINI_API_KEY (TF_VAR_gemini_api_key) set, the key goes to the emulator's SSM and
+  # triage-run uses Gemini, photos inline (Google cannot fetch the emulator's URLs); else the
+  # local analyzer. triage_analyzer forces one.
+  managed_gemini_api_key = var.gemini_api_key
   triage_run = {
-    analyzer = var.triage_analyzer
+    analyzer        = var.triage_analyzer
+    gemini_media    = "inline"
+    gemini_base_url = var.gemini_base_url
   }
 }

@@ -34,9 +34,27 @@ variable "stall_timeout_seconds" {
 }
 
 variable "triage_analyzer" {
-  description = "Analyzer of triage-run: \"local\" (offline, default here) or \"gemini\"."
+  description = "Analyzer of triage-run: \"local\", \"gemini\", or null: Gemini when gemini_api_key is set, else local."
   type        = string
-  default     = "local"
+  default     = null
+}
+
+variable "gemini_api_key" {
+  description = <<-EOT
+    A Gemini API key for the local stack (make sets it from GEMINI_API_KEY as
+    TF_VAR_gemini_api_key). Non-empty: it is stored in the emulator's SSM as a SecureString and
+    triage-run reads it from there, as deployed stacks do; photos go inline (Google cannot fetch
+    the emulator's presigned URLs). Empty: the local analyzer.
+  EOT
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "gemini_base_url" {
+  description = "Another endpoint for the Gemini API (a fake one in tests); null = Google's."
+  type        = string
+  default     = null
 }
 
 variable "object_expiration_days" {

@@ -129,13 +129,13 @@ locals {
       actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
       resources = [local.arn.sessions_table]
     },
-    ], var.triage_run.gemini_api_key_parameter == null ? [] : [
+    ], local.gemini_key_parameter == null ? [] : [
     {
       sid       = "ReadGeminiKey"
       actions   = ["ssm:GetParameter"]
       resources = [local.arn.gemini_key_param]
     },
-    ], var.triage_run.gemini_api_key_parameter == null || var.triage_run.gemini_api_key_kms_key_arn == null ? [] : [
+    ], local.gemini_key_parameter == null || var.triage_run.gemini_api_key_kms_key_arn == null ? [] : [
     {
       sid       = "DecryptGeminiKey"
       actions   = ["kms:Decrypt"]

@@ -28,6 +28,12 @@ locals {
   partition = data.aws_partition.current.partition
   region    = data.aws_region.current.name
   account   = data.aws_caller_identity.current.account_id
+
+  # Whether a managed key was given is not a secret; the key is.
+  manage_gemini_key = nonsensitive(var.managed_gemini_api_key != null && var.managed_gemini_api_key != "")
+  gemini_key_parameter = local.manage_gemini_key ? "/${var.project}/${var.env}/gemini-api-key" : (
+    var.triage_run.gemini_api_key_parameter
+  )
   arn = {
     bucket         = "arn:${local.partition}:s3:::${local.names.bucket}"
     sessions_table = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.names.sessions_table}"
@@ -35,8 +41,8 @@ locals {
     triage_run     = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.triage_run}"
     state_machine  = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${local.names.state_machine}"
     executions     = "arn:${local.partition}:states:${local.region}:${local.account}:execution:${local.names.state_machine}:*"
-    gemini_key_param = var.triage_run.gemini_api_key_parameter == null ? null : (
-      "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${trimprefix(var.triage_run.gemini_api_key_parameter, "/")}"
+    gemini_key_param = local.gemini_key_parameter == null ? null : (
+      "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${trimprefix(local.gemini_key_parameter, "/")}"
     )
   }
 
@@ -126,7 +132,9 @@ module "triage_run" {
     local.common_environment,
     { GEMINI_MODEL = var.triage_run.gemini_model },
     var.triage_run.analyzer == null ? {} : { ANALYZER = var.triage_run.analyzer },
-    var.triage_run.gemini_api_key_parameter == null ? {} : { GEMINI_API_KEY_PARAM = var.triage_run.gemini_api_key_parameter },
+    local.gemini_key_parameter == null ? {} : { GEMINI_API_KEY_PARAM = local.gemini_key_parameter },
+    var.triage_run.gemini_media == null ? {} : { GEMINI_MEDIA = var.triage_run.gemini_media },
+    var.triage_run.gemini_base_url == null ? {} : { GEMINI_BASE_URL = var.triage_run.gemini_base_url },
   )
 
   tags = local.tags
@@ -211,4 +219,14 @@ module "operations" {
   state_machine_arn              = local.arn.state_machine
   state_machine_failed_threshold = var.alarm_state_machine_failed_threshold
   tags                           = local.tags
+}
+
+# Throwaway stacks only (var.managed_gemini_api_key): real envs reference a parameter by name.
+resource "aws_ssm_parameter" "gemini_api_key" {
+  count       = local.manage_gemini_key ? 1 : 0
+  name        = local.gemini_key_parameter
+  description = "Gemini API key of ${var.project}-${var.env} (managed_gemini_api_key)."
+  type        = "SecureString"
+  value       = var.managed_gemini_api_key
+  tags        = local.tags
 }

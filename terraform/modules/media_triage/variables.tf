@@ -196,8 +196,11 @@ variable "triage_run" {
   description = <<-EOT
     triage-run sizing and analyzer: memory_size (MB), timeout (s), reserved_concurrent_executions
     (null = unreserved), analyzer ("local", "gemini" or null to decide by the key),
-    gemini_model, gemini_api_key_parameter (SSM parameter name holding the key, null = none) and
-    gemini_api_key_kms_key_arn (customer-managed key of that SecureString, null = aws/ssm).
+    gemini_model, gemini_api_key_parameter (SSM parameter name holding the key, null = none),
+    gemini_api_key_kms_key_arn (customer-managed key of that SecureString, null = aws/ssm),
+    gemini_media ("url": presigned URLs, the default; "inline": photo bytes in the request, for
+    buckets Google cannot reach such as the emulator's) and gemini_base_url (another endpoint
+    for the Gemini API, e.g. a fake one in tests; null = Google's).
   EOT
   type = object({
     memory_size                    = optional(number, 1024)
@@ -207,6 +210,8 @@ variable "triage_run" {
     gemini_model                   = optional(string, "gemini-2.5-flash")
     gemini_api_key_parameter       = optional(string)
     gemini_api_key_kms_key_arn     = optional(string)
+    gemini_media                   = optional(string)
+    gemini_base_url                = optional(string)
   })
   default = {}
 
@@ -214,6 +219,23 @@ variable "triage_run" {
     condition     = var.triage_run.analyzer == null ? true : contains(["local", "gemini"], var.triage_run.analyzer)
     error_message = "triage_run.analyzer must be \"local\", \"gemini\" or null."
   }
+
+  validation {
+    condition     = var.triage_run.gemini_media == null ? true : contains(["url", "inline"], var.triage_run.gemini_media)
+    error_message = "triage_run.gemini_media must be \"url\", \"inline\" or null."
+  }
+}
+
+variable "managed_gemini_api_key" {
+  description = <<-EOT
+    Throwaway stacks only (envs/local): a Gemini key that Terraform stores as the SSM
+    SecureString "/<project>/<env>/gemini-api-key" for triage-run (it overrides
+    triage_run.gemini_api_key_parameter). The value lands in Terraform state, so real
+    environments leave this null and name a parameter made outside Terraform instead.
+  EOT
+  type        = string
+  default     = null
+  sensitive   = true
 }
 
 # ----------------------------------------------------------------------------- state machine

@@ -12,6 +12,7 @@ from fake_api import State, serve
 from PIL import Image
 
 from media_triage_cli import __main__ as cli
+from media_triage_cli import report
 from media_triage_cli.files import collect
 
 
@@ -296,3 +297,10 @@ def test_no_files_is_a_usage_error(api: State, tmp_path: Path) -> None:
 def test_model_is_sent_at_init(api: State, batch: list[Path]) -> None:
     run(api, batch[:1], model="gemini-2.5-flash")
     assert api.init_bodies[0]["model"] == "gemini-2.5-flash"
+
+
+def test_the_table_names_who_judged() -> None:
+    results = {"jobId": "j1", "status": "complete", "files": [], "verdicts": {"keep": []}}
+    assert "judged by" not in report.table(results)
+    judged = report.table({**results, "analyzer": "gemini", "model": "gemini-2.5-flash"})
+    assert judged.splitlines()[1] == "judged by: gemini (gemini-2.5-flash)"

@@ -12,7 +12,7 @@ from api_harness import MIB, T0, Api, spec
 
 from init_session import core, tokens
 from media_triage_shared import keys
-from media_triage_shared.models import FileStatus, JobStatus, VerdictKind, iso
+from media_triage_shared.models import FileStatus, JobStatus, VerdictKind, VerdictSummary, iso
 
 
 @pytest.fixture
@@ -378,10 +378,15 @@ def test_results_show_uploading_processed_thumbnails_and_verdicts(api: Api) -> N
     assert "thumbnailUrl" not in by_id[c]
     assert mid["processedCount"] == 2
 
-    api.set_job(sid, jid, JobStatus.COMPLETE, partial=True)
+    assert "analyzer" not in mid
+    judged = VerdictSummary(
+        keep=1, discard=1, analyzer="gemini", model="gemini-2.5-flash", duration_ms=5
+    )
+    api.set_job(sid, jid, JobStatus.COMPLETE, partial=True, summary=judged)
     done = api.call("GET", path, token=token).json()
     assert done["status"] == "complete"
     assert done["partial"] is True
+    assert (done["analyzer"], done["model"]) == ("gemini", "gemini-2.5-flash")
     assert [v["fileId"] for v in done["verdicts"]["keep"]] == [a]
     assert [v["fileId"] for v in done["verdicts"]["discard"]] == [b]
     assert done["verdicts"]["keep"][0] == {

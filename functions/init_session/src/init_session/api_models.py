@@ -251,6 +251,10 @@ class ResultsResponse(Contract):
         default=None, description="True when triage ran on fewer files than expected."
     )
     error: str | None = None
+    analyzer: str | None = Field(
+        default=None, description="Who judged the files, once complete: `gemini` or `local`."
+    )
+    model: str | None = Field(default=None, description="The Gemini model, when it judged.")
 
 
 class ErrorDetail(Contract):

@@ -542,6 +542,7 @@ def results(job: JobRow, svc: Services, if_none_match: str | None, now: datetime
         and row.thumbnail_key.startswith(derived)
         and job.status is not JobStatus.CANCELLED
     }
+    judged = job.summary if job.status is JobStatus.COMPLETE else None
     body = ResultsResponse(
         job_id=job.job_id,
         session_id=job.session_id,
@@ -553,6 +554,8 @@ def results(job: JobRow, svc: Services, if_none_match: str | None, now: datetime
         verdicts=_verdicts(rows) if job.status is JobStatus.COMPLETE else None,
         partial=job.partial,
         error=job.error,
+        analyzer=judged.analyzer if judged else None,
+        model=judged.model if judged else None,
     )
     expiry = svc.cfg.thumbnail_expiry_seconds
     window = int(now.timestamp()) // max(1, expiry // 3) if thumbs else 0
