@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import sys
 import threading
 import time
@@ -149,6 +150,7 @@ class Run:
         self.on_init = on_init
         self.clock = clock
         self.cancel = threading.Event()
+        self.interrupted = threading.Event()  # Ctrl-C seen; acted on at the next safe point
         self.outcome = Outcome(EXIT_FAILED)
         self._finished = False  # the job reached a final state: Ctrl-C no longer cancels it
 
@@ -167,6 +169,28 @@ class Run:
     # ------------------------------------------------------------------ the run
 
     def execute(self) -> int:
+        # Ctrl-C only sets a flag: a KeyboardInterrupt raised at an arbitrary point (inside a
+        # connection pool's lock, a buffered write) can leave a lock held, and the cancel call
+        # that follows would then hang. The run checks the flag between steps; a second Ctrl-C
+        # raises at once.
+        if threading.current_thread() is not threading.main_thread():
+            return self._execute()
+        previous = signal.signal(signal.SIGINT, self._on_sigint)
+        try:
+            return self._execute()
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _on_sigint(self, signum: int, frame: object) -> None:
+        if self.interrupted.is_set():
+            raise KeyboardInterrupt
+        self.interrupted.set()
+
+    def _checkpoint(self) -> None:
+        if self.interrupted.is_set():
+            raise KeyboardInterrupt
+
+    def _execute(self) -> int:
         try:
             files = collect(self.opts.paths)
         except OSError as exc:
@@ -181,8 +205,10 @@ class Run:
         journal = self.journal = Journal(self.opts.resume, files, self.client.base_url)
         uploader: Uploader | None = None
         try:
+            self._checkpoint()
             init = self._init(files, journal)
             self.outcome.job_id = init.job_id
+            self._checkpoint()
             uploader = self._start_uploads(files, init, journal)
             code = self._wait(init, uploader, journal)
         except KeyboardInterrupt:
@@ -259,6 +285,7 @@ class Run:
         body: dict[str, Any] | None = None
         uploads_timed = False
         while True:
+            self._checkpoint()
             now = self.clock()
             if not uploads_timed and uploader.done:
                 uploads_timed = True
