@@ -162,6 +162,10 @@ class Analyzer(Protocol):
 
     def analyze(self, items: Sequence[MediaItem], *, deadline: float) -> list[Verdict]: ...
 
+    def with_model(self, model: str) -> Analyzer:
+        """This analyzer asking ``model`` (a job's override); one without models ignores it."""
+        ...
+
 
 class MediaTool(Protocol):
     """Photo and video work (Pillow and ffmpeg adapters in media_process). Every failure is a

@@ -156,13 +156,30 @@ def test_summary_lands_on_the_job_row_without_touching_counters(world: World) ->
         "keep": 4,
         "discard": 2,
         "analyzer": "scripted",
-        "model": "scripted-1",
+        "model": "gemini-test",  # the job's override (init body `model`)
         "duration_ms": 0,
         "partial": True,
         "not_evaluated": 0,
     }
     for name in ("processed_count", "expected_file_count", "token_hash", "execution_arn", "model"):
         assert getattr(job, name) == getattr(before, name), name
+
+
+@pytest.mark.parametrize(
+    ("job_model", "asked"), [("gemini-3-pro", "gemini-3-pro"), (None, "scripted-1")]
+)
+def test_the_jobs_model_override_is_the_one_asked(job_model: str | None, asked: str) -> None:
+    w = World()
+    w.job(expected=1, model=job_model)
+    w.add(row("photo-thumb"))
+    analyzer = ScriptedAnalyzer()
+
+    run(w, analyzer)
+
+    assert analyzer.model == asked
+    summary = w.job_row().summary
+    assert summary is not None
+    assert summary.model == asked
 
 
 def test_a_rerun_replaces_every_verdict_consistently(world: World) -> None:

@@ -122,6 +122,17 @@ def test_a_normal_answer_in_bounded_concurrent_batches_of_at_most_20(fake: FakeG
         assert media == {"kind": "uri", "mime": "image/jpeg", "uri": by_id[fid].media.url}
 
 
+def test_a_jobs_model_override_is_the_model_called(fake: FakeGemini) -> None:
+    base = analyzer(fake)
+    other = base.with_model("gemini-3-pro-preview")
+    verdicts = run(other, photos(2))
+
+    assert set(verdicts) == {"f00", "f01"}
+    assert [c.model for c in fake.calls] == ["gemini-3-pro-preview"]
+    assert (base.model, other.model) == (MODEL, "gemini-3-pro-preview")
+    assert base.with_model(MODEL) is base
+
+
 def test_a_video_proxy_goes_as_a_uri_part_with_its_mime_type(fake: FakeGemini) -> None:
     proxy = MediaRef(
         key=derived("v1", "proxy.mp4"),
@@ -342,7 +353,7 @@ def test_answers_before_the_deadline_are_kept(fake: FakeGemini) -> None:
 
 def test_triage_with_gemini_keeps_what_the_model_left_out(fake: FakeGemini) -> None:
     world = World()
-    world.job(expected=3)
+    world.job(expected=3, model=None)  # no per-job override: the configured model
     world.add(row("a", filename="a dark one.jpg"), row("b"), row("c"))
     fake.script(Reply(omit=frozenset({"c"})), Reply(omit=frozenset({"c"})))
 

@@ -66,7 +66,12 @@ class World:
     def __post_init__(self) -> None:
         self.files = FakeFileRepository(self.jobs)
 
-    def job(self, expected: int, status: JobStatus = JobStatus.ANALYZING) -> JobRow:
+    def job(
+        self,
+        expected: int,
+        status: JobStatus = JobStatus.ANALYZING,
+        model: str | None = "gemini-test",
+    ) -> JobRow:
         job = JobRow(
             session_id=SESSION,
             job_id=JOB,
@@ -74,7 +79,7 @@ class World:
             phase="analyzing",
             expected_file_count=expected,
             token_hash="hash",
-            model="gemini-test",
+            model=model,
             created_at=T,
             updated_at=T,
             stall_deadline=T,
@@ -122,6 +127,10 @@ class ScriptedAnalyzer:
     url_ttl_seconds: int = 600
     calls: list[list[MediaItem]] = field(default_factory=list)
     deadlines: list[float] = field(default_factory=list)
+
+    def with_model(self, model: str) -> ScriptedAnalyzer:
+        self.model = model  # a fake: record the choice in place
+        return self
 
     def analyze(self, items: Sequence[MediaItem], *, deadline: float) -> list[Verdict]:
         self.calls.append(list(items))

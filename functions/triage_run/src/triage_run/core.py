@@ -203,6 +203,8 @@ def run_triage(
             job_id=req.job_id, status=JobStatus.CANCELLED, keep=0, discard=0, partial=req.partial
         )
 
+    if job.model:  # the init body's per-job override
+        analyzer = analyzer.with_model(job.model)
     rows = files.list_files(req.job_id)
     manifest = build_manifest(rows, store=store, url_ttl=analyzer.url_ttl_seconds)
     names = {r.file_id: r.filename for r in rows}

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import re
@@ -360,6 +361,13 @@ class GeminiAnalyzer:
         return outcome
 
     # ------------------------------------------------------------------ the port
+
+    def with_model(self, model: str) -> GeminiAnalyzer:
+        if model == self._cfg.model:
+            return self
+        return GeminiAnalyzer(
+            self._client, dataclasses.replace(self._cfg, model=model), self._store
+        )
 
     def analyze(self, items: Sequence[MediaItem], *, deadline: float) -> list[Verdict]:
         sendable = [i for i in items if i.media.url is not None or self._inlinable(i)]

@@ -340,6 +340,9 @@ class LocalAnalyzer:
 
     # ------------------------------------------------------------------ the port
 
+    def with_model(self, model: str) -> LocalAnalyzer:
+        return self  # no model to choose
+
     def analyze(self, items: Sequence[MediaItem], *, deadline: float) -> list[Verdict]:
         judged: dict[str, Judgement] = {}
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="local-analyzer")
