@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 from typing import Any
+from urllib.parse import quote_plus
 
 from PIL import Image, ImageDraw
 from stack import Response, Stack
@@ -29,3 +30,20 @@ def results(stack: Stack, init: dict[str, Any], **headers: str) -> Response:
     return stack.api(
         "GET", f"/api/triage/{init['jobId']}/results", token=init["sessionToken"], headers=headers
     )
+
+
+def s3_event(bucket: str, key: str, size: int) -> dict[str, Any]:
+    """An ObjectCreated record as S3 sends it: the key URL-encoded, a space as '+'."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Post",
+                "s3": {
+                    "bucket": {"name": bucket},
+                    "object": {"key": quote_plus(key, safe="/"), "size": size},
+                },
+            }
+        ]
+    }

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
-from urllib.parse import quote_plus
 
 import pytest
+from api_helpers import s3_event
 from corpus import DUPLICATE, VALID, Case, available_cases
 from stack import Stack
 
@@ -27,23 +27,6 @@ def _wait_processed(stack: Stack, session_id: str, job_id: str, count: int) -> d
         r for r in stack.file_rows(job_id) if r["status"] in {"valid", "invalid", "duplicate"}
     ]
     raise TimeoutError(f"{len(finals)}/{count} files final; job row: {row}")
-
-
-def _s3_event(bucket: str, key: str, size: int) -> dict[str, Any]:
-    """An ObjectCreated record as S3 sends it: the key URL-encoded, a space as '+'."""
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Post",
-                "s3": {
-                    "bucket": {"name": bucket},
-                    "object": {"key": quote_plus(key, safe="/"), "size": size},
-                },
-            }
-        ]
-    }
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +119,7 @@ def test_duplicate_deliveries_count_each_file_once(
     for name in ("unicode_name", "png_alpha", "mp4", "empty"):
         target = corpus_job["targets"][name]
         case = next(c for c in corpus_job["cases"] if c.name == name)
-        event = _s3_event(stack.bucket, target["key"], len(case.data()))
+        event = s3_event(stack.bucket, target["key"], len(case.data()))
         for _ in range(2):
             resp = lam.invoke(
                 FunctionName=stack.functions["media_process"], Payload=json.dumps(event).encode()

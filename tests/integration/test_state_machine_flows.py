@@ -7,11 +7,12 @@ fast and deterministic, no redeploy with a short ``stall_timeout_seconds``.
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import pytest
-from api_helpers import fspec, jpeg, results
+from api_helpers import fspec, jpeg, results, s3_event
 from stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -169,6 +170,23 @@ def test_cancel_mid_upload(stack: Stack) -> None:
     )
     assert more.status_code == 409
 
+    # b.jpg's presigned POST outlives the cancel: a late upload still lands. MediaProcess
+    # (delivered synchronously here, so we know it ran) skips it: no derived object, no count.
+    late = init["uploads"][1]
+    stack.upload(late, data[1])
+    resp = stack.client("lambda").invoke(
+        FunctionName=stack.functions["media_process"],
+        Payload=json.dumps(s3_event(stack.bucket, late["key"], len(data[1]))).encode(),
+    )
+    answer = json.loads(resp["Payload"].read())
+    assert answer["processed"][0]["fileId"] == late["fileId"], answer
+    assert answer["processed"][0]["skipped"] == "job_cancelled"
+    derived = s3.list_objects_v2(
+        Bucket=stack.bucket, Prefix=f"derived/{init['sessionId']}/{init['jobId']}/"
+    )
+    assert derived.get("KeyCount", 0) == 0, derived.get("Contents")
+    assert stack.job_row(init["sessionId"], init["jobId"])["processedCount"] == 1
+
 
 def test_retry_after_a_failed_triage_run(stack: Stack) -> None:
     """TriageRun fails for real: its function is redeployed with a bad setting (ANALYZER is not
@@ -192,6 +210,10 @@ def test_retry_after_a_failed_triage_run(stack: Stack) -> None:
         configure(env)
     assert job["status"] == "failed", job
     assert job["error"]
+    shown = results(stack, init).json()["error"]  # what the page shows: readable, no traceback
+    assert shown
+    assert "stackTrace" not in shown
+    assert len(shown) <= 300
     assert stack.execution(init["jobId"])["status"] in {"FAILED", "RUNNING"}
 
     refused = stack.api(

@@ -569,3 +569,34 @@ def test_cancel_of_a_finished_job_deletes_media_without_stopping_anything(api: A
     results = api.call("GET", f"/api/triage/{jid}/results", token=body["sessionToken"]).json()
     assert "thumbnailUrl" not in results["files"][0]
     assert "verdicts" not in results
+
+
+@pytest.mark.parametrize(
+    ("cause", "shown"),
+    [
+        (
+            json.dumps(
+                {
+                    "errorMessage": "Gemini unavailable after 3 attempts: 503",
+                    "errorType": "AnalyzerUnavailable",
+                    "requestId": "r-1",
+                    "stackTrace": ['  File "/var/task/triage_run/core.py", line 210'],
+                }
+            ),
+            "AnalyzerUnavailable: Gemini unavailable after 3 attempts: 503",
+        ),
+        ("stalled: no file arrived", "stalled: no file arrived"),
+        ("x" * 1000, "x" * 297 + "..."),
+    ],
+)
+def test_a_failed_jobs_error_is_readable_and_never_a_stack_trace(
+    api: Api, cause: str, shown: str
+) -> None:
+    body = api.init(1)
+    api.set_job(body["sessionId"], body["jobId"], JobStatus.FAILED, error=cause)
+    resp = api.call("GET", f"/api/triage/{body['jobId']}/results", token=body["sessionToken"])
+    assert resp.status_code == 200
+    assert resp.json()["error"] == shown
+    job = api.jobs.get_job(body["sessionId"], body["jobId"])
+    assert job is not None
+    assert job.error == cause  # operators keep the whole cause

@@ -172,3 +172,42 @@ def test_a_missing_object_is_final_and_counted(env: Env) -> None:
     assert outcome.counted
     assert outcome.row.error is not None
     assert outcome.row.error.code == "missing"
+
+
+def test_a_late_upload_to_a_cancelled_job_does_no_work_and_counts_nothing(env: Env) -> None:
+    env.create_job(expected=2)
+    assert env.jobs.set_status(SESSION, JOB, JobStatus.CANCELLED, "cancelled")
+    upload = env.put("late.jpg", BY_NAME["jpeg_exif"].data())  # its presigned URL still worked
+
+    outcome = env.process(upload)
+
+    assert outcome.job_cancelled
+    assert not outcome.counted
+    assert env.processed_count() == 0
+    assert env.derived(upload.file_id) == set()  # no thumbnail or display copy comes back
+    assert env.files.get_file(JOB, upload.file_id) is None
+    assert env.store.reads == []  # not even the original was read
+
+
+def test_a_job_cancelled_during_processing_counts_nothing(env: Env) -> None:
+    env.create_job(expected=2)
+    upload = env.put("IMG.jpg", BY_NAME["jpeg_exif"].data())
+
+    class CancelMidway:
+        def __getattr__(self, name: str) -> object:
+            return getattr(env.media, name)
+
+        def process_photo(
+            self, data: bytes, mime_type: str, *, max_pixels: int
+        ) -> PhotoResult | MediaFailure:
+            assert env.jobs.set_status(SESSION, JOB, JobStatus.CANCELLED, "cancelled")
+            return env.media.process_photo(data, mime_type, max_pixels=max_pixels)
+
+    outcome = env.process(upload, media=CancelMidway())  # type: ignore[arg-type]
+
+    assert outcome.job_cancelled
+    assert not outcome.counted
+    assert env.processed_count() == 0
+    row = env.files.get_file(JOB, upload.file_id)
+    assert row is not None
+    assert row.status is FileStatus.PROCESSING  # never finalised: the job is gone

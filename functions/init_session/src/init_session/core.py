@@ -7,6 +7,7 @@ requests to these functions and their domain errors to status codes.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import uuid
 from collections.abc import Iterable, Iterator
@@ -526,6 +527,30 @@ def weak_match(if_none_match: str | None, etag: str) -> bool:
     return any(tag.strip().removeprefix("W/") == bare for tag in if_none_match.split(","))
 
 
+PUBLIC_ERROR_CHARS = 300
+
+
+def public_error(cause: str | None) -> str | None:
+    """The job's failure as the page shows it. The row keeps the whole cause for operators;
+    a Lambda failure's cause is Step Functions' JSON with a ``stackTrace``, which is internal:
+    the page gets ``<errorType>: <errorMessage>``, cut to a readable length."""
+    if not cause:
+        return cause
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        kind = parsed.get("errorType")
+        cause = (
+            f"{kind}: {parsed['errorMessage']}" if isinstance(kind, str) else parsed["errorMessage"]
+        )
+    cause = " ".join(cause.split())
+    if len(cause) > PUBLIC_ERROR_CHARS:
+        cause = cause[: PUBLIC_ERROR_CHARS - 3].rstrip() + "..."
+    return cause
+
+
 def results(job: JobRow, svc: Services, if_none_match: str | None, now: datetime) -> Results:
     """The page's poll: job, per-file statuses, verdicts when complete.
 
@@ -553,7 +578,7 @@ def results(job: JobRow, svc: Services, if_none_match: str | None, now: datetime
         files=[_file_view(row, job) for row in rows],
         verdicts=_verdicts(rows) if job.status is JobStatus.COMPLETE else None,
         partial=job.partial,
-        error=job.error,
+        error=public_error(job.error),
         analyzer=judged.analyzer if judged else None,
         model=judged.model if judged else None,
     )

@@ -42,6 +42,7 @@ from media_triage_shared.models import (
     FileError,
     FileRow,
     FileStatus,
+    JobStatus,
     MediaType,
     iso,
     ttl_epoch,
@@ -91,6 +92,7 @@ class Deadline:
 class Outcome:
     row: FileRow
     counted: bool
+    job_cancelled: bool = False  # skipped (or not finalised): the job was cancelled
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +122,9 @@ def process_upload(
         log.info("media.already_final", status=existing.status.value)
         return Outcome(existing, counted=False)  # a duplicate delivery: nothing to redo
     base = _processing_row(upload, existing, limits, now)
+    if _cancelled(jobs, upload):  # a late upload to a cancelled job: its URL was still valid
+        log.info("media.job_cancelled", stage="before")  # no work, no derived objects, no row
+        return Outcome(existing or base, counted=False, job_cancelled=True)
     if not files.start_processing(base):  # a concurrent delivery finalised it meanwhile
         current = files.get_file(upload.job_id, upload.file_id)
         return Outcome(current or base, counted=False)
@@ -127,10 +132,22 @@ def process_upload(
 
     ctx = _Ctx(upload, store, files, media, limits, deadline)
     final = _examine(ctx, base).model_copy(update={"updated_at": iso(now)})
+    if _cancelled(jobs, upload):  # cancelled while we worked: leave the row, count nothing
+        log.info("media.job_cancelled", stage="after")
+        return Outcome(final, counted=False, job_cancelled=True)
     counted = files.finalize(final, stall_deadline=stall_deadline)
     if final.status is FileStatus.INVALID and final.error is not None:
         log.info("media.invalid", code=final.error.code, message=final.error.message)
     return Outcome(final, counted)
+
+
+def _cancelled(jobs: JobRepository, upload: UploadKey) -> bool:
+    """The job was cancelled (its objects deleted). A job row not there yet is not cancelled:
+    an upload may land before init's write, and is counted once the job exists. media-process
+    never deletes (it may only read uploads/* and write derived/*): what a late upload leaves
+    behind expires with the bucket's 1-day lifecycle rule."""
+    job = jobs.get_job(upload.session_id, upload.job_id)
+    return job is not None and job.status is JobStatus.CANCELLED
 
 
 def _processing_row(

@@ -53,5 +53,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             counted=outcome.counted,
             duration_ms=round((time.perf_counter() - started) * 1000),
         )
-        results.append({"fileId": upload.file_id, "status": outcome.row.status.value})
+        result = {"fileId": upload.file_id, "status": outcome.row.status.value}
+        if outcome.job_cancelled:
+            result["skipped"] = "job_cancelled"
+        results.append(result)
     return {"processed": results}
