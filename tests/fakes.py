@@ -96,10 +96,13 @@ class FakeJobRepository:
         error: str | None = None,
         summary: VerdictSummary | None = None,
         partial: bool | None = None,
+        expect: JobStatus | None = None,
     ) -> bool:
         with self.lock:
             job = self.jobs.get((session_id, job_id))
             if job is None or job.status is JobStatus.CANCELLED:
+                return False
+            if expect is not None and job.status is not expect:
                 return False
             update: dict[str, Any] = {"status": status, "phase": phase, "updated_at": iso(utcnow())}
             for name, value in (("error", error), ("summary", summary), ("partial", partial)):

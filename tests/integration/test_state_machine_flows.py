@@ -234,3 +234,26 @@ def test_retry_after_a_failed_triage_run(stack: Stack) -> None:
     body = results(stack, init).json()
     assert body["status"] == "complete"
     assert "verdicts" in body
+
+
+def test_a_job_whose_execution_ended_behind_its_back_fails_on_the_next_poll(stack: Stack) -> None:
+    """The execution stops without the job row being told (as the execution-timeout backstop
+    does): the page's next poll, once the stall deadline is long past, fails the job instead
+    of showing `pending` forever, and retry starts a new execution that finishes it."""
+    data = jpeg(150)
+    init = stack.init(1, [fspec("a.jpg", data)])
+    arn = stack.execution(init["jobId"])["executionArn"]
+    stack.client("stepfunctions").stop_execution(executionArn=arn, cause="operator")
+    _wait_execution(stack, arn, 30)
+    assert stack.job_row(init["sessionId"], init["jobId"])["status"] == "pending"
+    _stall_now(stack, init)
+
+    body = results(stack, init).json()
+    assert body["status"] == "failed", body
+    assert "ABORTED" in body["error"]
+
+    retry = stack.api("POST", f"/api/triage/{init['jobId']}/retry", token=init["sessionToken"])
+    assert retry.status_code == 202, retry.text
+    stack.upload(init["uploads"][0], data)
+    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=120)
+    assert job["status"] == "complete", job

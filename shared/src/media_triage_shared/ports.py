@@ -62,9 +62,11 @@ class JobRepository(Protocol):
         error: str | None = None,
         summary: VerdictSummary | None = None,
         partial: bool | None = None,
+        expect: JobStatus | None = None,
     ) -> bool:
         """Set status/phase (and the extras given); False, changing nothing, when the job was
-        cancelled (a cancelled job stays cancelled, whatever finishes after the cancel)."""
+        cancelled (a cancelled job stays cancelled, whatever finishes after the cancel), or
+        when ``expect`` is given and the job's status is no longer that one."""
         ...
 
     # -- the HTTP API's changes to a job (init_session); all guarded, never a whole-row write

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,6 +37,9 @@ class FakeExecutions:
     def __init__(self) -> None:
         self.started: dict[str, TriageInput] = {}
         self.stopped: list[str] = []
+        self.ended: dict[str, str] = {}  # name -> final status (a test ends one by hand)
+        self.status_calls = 0
+        self.on_status: Callable[[], None] | None = None  # runs inside status(): a race
         self.fail_next = 0
 
     def arn(self, name: str) -> str:
@@ -54,6 +57,16 @@ class FakeExecutions:
             return False
         self.stopped.append(name)
         return True
+
+    def status(self, name: str) -> str | None:
+        self.status_calls += 1
+        if self.on_status is not None:
+            self.on_status()
+        if name not in self.started:
+            return None
+        if name in self.stopped:
+            return "ABORTED"
+        return self.ended.get(name, "RUNNING")
 
 
 @dataclass

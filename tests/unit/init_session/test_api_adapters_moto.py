@@ -95,7 +95,9 @@ def test_job_repository_guards(aws: dict[str, Any]) -> None:
     jobs.set_execution("s1", "j1", "arn:x")
     assert jobs.begin_retry("s1", "j1", JobStatus.PROCESSING, "p", "d") is None  # not failed
 
-    assert jobs.set_status("s1", "j1", JobStatus.ANALYZING, "analyzing")
+    # `expect`: only from the status read (a job that moved on is left alone)
+    assert not jobs.set_status("s1", "j1", JobStatus.FAILED, "failed", expect=JobStatus.ANALYZING)
+    assert jobs.set_status("s1", "j1", JobStatus.ANALYZING, "analyzing", expect=JobStatus.PENDING)
     assert jobs.set_expected_count("s1", "j1", 1, "d") is None
     assert not jobs.reserve_uploads("s1", "j1", 1, "d", 100)
 
@@ -208,8 +210,11 @@ def test_executions_never_start_twice_and_stop(aws: dict[str, Any]) -> None:
     assert executions.start("j1", payload) == arn == executions.execution_arn("j1")
     described = aws["sfn"].describe_execution(executionArn=arn)
     assert json.loads(described["input"]) == {"sessionId": "s1", "jobId": "j1", "partial": False}
+    assert executions.status("j1") == "RUNNING"
     assert executions.stop("j1", "cancelled")
     assert not executions.stop("nope", "cancelled")
+    assert executions.status("j1") == "ABORTED"
+    assert executions.status("nope") is None
 
 
 @pytest.mark.parametrize(

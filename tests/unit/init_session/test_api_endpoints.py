@@ -600,3 +600,55 @@ def test_a_failed_jobs_error_is_readable_and_never_a_stack_trace(
     job = api.jobs.get_job(body["sessionId"], body["jobId"])
     assert job is not None
     assert job.error == cause  # operators keep the whole cause
+
+
+# ---------------------------------------------------------------------------- orphaned jobs
+
+
+def _stalled_long_ago(api: Api) -> tuple[str, str, str]:
+    """A job in processing whose stall deadline (init + 600 s) is well past the grace."""
+    body = api.init(2, [spec("a.jpg"), spec("b.jpg")])
+    api.set_job(body["sessionId"], body["jobId"], JobStatus.PROCESSING)
+    api.tick(600 + core.ORPHAN_GRACE_SECONDS + 1)
+    return body["sessionId"], body["jobId"], body["sessionToken"]
+
+
+def test_a_job_whose_workflow_ended_is_failed_by_the_next_poll_and_can_be_retried(
+    api: Api,
+) -> None:
+    sid, jid, token = _stalled_long_ago(api)
+    api.executions.ended[jid] = "TIMED_OUT"  # the execution-timeout backstop hit
+
+    body = api.call("GET", f"/api/triage/{jid}/results", token=token).json()
+
+    assert body["status"] == "failed"
+    assert "TIMED_OUT" in body["error"]
+    job = api.jobs.get_job(sid, jid)
+    assert job is not None
+    assert job.status is JobStatus.FAILED
+    retry = api.call("POST", f"/api/triage/{jid}/retry", token=token)
+    assert retry.status_code == 202, retry.text
+
+
+def test_a_running_workflow_past_its_stall_deadline_is_left_alone(api: Api) -> None:
+    _sid, jid, token = _stalled_long_ago(api)
+    body = api.call("GET", f"/api/triage/{jid}/results", token=token).json()
+    assert body["status"] == "processing"
+    assert api.executions.status_calls == 1
+
+
+def test_before_the_stall_deadline_no_execution_is_described(api: Api) -> None:
+    body = api.init(1, [spec()])
+    api.tick(600)  # at the deadline, not past it plus the grace
+    api.call("GET", f"/api/triage/{body['jobId']}/results", token=body["sessionToken"])
+    assert api.executions.status_calls == 0
+
+
+def test_a_job_completing_while_its_ended_workflow_is_checked_stays_complete(api: Api) -> None:
+    sid, jid, token = _stalled_long_ago(api)
+    api.executions.ended[jid] = "SUCCEEDED"
+    api.executions.on_status = lambda: api.set_job(sid, jid, JobStatus.COMPLETE)
+
+    body = api.call("GET", f"/api/triage/{jid}/results", token=token).json()
+
+    assert body["status"] == "complete"

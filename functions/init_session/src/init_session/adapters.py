@@ -45,6 +45,15 @@ class StepFunctionsExecutions:
             raise
         return True
 
+    def status(self, name: str) -> str | None:
+        try:
+            resp = self._sfn.describe_execution(executionArn=self.execution_arn(name))
+        except ClientError as exc:
+            if _code(exc) in {"ExecutionDoesNotExist", "InvalidArn"}:
+                return None
+            raise
+        return str(resp["status"])
+
 
 class S3UploadSigner:
     """Presigning is local (no network call); the multipart calls go to S3."""

@@ -551,6 +551,34 @@ def public_error(cause: str | None) -> str | None:
     return cause
 
 
+UNFINISHED_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.ANALYZING})
+# Past the stall deadline the workflow acts within seconds (or is in TriageRun); this much later
+# an unfinished job is worth one DescribeExecution per poll.
+ORPHAN_GRACE_SECONDS = 120
+
+
+def settle_orphan(job: JobRow, svc: Services, now: datetime) -> JobRow:
+    """A job whose workflow ended without finishing it (the execution-timeout backstop, an
+    execution stopped by hand) would otherwise be polled forever: once its stall deadline is
+    well past, an execution that is no longer running fails the job, guarded by the status
+    read, so a job that completes meanwhile stays complete. ``retry`` can then start anew."""
+    if job.status not in UNFINISHED_STATUSES:
+        return job
+    if iso(now - timedelta(seconds=ORPHAN_GRACE_SECONDS)) <= job.stall_deadline:
+        return job
+    status = svc.executions.status(execution_name(job))
+    if status == "RUNNING":
+        return job
+    cause = (
+        f"the triage workflow ended ({status or 'not found'}) without finishing this job; "
+        "retry runs it again"
+    )
+    svc.jobs.set_status(
+        job.session_id, job.job_id, JobStatus.FAILED, "failed", error=cause, expect=job.status
+    )
+    return svc.jobs.get_job(job.session_id, job.job_id) or job
+
+
 def results(job: JobRow, svc: Services, if_none_match: str | None, now: datetime) -> Results:
     """The page's poll: job, per-file statuses, verdicts when complete.
 
@@ -558,6 +586,7 @@ def results(job: JobRow, svc: Services, if_none_match: str | None, now: datetime
     weak: it hashes the body with thumbnail *keys* instead of URLs plus the URL signing
     window, so an unchanged job answers 304 without presigning anything, and a client's copy
     is replaced (fresh URLs) well before its URLs expire."""
+    job = settle_orphan(job, svc, now)
     rows = svc.files.list_files(job.job_id)
     derived = keys.derived_prefix(job.session_id, job.job_id)
     thumbs = {

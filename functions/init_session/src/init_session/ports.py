@@ -49,6 +49,11 @@ class Executions(Protocol):
         """Stop the execution ``name``; False when there is none running."""
         ...
 
+    def status(self, name: str) -> str | None:
+        """``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` or ``ABORTED``; None when there
+        is no execution of that name."""
+        ...
+
 
 class UploadSigner(Protocol):
     """Presigned uploads straight to S3 and the multipart-upload calls around them."""

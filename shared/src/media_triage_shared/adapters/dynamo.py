@@ -101,6 +101,7 @@ class DynamoJobRepository:
         error: str | None = None,
         summary: VerdictSummary | None = None,
         partial: bool | None = None,
+        expect: JobStatus | None = None,
     ) -> bool:
         values: dict[str, Any] = {
             ":status": status.value,
@@ -118,13 +119,18 @@ class DynamoJobRepository:
                 sets.append(f"#{attr} = :{attr}")
                 names[f"#{attr}"] = attr
                 values[f":{attr}"] = value
-        values[":cancelled"] = JobStatus.CANCELLED.value
+        if expect is None:
+            values[":cancelled"] = JobStatus.CANCELLED.value
+            condition = "attribute_exists(tokenHash) AND #s <> :cancelled"
+        else:
+            values[":expect"] = expect.value
+            condition = "attribute_exists(tokenHash) AND #s = :expect"
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(session_id, job_id),
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression="attribute_exists(tokenHash) AND #s <> :cancelled",
+                ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=serialize(values),
             )
