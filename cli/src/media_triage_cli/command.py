@@ -55,6 +55,9 @@ class RunOptions:
     resume: Path | None = None
     attempts: int = 5
     backoff: float = 0.5
+    # While uploads are in flight, PATCH the unchanged expectedFileCount this often: a sign of
+    # life that pushes the stall deadline (10 min) past a long upload of one big file.
+    keepalive: float = 120.0
 
 
 @dataclass
@@ -112,17 +115,25 @@ class _Listener:
         self.model.upload_failed(file_id, code, message)
         with self._lock:  # PATCHes go out in order, each with the absolute count
             self.failures.append((self.names.get(file_id, file_id), code, message))
-            remaining = self.expected - len(self.failures)
-            if remaining < 1:
+            if self.expected - len(self.failures) < 1:
                 self.all_failed.set()
                 return
-            try:
-                self.client.set_expected_count(self.job_id, remaining)
-            except ApiError as exc:
-                if exc.status != 409:  # 409: the job moved on already; nothing to wait for
-                    raise
-            except requests.RequestException:
-                pass  # the stall deadline is the backstop
+            self._patch_expected()
+
+    def keep_alive(self) -> None:
+        """The unchanged count again: the API takes a PATCH as a sign of life."""
+        with self._lock:
+            if self.expected - len(self.failures) >= 1:
+                self._patch_expected()
+
+    def _patch_expected(self) -> None:
+        try:
+            self.client.set_expected_count(self.job_id, self.expected - len(self.failures))
+        except ApiError as exc:
+            if exc.status != 409:  # 409: the job moved on already; nothing to wait for
+                raise
+        except requests.RequestException:
+            pass  # the stall deadline is the backstop
 
 
 class Run:
@@ -284,12 +295,16 @@ class Run:
         etag: str | None = None
         body: dict[str, Any] | None = None
         uploads_timed = False
+        next_keepalive = started + self.opts.keepalive
         while True:
             self._checkpoint()
             now = self.clock()
             if not uploads_timed and uploader.done:
                 uploads_timed = True
                 self.outcome.timeline["upload_done"] = self.listener.last_upload_done or now
+            if not uploader.done and now >= next_keepalive:
+                next_keepalive = now + self.opts.keepalive
+                self.listener.keep_alive()
             if now >= next_poll:
                 next_poll = now + self.opts.poll_interval
                 poll = self.client.results(init.job_id, etag)

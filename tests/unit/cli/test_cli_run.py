@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -304,3 +306,35 @@ def test_the_table_names_who_judged() -> None:
     assert "judged by" not in report.table(results)
     judged = report.table({**results, "analyzer": "gemini", "model": "gemini-2.5-flash"})
     assert judged.splitlines()[1] == "judged by: gemini (gemini-2.5-flash)"
+
+
+def test_a_long_upload_keeps_the_job_alive_with_unchanged_patches(tmp_path: Path) -> None:
+    with serve(State(multipart_threshold=1000, part_size=700)) as api:
+        big = blob(tmp_path / "long video.mp4", 2500)
+        api.faults.part_hang.add(("long video.mp4", 2))  # the upload sits still for a while
+
+        def unstick() -> None:
+            deadline = time.monotonic() + 20
+            while len(api.patches) < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            api.faults.part_hang.clear()
+            api.release.set()
+
+        watcher = threading.Thread(target=unstick)
+        watcher.start()
+        result = run(api, [big], keepalive=0.05, concurrency=1)
+        watcher.join()
+
+        assert result.code == 0, result.err
+        assert len(api.patches) >= 3  # signs of life while the part hung...
+        assert set(api.patches) == {1}  # ...each with the unchanged count
+        # none once the upload was done (processing pushes the deadline itself)
+        methods = [m for m, path in api.log if m == "PATCH" or path.endswith("/multipart/complete")]
+        assert methods[-1] == "POST"
+        assert methods.count("POST") == 1
+
+
+def test_short_uploads_send_no_keepalive(api: State, batch: list[Path]) -> None:
+    result = run(api, batch)  # the default interval (2 min) is far longer than this run
+    assert result.code == 0
+    assert api.patches == []
