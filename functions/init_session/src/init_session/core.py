@@ -56,7 +56,10 @@ from media_triage_shared.ports import FileRepository, JobRepository, ObjectStore
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PART_BYTES = 5 * 1024**3
-MAX_PARTS = 10_000
+# Parts planned per file: every part's presigned URL is in the response (about 2 KB each on
+# AWS, with the role's session token), and a Lambda response is at most 6 MB. 100 parts keep a
+# 5 GiB file's plan near 200 KB; parts grow instead (52 MiB for 5 GiB).
+PLAN_MAX_PARTS = 100
 DELETE_BATCH = 1000
 ACTIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING})
 NOT_UPLOADED = FileError(code="not_uploaded", message="the file never arrived")
@@ -132,9 +135,10 @@ def _require_active(job: JobRow, action: str) -> None:
 
 
 def part_size_for(size: int, preferred: int) -> int:
-    """The preferred part size, grown (in whole MiB) until the file fits in 10,000 parts."""
+    """The preferred part size, grown (in whole MiB) until the file fits in PLAN_MAX_PARTS
+    parts (up to S3's 5 GiB part limit; S3's 10,000-part limit then still holds)."""
     mib = 1024 * 1024
-    needed = math.ceil(size / MAX_PARTS)
+    needed = math.ceil(size / PLAN_MAX_PARTS)
     part = max(preferred, MIN_PART_BYTES, math.ceil(needed / mib) * mib)
     return min(part, MAX_PART_BYTES)
 
