@@ -546,6 +546,20 @@ PROD_ORIGINS = ["https://media-triage.example.com"]  # terraform/envs/prod/terra
 def prod_plan(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> dict[str, Any]:
     """terraform/envs/prod with its terraform.tfvars, planned against moto through the same
     override `make plan-env ENV=prod EMULATOR=1` writes (local backend, provider endpoints)."""
+    return plan_prod(tmp_path_factory, moto_endpoint)
+
+
+JWT = '{issuer = "https://id.example.com/", audience = ["media-triage"]}'
+
+
+@pytest.fixture(scope="module")
+def prod_jwt_plan(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> dict[str, Any]:
+    return plan_prod(tmp_path_factory, moto_endpoint, f"-var=api_jwt_authorizer={JWT}")
+
+
+def plan_prod(
+    tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str, *variables: str
+) -> dict[str, Any]:
     work = tmp_path_factory.mktemp("prod")
     env_dir = tf_emulator_plan.prepare("prod", moto_endpoint, work, source=ROOT)
     assert (env_dir / "emulator_override.tf").is_file()
@@ -565,12 +579,37 @@ def prod_plan(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> d
         f"-var=artifacts_dir={work / 'build'}",
         f"-var=media_process_image_uri={tf_emulator_plan.PLACEHOLDER_IMAGE}",
         f"-var=alarm_sns_topic_arn={PROD_TOPIC}",
+        *variables,
         cwd=env_dir,
         data_dir=data_dir,
     )
     shown = tf("show", "-json", str(out), cwd=env_dir, data_dir=data_dir)
     result: dict[str, Any] = json.loads(shown.stdout)
     return result
+
+
+@pytest.mark.slow
+def test_a_jwt_authorizer_reads_its_own_header_which_cors_allows(
+    prod_plan: dict[str, Any], prod_jwt_plan: dict[str, Any]
+) -> None:
+    assert not planned(prod_plan, "aws_apigatewayv2_authorizer")
+    authorizer = only(prod_jwt_plan, "aws_apigatewayv2_authorizer")["after"]
+    assert authorizer["authorizer_type"] == "JWT"
+    assert authorizer["identity_sources"] == ["$request.header.X-Identity-Token"]
+    cors = only(prod_jwt_plan, "aws_apigatewayv2_api")["after"]["cors_configuration"][0]
+    assert "x-identity-token" in cors["allow_headers"]
+    assert "authorization" in cors["allow_headers"]  # the session token still travels there
+    before = only(prod_plan, "aws_apigatewayv2_api")["after"]["cors_configuration"][0]
+    assert "x-identity-token" not in before["allow_headers"]
+
+
+@pytest.mark.slow
+def test_a_jwt_in_the_session_tokens_header_is_refused_at_plan(
+    tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str
+) -> None:
+    bad = JWT.replace("}", ', identity_source = "$request.header.Authorization"}')
+    with pytest.raises(pytest.fail.Exception, match="carries the session token"):
+        plan_prod(tmp_path_factory, moto_endpoint, f"-var=api_jwt_authorizer={bad}")
 
 
 def all_policies(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:

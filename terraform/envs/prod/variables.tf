@@ -153,11 +153,11 @@ variable "alarm_state_machine_failed_threshold" {
 # ----------------------------------------------------------------------------- API
 
 variable "api_jwt_authorizer" {
-  description = "Optional JWT authorizer in front of the API ({issuer, audience, identity_source}); null for none."
+  description = "Optional JWT authorizer in front of the API ({issuer, audience, identity_source}); null for none. The JWT comes in its own header (not Authorization, which carries the session token)."
   type = object({
     issuer          = string
     audience        = list(string)
-    identity_source = optional(string, "$request.header.Authorization")
+    identity_source = optional(string, "$request.header.X-Identity-Token")
   })
   default = null
 }

@@ -95,7 +95,7 @@ variable "jwt_authorizer" {
   type = object({
     issuer          = string
     audience        = list(string)
-    identity_source = optional(string, "$request.header.Authorization")
+    identity_source = optional(string, "$request.header.X-Identity-Token")
   })
   default = null
 }

@@ -198,8 +198,13 @@ module "http_api" {
   throttling_burst_limit = var.api_throttling_burst_limit
   throttling_rate_limit  = var.api_throttling_rate_limit
   jwt_authorizer         = var.api_jwt_authorizer
-  log_retention_days     = var.log_retention_days
-  tags                   = local.tags
+  # Browsers may send the JWT's header too (CORS preflight), when there is one.
+  cors_allowed_headers = concat(
+    ["authorization", "content-type", "idempotency-key", "if-none-match"],
+    var.api_jwt_authorizer == null ? [] : [lower(trimprefix(var.api_jwt_authorizer.identity_source, "$request.header."))],
+  )
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
 }
 
 # ----------------------------------------------------------------------------- operations

@@ -284,13 +284,25 @@ variable "api_throttling_rate_limit" {
 }
 
 variable "api_jwt_authorizer" {
-  description = "Optional JWT authorizer in front of every route ({issuer, audience, identity_source}); the session-token check stays."
+  description = <<-EOT
+    Optional JWT authorizer in front of every route ({issuer, audience, identity_source}); the
+    session-token check stays. The session token travels in Authorization, so the JWT comes in
+    another header (default X-Identity-Token), which CORS then allows too.
+  EOT
   type = object({
     issuer          = string
     audience        = list(string)
-    identity_source = optional(string, "$request.header.Authorization")
+    identity_source = optional(string, "$request.header.X-Identity-Token")
   })
   default = null
+
+  validation {
+    condition = var.api_jwt_authorizer == null ? true : (
+      can(regex("^\\$request\\.header\\.[A-Za-z0-9-]+$", var.api_jwt_authorizer.identity_source))
+      && lower(var.api_jwt_authorizer.identity_source) != "$request.header.authorization"
+    )
+    error_message = "api_jwt_authorizer.identity_source must be \"$request.header.<Name>\" and not Authorization (it carries the session token)."
+  }
 }
 
 # ----------------------------------------------------------------------------- operations
