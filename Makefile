@@ -51,7 +51,7 @@ CHECKOV := uvx --python 3.11 --from checkov==3.3.30 -c devtools/checkov-constrai
 
 .PHONY: help install build image up down status deploy-env destroy-env plan-env demo test \
         test-unit test-integration test-e2e lint fmt typecheck tf-check checkov policy-check \
-        bench bench-triage bench-media bench-e2e clean
+        bench bench-triage bench-media bench-e2e bench-api clean
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -204,7 +204,7 @@ fmt: install ## Format Python and Terraform
 	.venv/bin/ruff format .
 	terraform fmt -recursive terraform
 
-bench: bench-media bench-triage bench-e2e ## All benchmarks (ratios against in-run baselines)
+bench: bench-media bench-triage bench-e2e bench-api ## All benchmarks (ratios against in-run baselines)
 
 bench-media: install ## Thumbnail/proxy costs vs baselines
 	$(PY) devtools/bench_media.py
@@ -219,6 +219,14 @@ bench-e2e: ## 36 files through the deployed local stack vs a serial baseline (KE
 	  $(PY) devtools/bench_e2e.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" \
 	    --endpoint $(ENDPOINT) --bucket "$$($(TF) output -raw $(TF_STATE_ARG) bucket_name)" \
 	    --out out/bench
+
+bench-api: ## Results latency (36/500 files) vs a bare Query; poll-loop transitions of a 2-min upload job
+	@$(MAKE) -s up
+	@trap '[ -n "$(KEEP)" ] || $(MAKE) -s down' EXIT; \
+	  $(MAKE) -s deploy-env ENV=local && \
+	  $(PY) devtools/bench_api.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" \
+	    --endpoint $(ENDPOINT) --files-table "$$($(TF) output -raw $(TF_STATE_ARG) files_table_name)" \
+	    --state-machine-arn "$$($(TF) output -raw $(TF_STATE_ARG) state_machine_arn)"
 
 clean: ## Remove build outputs and local state
 	rm -rf build out $(LOCAL_DIR) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,250 @@
+"""API benchmark: the results endpoint and the state machine's poll loop, on the deployed stack.
+
+    python devtools/bench_api.py --api <api_url> --endpoint http://127.0.0.1:4566 \
+        --files-table <t> --state-machine-arn <arn>          # (make bench-api does this)
+
+1. Results latency: a job of 36 and one of 500 files whose rows are all `valid` with a
+   thumbnail (written straight to the files table: the endpoint's work is the same as after
+   real processing), ``GET /results`` repeated ``--repeat`` times (full 200 bodies with fresh
+   presigned thumbnails), p50/p95 beside a bare DynamoDB Query of the same rows (consistent,
+   paginated) in the same run.
+2. Poll loop: a 36-file job whose uploads are spread over ``--upload-seconds`` (2 min), through
+   the real pipeline. State transitions are counted from the execution history (every
+   ``*StateEntered`` event) and priced at $0.000025; the lag from the last processed file to
+   TriageRun is measured by polling the results every 0.2 s. The baseline is a fixed 3 s loop
+   over the same job: 3 transitions (Poll, Evaluate, WaitForFiles) per 3 s of waiting plus the
+   same tail, computed from the measured waiting time.
+
+Ratios are printed; nothing gates on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+import requests
+from PIL import Image
+
+from media_triage_shared.models import FileRow, FileStatus, MediaType
+
+PRICE_PER_TRANSITION = 0.000025
+FIXED_LOOP_SECONDS = 3.0
+FIXED_LOOP_STATES = 3  # Poll, Evaluate, WaitForFiles
+TARGET_TRANSITION_SHARE = 0.40
+TARGET_LAG = 3.0
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
+    fn()  # warm-up (cold start, connection)
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.api = args.api.rstrip("/")
+        self.http = requests.Session()
+        aws = {
+            "endpoint_url": args.endpoint,
+            "region_name": "us-east-1",
+            "aws_access_key_id": "test",
+            "aws_secret_access_key": "test",
+        }
+        self.ddb = boto3.client("dynamodb", **aws)
+        self.sfn = boto3.client("stepfunctions", **aws)
+        self.files_table = args.files_table
+        self.machine_arn = args.state_machine_arn
+
+    def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        resp = self.http.request(method, f"{self.api}{path}", headers=headers, timeout=60, **kw)
+        resp.raise_for_status()
+        return resp.json() if resp.content else None
+
+    def init(self, sizes: list[int]) -> dict[str, Any]:
+        files = [
+            {"filename": f"IMG_{i:04d}.jpg", "contentType": "image/jpeg", "size": s}
+            for i, s in enumerate(sizes)
+        ]
+        body = {"expectedFileCount": len(sizes), "files": files}
+        return dict(self.call("POST", "/api/triage/init", json=body))
+
+    def rows(self, job_id: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.files_table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :file)",
+            "ExpressionAttributeValues": {":pk": {"S": f"JOB#{job_id}"}, ":file": {"S": "FILE#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.ddb.query(**kwargs)
+            items += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def mark_processed(self, init: dict[str, Any]) -> None:
+        """Every row as MediaProcess leaves a valid photo: metadata and a thumbnail key."""
+        done = []
+        for item in self.rows(init["jobId"]):
+            row = FileRow.from_item(item)
+            derived = f"derived/{row.session_id}/{row.job_id}/{row.file_id}"
+            done.append(
+                row.model_copy(
+                    update={
+                        "status": FileStatus.VALID,
+                        "media_type": MediaType.PHOTO,
+                        "mime_type": "image/jpeg",
+                        "width": 4000,
+                        "height": 3000,
+                        "camera": "Bench Camera",
+                        "fingerprint": f"sha256:{row.file_id}",
+                        "thumbnail_key": f"{derived}/thumb.jpg",
+                        "display_key": f"{derived}/display.jpg",
+                        "counted": True,
+                    }
+                )
+            )
+        for i in range(0, len(done), 25):
+            self.ddb.batch_write_item(
+                RequestItems={
+                    self.files_table: [
+                        {"PutRequest": {"Item": r.to_item()}} for r in done[i : i + 25]
+                    ]
+                }
+            )
+
+    # ------------------------------------------------------------------ 1. results latency
+
+    def results_latency(self, count: int, repeat: int) -> None:
+        init = self.init([200_000] * count)
+        try:
+            self.mark_processed(init)
+            path = f"/api/triage/{init['jobId']}/results"
+            api = timed(lambda: self.call("GET", path, token=init["sessionToken"]), repeat)
+            query = timed(lambda: self.rows(init["jobId"]), repeat)
+            body = self.call("GET", path, token=init["sessionToken"])
+            assert len(body["files"]) == count
+            assert all(f.get("thumbnailUrl") for f in body["files"])
+        finally:
+            self.call("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])
+        p50, p95 = percentile(api, 0.5), percentile(api, 0.95)
+        q50, q95 = percentile(query, 0.5), percentile(query, 0.95)
+        print(f"results endpoint, {count} files ({repeat} calls, full 200 bodies):")
+        print(f"  GET /results       p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
+        print(f"  bare Query (rows)  p50 {q50:7.1f} ms   p95 {q95:7.1f} ms")
+        print(f"  ratio p50 {p50 / q50:.2f}x  p95 {p95 / q95:.2f}x")
+
+    # ------------------------------------------------------------------ 2. poll loop
+
+    def poll_loop(self, count: int, upload_seconds: float) -> None:
+        datas = []
+        for i in range(count):  # distinct content: no duplicates
+            img = Image.new("RGB", (640, 480), (i * 7 % 255, 140, 200))
+            buf = io.BytesIO()
+            img.save(buf, "JPEG", quality=85)
+            datas.append(buf.getvalue())
+        init = self.init([len(d) for d in datas])
+        token, job_id = init["sessionToken"], init["jobId"]
+        path = f"/api/triage/{job_id}/results"
+        started = time.monotonic()
+        for i, target in enumerate(init["uploads"]):
+            due = started + upload_seconds * i / max(1, count - 1)
+            time.sleep(max(0.0, due - time.monotonic()))
+            resp = self.http.post(
+                target["url"], data=target["fields"], files={"file": ("blob", datas[i])}, timeout=60
+            )
+            resp.raise_for_status()
+        all_processed: float | None = None
+        triage_started: float | None = None
+        status = "processing"
+        while time.monotonic() < started + upload_seconds + 300:
+            body = self.call("GET", path, token=token)
+            now, status = time.monotonic(), str(body["status"])
+            if all_processed is None and body["processedCount"] >= count:
+                all_processed = now
+            if all_processed is not None and status != "processing":
+                triage_started = triage_started or now
+            if status in {"complete", "failed"}:
+                break
+            time.sleep(0.2)
+        events = self._history(self._execution_arn(job_id))
+        entered = [e for e in events if e["type"].endswith("StateEntered")]
+        waits = [e for e in entered if e["stateEnteredEventDetails"]["name"] == "WaitForFiles"]
+        loop_states = {"Poll", "Evaluate", "WaitForFiles"}
+        loop = [e for e in entered if e["stateEnteredEventDetails"]["name"] in loop_states]
+        tail = len(entered) - len(loop)
+        first, last = events[0]["timestamp"], events[-1]["timestamp"]
+        waiting = (waits[-1]["timestamp"] - first).total_seconds() if waits else 0.0
+        fixed = FIXED_LOOP_STATES * (int(waiting // FIXED_LOOP_SECONDS) + 1) + tail
+        share = len(entered) / fixed
+        lag = (triage_started or 0.0) - (all_processed or 0.0)
+        print(f"poll loop: {count} files uploaded over {upload_seconds:.0f} s, job {status}")
+        print(f"  execution {(last - first).total_seconds():.1f} s, waiting {waiting:.1f} s")
+        print(
+            f"  state transitions {len(entered)} (poll loop {len(loop)}, other {tail}),"
+            f" ${len(entered) * PRICE_PER_TRANSITION:.5f} per job"
+        )
+        print(
+            f"  fixed 3 s loop over the same job: {fixed} transitions,"
+            f" ${fixed * PRICE_PER_TRANSITION:.5f}"
+        )
+        verdict = "OK" if share <= TARGET_TRANSITION_SHARE else "OVER"
+        print(
+            f"  share of the fixed loop {share:.0%}"
+            f" (target <= {TARGET_TRANSITION_SHARE:.0%}: {verdict})"
+        )
+        lag_verdict = "OK" if lag <= TARGET_LAG else "OVER"
+        print(
+            f"  lag last processed -> triage {lag:.2f} s"
+            f" (target <= {TARGET_LAG:.0f} s: {lag_verdict}; resolution 0.2 s)"
+        )
+
+    def _execution_arn(self, job_id: str) -> str:
+        return f"{self.machine_arn.replace(':stateMachine:', ':execution:', 1)}:{job_id}"
+
+    def _history(self, arn: str) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"executionArn": arn, "maxResults": 1000}
+        while True:
+            page = self.sfn.get_execution_history(**kwargs)
+            events += page["events"]
+            if not page.get("nextToken"):
+                return events
+            kwargs["nextToken"] = page["nextToken"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--api", required=True)
+    parser.add_argument("--endpoint", required=True, help="the emulator (DynamoDB, Step Functions)")
+    parser.add_argument("--files-table", required=True)
+    parser.add_argument("--state-machine-arn", required=True)
+    parser.add_argument("--repeat", type=int, default=30)
+    parser.add_argument("--upload-seconds", type=float, default=120.0)
+    args = parser.parse_args()
+    bench = Bench(args)
+    for count in (36, 500):
+        bench.results_latency(count, args.repeat)
+    bench.poll_loop(36, args.upload_seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
