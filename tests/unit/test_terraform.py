@@ -308,16 +308,27 @@ def moto_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 def plan_local(workspace: Path, endpoint: str, name: str, *variables: str) -> dict[str, Any]:
     env_dir, data_dir = initialised(workspace, "local", backend=True)
-    out = workspace / f"{name}.tfplan"
+    return plan_json(
+        env_dir,
+        data_dir,
+        workspace / name,
+        f"-var=endpoint={endpoint}",
+        f"-var=artifacts_dir={workspace / 'build'}",
+        *variables,
+    )
+
+
+def plan_json(env_dir: Path, data_dir: Path, stem: Path, *variables: str) -> dict[str, Any]:
+    """``terraform plan`` of an initialised root into ``<stem>.tfplan`` (state
+    ``<stem>.tfstate``), returned as ``terraform show -json``."""
+    out = stem.with_suffix(".tfplan")
     tf(
         "plan",
         "-input=false",
         "-no-color",
         "-lock=false",
         f"-out={out}",
-        f"-state={workspace / f'{name}.tfstate'}",
-        f"-var=endpoint={endpoint}",
-        f"-var=artifacts_dir={workspace / 'build'}",
+        f"-state={stem.with_suffix('.tfstate')}",
         *variables,
         cwd=env_dir,
         data_dir=data_dir,
@@ -568,24 +579,15 @@ def plan_prod(
         write_stub_zip(work / "build" / f"{fn}.zip", fn)
     data_dir = work / ".tfdata"
     tf("init", "-input=false", "-no-color", cwd=env_dir, data_dir=data_dir)
-    out = work / "prod.tfplan"
-    tf(
-        "plan",
-        "-input=false",
-        "-no-color",
-        "-lock=false",
-        f"-out={out}",
-        f"-state={work / 'plan.tfstate'}",
+    return plan_json(
+        env_dir,
+        data_dir,
+        work / "prod",
         f"-var=artifacts_dir={work / 'build'}",
         f"-var=media_process_image_uri={tf_emulator_plan.PLACEHOLDER_IMAGE}",
         f"-var=alarm_sns_topic_arn={PROD_TOPIC}",
         *variables,
-        cwd=env_dir,
-        data_dir=data_dir,
     )
-    shown = tf("show", "-json", str(out), cwd=env_dir, data_dir=data_dir)
-    result: dict[str, Any] = json.loads(shown.stdout)
-    return result
 
 
 @pytest.mark.slow

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
@@ -147,3 +148,20 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+@pytest.fixture
+def handler(env: Env, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """media_process's Lambda handler with its composition root pointed at ``env``'s fakes."""
+    for name, value in {
+        "MEDIA_BUCKET": "media-triage-local-media",
+        "SESSIONS_TABLE": "sessions",
+        "FILES_TABLE": "files",
+    }.items():
+        monkeypatch.setenv(name, value)
+    from media_process import deps
+    from media_process import handler as module
+
+    for port in ("store", "files", "jobs", "media", "limits"):
+        monkeypatch.setattr(deps, port, lambda port=port: getattr(env, port))
+    return module.handler

@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 from conftest import JOB, SESSION, Env
 from corpus import BY_NAME
 
@@ -25,25 +24,6 @@ class Context:
 
     def get_remaining_time_in_millis(self) -> int:
         return self.remaining_ms
-
-
-@pytest.fixture
-def handler(env: Env, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "MEDIA_BUCKET": "media-triage-local-media",
-        "SESSIONS_TABLE": "sessions",
-        "FILES_TABLE": "files",
-    }.items():
-        monkeypatch.setenv(name, value)
-    from media_process import deps
-    from media_process import handler as module
-
-    monkeypatch.setattr(deps, "store", lambda: env.store)
-    monkeypatch.setattr(deps, "files", lambda: env.files)
-    monkeypatch.setattr(deps, "jobs", lambda: env.jobs)
-    monkeypatch.setattr(deps, "media", lambda: env.media)
-    monkeypatch.setattr(deps, "limits", lambda: env.limits)
-    return module.handler
 
 
 def _event(*raw_keys: str) -> dict[str, Any]:

@@ -22,22 +22,6 @@ class Context:
         return 300_000
 
 
-@pytest.fixture
-def handler(env: Env, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for name, value in {
-        "MEDIA_BUCKET": "media-triage-local-media",
-        "SESSIONS_TABLE": "sessions",
-        "FILES_TABLE": "files",
-    }.items():
-        monkeypatch.setenv(name, value)
-    from media_process import deps
-    from media_process import handler as module
-
-    for port in ("store", "files", "jobs", "media", "limits"):
-        monkeypatch.setattr(deps, port, lambda port=port: getattr(env, port))
-    return module.handler
-
-
 def test_processed_lines_carry_request_session_job_and_file_ids(
     env: Env, handler: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
