@@ -57,6 +57,11 @@ RESOURCE_STAR_SIDS: dict[str, tuple[frozenset[str], str]] = {
         ),
         "X-Ray supports no resource-level permissions",
     ),
+    "WakeTriage": (
+        frozenset({"states:SendTaskSuccess"}),
+        "task tokens of service-integration callback tasks cannot be scoped by IAM (the token "
+        "names the task; ADR 0007)",
+    ),
 }
 
 # Resource types whose attribute holds a policy document, and whether it is a resource policy

@@ -259,3 +259,14 @@ class FakeFileRepository:
                 return False
             del self.rows[(job_id, file_id)]
             return True
+
+
+class RecordingWaker:
+    """JobWaker fake: records who asked to wake which job (the real one: test_asl.py)."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+
+    def wake_if_ready(self, session_id: str, job_id: str) -> bool:
+        self.calls.append((session_id, job_id))
+        return True

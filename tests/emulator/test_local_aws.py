@@ -500,6 +500,53 @@ def test_step_functions_catch_sees_the_lambda_error_type(emulator: Emulator) -> 
     assert json.loads(error["Cause"])["errorType"] == "KeyError"
 
 
+def test_stopping_an_execution_that_waits_for_a_task_token_aborts_it(emulator: Emulator) -> None:
+    sfn = emulator.client("stepfunctions")
+    ddb = emulator.client("dynamodb")
+    table = f"cb-{uuid.uuid4().hex[:8]}"
+    ddb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    definition = {
+        "StartAt": "Sleep",
+        "States": {
+            "Sleep": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem.waitForTaskToken",
+                "Parameters": {
+                    "TableName": table,
+                    "Item": {"pk": {"S": "sleeper"}, "token": {"S.$": "$$.Task.Token"}},
+                },
+                "TimeoutSeconds": 120,
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}],
+                "End": True,
+            },
+            "Caught": {"Type": "Pass", "End": True},
+        },
+    }
+    machine = sfn.create_state_machine(
+        name=f"sm-{uuid.uuid4().hex[:8]}",
+        definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/sfn",
+    )
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"])["executionArn"]
+    wait_for(lambda: ddb.get_item(TableName=table, Key={"pk": {"S": "sleeper"}}).get("Item"))
+    sfn.stop_execution(executionArn=arn, cause="cancelled")
+
+    def finished() -> dict[str, Any] | None:
+        described = sfn.describe_execution(executionArn=arn)
+        return None if described["status"] == "RUNNING" else dict(described)
+
+    # At once (well before the 120 s timeout), and ABORTED, not FAILED by the cut-short task.
+    assert wait_for(finished, timeout=10, interval=0.1)["status"] == "ABORTED"
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    assert events[-1]["type"] == "ExecutionAborted"
+    assert "Caught" not in json.dumps(events, default=str)
+
+
 def test_step_functions_context_timestamps_compare_like_aws(emulator: Emulator) -> None:
     definition = {
         "StartAt": "Stamp",

@@ -52,6 +52,21 @@ def _states(stack: Stack, execution_arn: str) -> list[str]:
     return names
 
 
+def _sleep_endings(stack: Stack, execution_arn: str) -> list[str]:
+    """How each WaitForFiles sleep ended: TaskSucceeded (woken), TaskTimedOut, TaskFailed."""
+    sfn = stack.client("stepfunctions")
+    endings: list[str] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        for event in page["events"]:
+            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+            if (
+                event["type"] in {"TaskSucceeded", "TaskTimedOut", "TaskFailed"}
+                and details.get("resource") == "updateItem.waitForTaskToken"
+            ):
+                endings.append(event["type"])
+    return endings
+
+
 def _wait_execution(stack: Stack, arn: str, timeout: float = 60) -> dict[str, Any]:
     sfn = stack.client("stepfunctions")
     deadline = time.monotonic() + timeout
@@ -77,6 +92,8 @@ def test_status_follows_pending_processing_analyzing_complete(stack: Stack) -> N
     execution = stack.execution(init["jobId"])
     assert execution["status"] == "SUCCEEDED"
     assert "MarkAnalyzing" in _states(stack, execution["executionArn"])
+    # MediaProcess's count of the last file woke the sleeping machine (ADR 0007).
+    assert "TaskSucceeded" in _sleep_endings(stack, execution["executionArn"])
 
 
 def test_lowered_expected_count_after_a_failed_upload_finishes_without_the_stall(
@@ -97,11 +114,14 @@ def test_lowered_expected_count_after_a_failed_upload_finishes_without_the_stall
         token=init["sessionToken"],
     )
     assert patched.status_code == 200, patched.text
-    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=60)
+    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=90)
     elapsed = time.monotonic() - started
     assert job["status"] == "complete", job
     assert not job.get("partial")
     assert elapsed < 60  # the stall timeout (600 s by default) played no part
+    # The PATCH woke the machine; it did not wait out its sleep.
+    arn = stack.execution(init["jobId"])["executionArn"]
+    assert "TaskSucceeded" in _sleep_endings(stack, arn)  # only the PATCH could wake it
     files = {f["filename"]: f for f in results(stack, init).json()["files"]}
     assert files["gone.jpg"]["status"] == "invalid"
     assert files["gone.jpg"]["error"]["code"] == "not_uploaded"
@@ -120,7 +140,7 @@ def test_stall_with_some_files_triages_what_arrived(stack: Stack) -> None:
     stack.upload(init["uploads"][0], data)
     _wait_processed(stack, init, 1)
     _stall_now(stack, init)
-    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=60)
+    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=90)
     assert job["status"] == "complete", job
     assert job["partial"] is True
     body = results(stack, init).json()
@@ -132,7 +152,7 @@ def test_stall_with_some_files_triages_what_arrived(stack: Stack) -> None:
 def test_stall_with_no_file_fails(stack: Stack) -> None:
     init = stack.init(2, [fspec("a.jpg", b"x"), fspec("b.jpg", b"x")])
     _stall_now(stack, init)
-    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=60)
+    job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=90)
     assert job["status"] == "failed", job
     assert "stall" in job["error"]
     execution = _wait_execution(stack, stack.execution(init["jobId"])["executionArn"])

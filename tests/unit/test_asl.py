@@ -18,6 +18,9 @@ from typing import Any
 
 import pytest
 
+from media_triage_shared.adapters.dynamo import DynamoJobRepository
+from media_triage_shared.adapters.wake import JobWaker
+
 ROOT = Path(__file__).resolve().parents[2]
 ASL = ROOT / "statemachine" / "triage.asl.json"
 
@@ -46,6 +49,13 @@ TRANSIENT_DYNAMODB = {
     "DynamoDB.ProvisionedThroughputExceededException",
     "DynamoDB.InternalServerErrorException",
     "States.Timeout",
+}
+# AWS SDK integrations name errors after the SDK's service ("DynamoDb."); a callback task's
+# States.Timeout is its sleep ending, caught into Poll, never retried.
+TRANSIENT_SDK_DYNAMODB = {
+    "DynamoDb.ProvisionedThroughputExceededException",
+    "DynamoDb.InternalServerErrorException",
+    "DynamoDb.ThrottlingException",
 }
 # Retrying these would retry permanent failures (a handler bug, a bad request).
 BLANKET_ERRORS = {"States.ALL", "States.TaskFailed"}
@@ -170,7 +180,14 @@ def test_every_task_retries_transient_errors_only(states: dict[str, dict[str, An
         assert state.get("Retry"), f"{name} has no Retry"
         retried = {e for r in state["Retry"] for e in r["ErrorEquals"]}
         assert not retried & BLANKET_ERRORS, f"{name} retries permanent failures"
-        expected = TRANSIENT_LAMBDA if ":lambda:" in state["Resource"] else TRANSIENT_DYNAMODB
+        resource = state["Resource"]
+        expected = (
+            TRANSIENT_LAMBDA
+            if ":lambda:" in resource
+            else TRANSIENT_SDK_DYNAMODB
+            if ":aws-sdk:dynamodb:" in resource
+            else TRANSIENT_DYNAMODB
+        )
         assert expected <= retried, f"{name} misses {sorted(expected - retried)}"
         for retrier in state["Retry"]:
             assert retrier["BackoffRate"] > 1
@@ -247,29 +264,50 @@ def test_poll_reads_the_job_row_with_dynamodb_get_item(states: dict[str, dict[st
 def test_poll_loop_invokes_no_lambda(states: dict[str, dict[str, Any]]) -> None:
     loop = ["Poll", states["Poll"]["Next"], states[states["Poll"]["Next"]]["Default"]]
     assert states[loop[1]]["Type"] == "Choice"
-    assert states[loop[2]]["Type"] == "Wait"
-    assert states[loop[2]]["Next"] == "Poll"
+    sleep = states[loop[2]]
+    assert sleep["Type"] == "Task"
+    assert sleep["Next"] == "Poll"
     for name in loop:
         assert ":lambda:" not in states[name].get("Resource", "")
 
 
-@pytest.mark.parametrize("seconds", ["1", "3"])
-def test_wait_between_polls_is_the_rendered_interval(seconds: str) -> None:
+def test_the_loop_sleeps_on_a_callback_stored_on_the_job_row(
+    states: dict[str, dict[str, Any]],
+) -> None:
+    """WaitForFiles writes its task token to the job row and waits to be woken (ADR 0007):
+    only while files are still expected, timing out into Poll, a failed condition into a short
+    Recheck wait (never a tight loop), anything else into MarkFailed."""
+    sleep = states["WaitForFiles"]
+    assert sleep["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken"
+    params = sleep["Parameters"]
+    assert params["TableName"] == SESSIONS_TABLE
+    assert params["Key"] == states["Poll"]["Parameters"]["Key"]
+    assert params["UpdateExpression"] == "SET progressToken = :token"
+    assert params["ExpressionAttributeValues"][":token"] == {"S.$": "$$.Task.Token"}
+    assert "processedCount < expectedFileCount" in params["ConditionExpression"]
+    assert sleep["TimeoutSecondsPath"] == "$.job.pollIntervalSeconds"
+    assert sleep["ResultPath"] is None
+    catches = {tuple(c["ErrorEquals"]): c["Next"] for c in sleep["Catch"]}
+    assert catches == {
+        ("States.Timeout",): "Poll",
+        ("DynamoDb.ConditionalCheckFailedException",): "Recheck",
+        ("States.ALL",): "MarkFailed",
+    }
+    recheck = states["Recheck"]
+    assert (recheck["Type"], recheck["Next"]) == ("Wait", "Poll")
+    assert recheck["Seconds"] >= 1
+
+
+@pytest.mark.parametrize("seconds", ["1", "30"])
+def test_the_sleep_is_bounded_by_the_rendered_interval(seconds: str) -> None:
     states = rendered(poll_interval_seconds=seconds)["States"]
-    wait = states[states["Evaluate"]["Default"]]
-    assert wait["Type"] == "Wait"
-    # SecondsPath reads the number the Poll ResultSelector put in the state's input.
-    path = wait["SecondsPath"]
-    assert path == "$.job.pollIntervalSeconds"
+    sleep = states[states["Evaluate"]["Default"]]
+    # TimeoutSecondsPath reads the number the Poll ResultSelector put in the state's input.
+    assert sleep["TimeoutSecondsPath"] == "$.job.pollIntervalSeconds"
     assert states["Poll"]["ResultPath"] == "$.job"
     selector = states["Poll"]["ResultSelector"]["pollIntervalSeconds.$"]
     assert selector == f"States.StringToJson('{seconds}')"
     assert json.loads(seconds) == int(seconds)
-
-
-def test_default_wait_is_three_seconds(states: dict[str, dict[str, Any]]) -> None:
-    selector = states["Poll"]["ResultSelector"]["pollIntervalSeconds.$"]
-    assert json.loads(selector.removeprefix("States.StringToJson('").removesuffix("')")) == 3
 
 
 def test_triage_run_invokes_the_function_with_the_contract_payload(
@@ -376,7 +414,7 @@ def run(aws_timestamps_in_moto: None) -> Iterator[Callable[..., Run]]:
 
     with contextlib.ExitStack() as stack:
 
-        def make(with_function: bool = True) -> Run:
+        def make(with_function: bool = True, poll_interval_seconds: str = "1") -> Run:
             # Without Docker, moto's Lambda stub answers every invoke, for any name, with the
             # payload; without the stub, invoking a missing function fails as AWS does.
             config: dict[str, Any] = {"stepfunctions": {"execute_state_machine": True}}
@@ -402,7 +440,10 @@ def run(aws_timestamps_in_moto: None) -> Iterator[Callable[..., Run]]:
                 _create_triage_function(boto3)
             machine = clients["stepfunctions"].create_state_machine(
                 name="media-triage-test-triage",
-                definition=render(ASL.read_text(), {**SAMPLE_VALUES, "poll_interval_seconds": "1"}),
+                definition=render(
+                    ASL.read_text(),
+                    {**SAMPLE_VALUES, "poll_interval_seconds": poll_interval_seconds},
+                ),
                 roleArn=f"arn:aws:iam::{ACCOUNT}:role/media-triage-test-triage-sfn",
             )
             return Run(clients, machine["stateMachineArn"])
@@ -461,6 +502,50 @@ def test_run_waits_for_the_last_file_then_triages_everything(run: Callable[..., 
     assert path[-4:] == ["AllFilesProcessed", "MarkAnalyzing", "TriageRun", "Complete"]
     job = r.job()
     assert (job["status"], job["phase"], job["partial"]) == ("analyzing", "analyzing", False)
+
+
+@pytest.mark.slow
+def test_run_sleeps_until_woken_by_the_token_on_the_job_row(run: Callable[..., Run]) -> None:
+    r = run(poll_interval_seconds="60")  # a wake-up, not the timeout, must end the sleep
+    r.put_job(
+        status="processing",
+        phase="waiting_for_files",
+        sessionId="s1",
+        jobId="j1",
+        expectedFileCount=2,
+        processedCount=1,
+        tokenHash="h",
+        createdAt=_iso(0),
+        updatedAt=_iso(0),
+        stallDeadline=_iso(600),
+        expiresAt=2_000_000_000,
+    )
+    arn = r.start()
+    deadline = time.monotonic() + 10
+    while "progressToken" not in r.job():
+        assert time.monotonic() < deadline, "the token never reached the job row"
+        time.sleep(0.1)
+    # Every reader of the job row (MediaProcess, the API, TriageRun) still parses it.
+    read = DynamoJobRepository(r.ddb, SESSIONS_TABLE).get_job("s1", "j1")
+    assert read is not None
+    assert read.progress_token == r.job()["progressToken"]
+    # not ready yet (1 of 2): nobody may wake it
+    assert not JobWaker(r.ddb, r.sfn, SESSIONS_TABLE).wake_if_ready("s1", "j1")
+    r.ddb.update_item(
+        TableName=SESSIONS_TABLE,
+        Key={"pk": {"S": "SESSION#s1"}, "sk": {"S": "JOB#j1"}},
+        UpdateExpression="SET processedCount = :two",
+        ExpressionAttributeValues={":two": {"N": "2"}},
+    )
+    waker = JobWaker(r.ddb, r.sfn, SESSIONS_TABLE)
+    woken = time.monotonic()
+    assert waker.wake_if_ready("s1", "j1")  # what MediaProcess does after the last count
+    done = r.wait(arn, timeout=15)
+    assert done["status"] == "SUCCEEDED"
+    assert time.monotonic() - woken < 10  # well before the 60 s timeout
+    path = r.path(arn)
+    assert path[:4] == ["Poll", "Evaluate", "WaitForFiles", "Poll"]
+    assert "AllFilesProcessed" in path
 
 
 @pytest.mark.slow

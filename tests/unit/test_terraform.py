@@ -541,6 +541,27 @@ def test_state_machine_is_standard_and_logged(plan: dict[str, Any]) -> None:
     assert definition["States"]["Poll"]["Parameters"]["TableName"] == f"{P}-sessions"
     assert definition["States"]["TriageRun"]["Parameters"]["FunctionName"] == TRIAGE_FN
     assert "${" not in machine["definition"]
+    # WaitForFiles sleeps on a callback task; the timeout (default 30 s) paces the stall check.
+    wait = definition["States"]["WaitForFiles"]
+    assert wait["Resource"] == "arn:aws:states:::aws-sdk:dynamodb:updateItem.waitForTaskToken"
+    assert wait["Parameters"]["TableName"] == f"{P}-sessions"
+    interval = definition["States"]["Poll"]["ResultSelector"]["pollIntervalSeconds.$"]
+    assert interval == "States.StringToJson('30')"
+
+
+@pytest.mark.slow
+def test_only_the_counters_may_wake_the_state_machine(plan: dict[str, Any]) -> None:
+    wakers = {
+        role
+        for role, policy in role_policies(plan).items()
+        for s in policy["Statement"]
+        if s.get("Sid") == "WakeTriage"
+        and as_list(s["Action"]) == ["states:SendTaskSuccess"]
+        and as_list(s["Resource"]) == ["*"]
+    }
+    assert wakers == {"media_process", "init_session"}
+    every_action = {a for policy in role_policies(plan).values() for a, _ in grants(policy)}
+    assert not {a for a in every_action if a.startswith("states:Send")} - {"states:SendTaskSuccess"}
 
 
 # ----------------------------------------------------------------------------- prod settings

@@ -298,6 +298,13 @@ class JobRow(Row):
     partial: bool | None = None
     summary: VerdictSummary | None = None
     expires_at: int
+    progress_token: str | None = Field(
+        default=None,
+        description=(
+            "Task token of the state machine sleeping in WaitForFiles, written by the state "
+            "machine itself; read only by the waker (ADR 0007). Never shown to clients."
+        ),
+    )
 
     def primary_key(self) -> dict[str, str]:
         return {"pk": keys.job_pk(self.session_id), "sk": keys.job_sk(self.job_id)}

@@ -2,6 +2,16 @@
 # in main.tf). The lambda_function module adds each function's own log-group write.
 
 locals {
+  # The count that completes a job (media-process) and the PATCH that lowers
+  # expectedFileCount (init-session) wake the state machine sleeping on a callback task.
+  # IAM cannot scope service-integration task tokens, so Resource "*" (devtools/tf_policy.py
+  # RESOURCE_STAR_SIDS; ADR 0007).
+  wake_triage_statement = {
+    sid       = "WakeTriage"
+    actions   = ["states:SendTaskSuccess"]
+    resources = ["*"]
+  }
+
   uploads_objects = "${local.arn.bucket}/uploads/*"
   derived_objects = "${local.arn.bucket}/derived/*"
 
@@ -56,9 +66,11 @@ locals {
       actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"]
       resources = [local.arn.sessions_table]
     },
+    local.wake_triage_statement,
   ], local.bucket_kms_statements, local.table_kms_statements)
 
   init_session_statements = concat([
+    local.wake_triage_statement,
     {
       # Signing presigned POSTs and multipart part PUTs of the originals.
       sid       = "PresignUploads"

@@ -67,8 +67,8 @@ output "state_machine_arn" {
   }
 
   precondition {
-    # Standard workflows stop at 25,000 history events; one poll loop writes about 9.
-    condition     = var.execution_timeout_seconds / var.poll_interval_seconds * 9 < 25000
+    # Standard workflows stop at 25,000 history events; one loop (Poll, Evaluate, WaitForFiles) writes about 13.
+    condition     = var.execution_timeout_seconds / var.poll_interval_seconds * 13 < 25000
     error_message = "execution_timeout_seconds / poll_interval_seconds is too large: the poll loop would exceed the 25,000-event execution history before the timeout."
   }
 }

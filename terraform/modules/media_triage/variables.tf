@@ -241,13 +241,18 @@ variable "managed_gemini_api_key" {
 # ----------------------------------------------------------------------------- state machine
 
 variable "poll_interval_seconds" {
-  description = "Wait between two polls of the job row (the lag from the last processed file to TriageRun)."
+  description = <<-EOT
+    Longest sleep of the state machine between two reads of the job row when nobody wakes it:
+    MediaProcess (the count that completes the job) and a PATCH that lowers expectedFileCount
+    wake it at once, so this only paces the stall check (and bounds the lag if a wake-up is
+    lost). ADR 0007.
+  EOT
   type        = number
-  default     = 3
+  default     = 30
 
   validation {
-    condition     = var.poll_interval_seconds >= 1 && var.poll_interval_seconds <= 3 && floor(var.poll_interval_seconds) == var.poll_interval_seconds
-    error_message = "poll_interval_seconds must be a whole number from 1 to 3 (the lag to TriageRun must stay <= 3 s)."
+    condition     = var.poll_interval_seconds >= 1 && var.poll_interval_seconds <= 60 && floor(var.poll_interval_seconds) == var.poll_interval_seconds
+    error_message = "poll_interval_seconds must be a whole number from 1 to 60."
   }
 }
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import math
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from api_harness import MIB, T0, Api, spec
+from fakes import RecordingWaker
 
 from init_session import core, tokens
 from media_triage_shared import keys
@@ -233,6 +235,22 @@ def test_upload_targets_are_capped_per_job(api: Api) -> None:
     resp = api.call("POST", path, {"files": [spec()]}, token=token)
     assert resp.status_code == 409
     assert resp.error["code"] == "too_many_uploads"
+
+
+def test_a_patch_that_makes_the_job_ready_wakes_the_state_machine(api: Api) -> None:
+    waker = RecordingWaker()
+    api.svc = replace(api.svc, waker=waker)
+    body = api.init(3, [spec(), spec(), spec()])
+    sid, jid, token = body["sessionId"], body["jobId"], body["sessionToken"]
+    api.land(sid, jid, body["uploads"][0]["fileId"])
+    api.land(sid, jid, body["uploads"][1]["fileId"])
+
+    still_waiting = api.call("PATCH", f"/api/triage/{jid}", {"expectedFileCount": 3}, token=token)
+    assert still_waiting.status_code == 200
+    assert waker.calls == []  # 2 of 3: nothing to wake (a keep-alive PATCH)
+    ready = api.call("PATCH", f"/api/triage/{jid}", {"expectedFileCount": 2}, token=token)
+    assert ready.status_code == 200
+    assert waker.calls == [(sid, jid)]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
+from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore, RecordingWaker
 
 from media_process import core
 from media_process.adapters.photo import PillowPhotoTool
@@ -59,6 +59,7 @@ class Env:
             ttl_hours=24, stall_timeout_seconds=600, finalize_reserve_seconds=0
         )
     )
+    waker: RecordingWaker = field(default_factory=RecordingWaker)
     _next: int = 0
 
     def create_job(self, expected: int = 1, session_id: str = SESSION, job_id: str = JOB) -> None:
@@ -162,6 +163,6 @@ def handler(env: Env, monkeypatch: pytest.MonkeyPatch) -> Any:
     from media_process import deps
     from media_process import handler as module
 
-    for port in ("store", "files", "jobs", "media", "limits"):
+    for port in ("store", "files", "jobs", "media", "limits", "waker"):
         monkeypatch.setattr(deps, port, lambda port=port: getattr(env, port))
     return module.handler

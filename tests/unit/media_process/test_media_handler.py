@@ -82,3 +82,5 @@ def test_a_repeated_event_returns_the_same_answer_and_counts_once(env: Env, hand
     event = _event(upload.key.replace(" ", "+"))
     assert handler(event, Context()) == handler(event, Context())
     assert env.processed_count() == 1
+    # only the delivery that counted may have completed the job: one wake-up, not two
+    assert env.waker.calls == [(upload.session_id, upload.job_id)]

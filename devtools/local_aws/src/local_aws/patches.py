@@ -370,6 +370,31 @@ def _patch_post_policy() -> None:
     setattr(S3Response, "_bucket_response_post", bucket_response_post)  # noqa: B010
 
 
+def _patch_stop_during_callback() -> None:
+    """StopExecution of an execution sleeping in a ``.waitForTaskToken`` task: AWS aborts it at
+    once. moto 5.2.5 marks it stopped but leaves the task waiting until its timeout, and the
+    timeout's error then overwrites the stop, so the execution ends ``FAILED``
+    (``States.Timeout``) tens of seconds later. Wake the execution's callback waiters on stop,
+    and keep a stopped execution stopped (``ABORTED``)."""
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+    set_stop, set_error = Environment.set_stop, Environment.set_error
+
+    def stop(self: Any, stop_date: Any, cause: str | None, error: str | None) -> None:
+        set_stop(self, stop_date=stop_date, cause=cause, error=error)
+        for endpoint in list(self.callback_pool_manager._pool.values()):
+            endpoint.interrupt_all()
+
+    def fail(self: Any, error: Any) -> None:
+        if isinstance(self._program_state, ProgramStopped):
+            return  # the error of a task cut short by the stop
+        set_error(self, error)
+
+    setattr(Environment, "set_stop", stop)  # noqa: B010
+    setattr(Environment, "set_error", fail)  # noqa: B010
+
+
 def install(lambda_executor: LambdaExecutor) -> None:
     """Apply the patches (idempotent; the executor of the last call wins)."""
     _INSTALLED["executor"] = lambda_executor
@@ -384,6 +409,7 @@ def install(lambda_executor: LambdaExecutor) -> None:
     _patch_multipart_notifications()
     _patch_list_object_versions_encoding()
     _patch_post_policy()
+    _patch_stop_during_callback()
     from moto.s3.models import FakeBucket
 
     setattr(FakeBucket, "get_permission", _bucket_get_permission)  # noqa: B010

@@ -37,7 +37,13 @@ from init_session.api_models import (
     Verdict,
     Verdicts,
 )
-from init_session.ports import Executions, IdempotencyRecord, IdempotencyStore, UploadSigner
+from init_session.ports import (
+    Executions,
+    IdempotencyRecord,
+    IdempotencyStore,
+    UploadSigner,
+    Waker,
+)
 from media_triage_shared import keys
 from media_triage_shared.errors import Conflict, InvalidRequest, NotFound
 from media_triage_shared.models import (
@@ -86,6 +92,7 @@ class Services:
     executions: Executions
     idempotency: IdempotencyStore
     cfg: ApiConfig
+    waker: Waker | None = None  # wakes the state machine when a PATCH makes the job ready
 
 
 def new_id() -> str:
@@ -402,6 +409,8 @@ def patch_job(job: JobRow, req: PatchJobRequest, svc: Services, now: datetime) -
         current = svc.jobs.get_job(job.session_id, job.job_id) or job
         _require_active(current, "change expectedFileCount")
         raise Conflict("the job changed concurrently; try again", code="conflict")
+    if svc.waker is not None and updated.processed_count >= updated.expected_file_count:
+        svc.waker.wake_if_ready(job.session_id, job.job_id)  # triage now, not at the timeout
     return job_view(updated)
 
 

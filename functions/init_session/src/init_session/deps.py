@@ -10,6 +10,7 @@ from init_session.settings import ApiSettings
 from media_triage_shared import aws
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
+from media_triage_shared.adapters.wake import JobWaker
 
 
 @functools.cache
@@ -28,6 +29,7 @@ def services() -> Services:
         uploads=S3UploadSigner(s3, s.media_bucket),
         executions=StepFunctionsExecutions(aws.client("stepfunctions"), s.state_machine_arn),
         idempotency=DynamoIdempotencyStore(ddb, s.sessions_table),
+        waker=JobWaker(ddb, aws.client("stepfunctions"), s.sessions_table),
         cfg=ApiConfig(
             ttl_hours=s.file_ttl_hours,
             stall_timeout_seconds=s.stall_timeout_seconds,

@@ -77,3 +77,9 @@ class UploadSigner(Protocol):
     def list_multipart(self, prefix: str) -> Iterator[tuple[str, str]]:
         """(key, uploadId) of every in-flight multipart upload under ``prefix``."""
         ...
+
+
+class Waker(Protocol):
+    def wake_if_ready(self, session_id: str, job_id: str) -> bool:
+        """Wake the job's sleeping state machine if every expected file is processed."""
+        ...

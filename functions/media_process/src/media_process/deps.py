@@ -12,6 +12,7 @@ from media_process.settings import MediaProcessSettings
 from media_triage_shared import aws
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
+from media_triage_shared.adapters.wake import JobWaker
 
 
 @functools.cache
@@ -35,6 +36,12 @@ def files() -> DynamoFileRepository:
 @functools.cache
 def jobs() -> DynamoJobRepository:
     return DynamoJobRepository(aws.client("dynamodb"), settings().sessions_table)
+
+
+@functools.cache
+def waker() -> JobWaker:
+    s = settings()
+    return JobWaker(aws.client("dynamodb"), aws.client("stepfunctions"), s.sessions_table)
 
 
 @functools.cache

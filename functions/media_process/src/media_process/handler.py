@@ -44,6 +44,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             now=utcnow(),
             deadline=deadline,
         )
+        if outcome.counted:  # this count may complete the job: wake its state machine
+            deps.waker().wake_if_ready(upload.session_id, upload.job_id)
         error = outcome.row.error.code if outcome.row.error else None
         log.info(
             "media.processed",
