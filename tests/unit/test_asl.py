@@ -538,14 +538,44 @@ def test_run_sleeps_until_woken_by_the_token_on_the_job_row(run: Callable[..., R
         ExpressionAttributeValues={":two": {"N": "2"}},
     )
     waker = JobWaker(r.ddb, r.sfn, SESSIONS_TABLE)
-    woken = time.monotonic()
     assert waker.wake_if_ready("s1", "j1")  # what MediaProcess does after the last count
-    done = r.wait(arn, timeout=15)
+    done = r.wait(arn, timeout=15)  # well before the 60 s timeout
     assert done["status"] == "SUCCEEDED"
-    assert time.monotonic() - woken < 10  # well before the 60 s timeout
     path = r.path(arn)
     assert path[:4] == ["Poll", "Evaluate", "WaitForFiles", "Poll"]
     assert "AllFilesProcessed" in path
+    events = r.sfn.get_execution_history(executionArn=arn)["events"]
+    ended = [e["type"] for e in events if e["type"] in {"TaskSucceeded", "TaskTimedOut"}]
+    assert "TaskTimedOut" not in ended  # the sleep ended by the wake-up
+
+
+@pytest.mark.slow
+def test_run_a_row_the_sleep_may_not_wait_on_is_rechecked_not_slept_on(
+    run: Callable[..., Run],
+) -> None:
+    """The token write's condition fails when the row moved on between Poll and the write (the
+    last file was counted, or another writer changed the status): Recheck, a 1 s Wait, then
+    Poll again; no sleep, no failure."""
+    r = run(poll_interval_seconds="60")
+    # 'analyzing' with a file missing: Evaluate waits, the token write's condition refuses.
+    r.put_job(status="analyzing", expectedFileCount=2, processedCount=1, stallDeadline=_iso(600))
+    arn = r.start()
+    deadline = time.monotonic() + 10
+    while "Recheck" not in r.path(arn):
+        assert time.monotonic() < deadline, r.path(arn)
+        time.sleep(0.2)
+    assert "progressToken" not in r.job()
+    r.ddb.update_item(
+        TableName=SESSIONS_TABLE,
+        Key={"pk": {"S": "SESSION#s1"}, "sk": {"S": "JOB#j1"}},
+        UpdateExpression="SET processedCount = :two",
+        ExpressionAttributeValues={":two": {"N": "2"}},
+    )
+    done = r.wait(arn, timeout=15)  # nobody wakes it: the Recheck loop finds the job ready
+    assert done["status"] == "SUCCEEDED"
+    path = r.path(arn)
+    assert path[:5] == ["Poll", "Evaluate", "WaitForFiles", "Recheck", "Poll"]
+    assert "MarkFailed" not in path
 
 
 @pytest.mark.slow
