@@ -438,9 +438,8 @@ def _run_execution(
     return dict(wait_for(finished, timeout=30, interval=0.1))
 
 
-def test_step_functions_lambda_and_dynamodb_tasks(emulator: Emulator) -> None:
-    arn = emulator.create_function("sfnstep", {"app.py": SFN_APP})
-    ddb = emulator.client("dynamodb")
+def _table(ddb: Any) -> str:
+    """A fresh table keyed by the string ``pk``; its name."""
     table = f"sfn-{uuid.uuid4().hex[:8]}"
     ddb.create_table(
         TableName=table,
@@ -448,6 +447,13 @@ def test_step_functions_lambda_and_dynamodb_tasks(emulator: Emulator) -> None:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    return table
+
+
+def test_step_functions_lambda_and_dynamodb_tasks(emulator: Emulator) -> None:
+    arn = emulator.create_function("sfnstep", {"app.py": SFN_APP})
+    ddb = emulator.client("dynamodb")
+    table = _table(ddb)
     ddb.put_item(TableName=table, Item={"pk": {"S": "item-7"}, "label": {"S": "seven"}})
     definition = {
         "StartAt": "Compute",
@@ -503,13 +509,7 @@ def test_step_functions_catch_sees_the_lambda_error_type(emulator: Emulator) -> 
 def test_stopping_an_execution_that_waits_for_a_task_token_aborts_it(emulator: Emulator) -> None:
     sfn = emulator.client("stepfunctions")
     ddb = emulator.client("dynamodb")
-    table = f"cb-{uuid.uuid4().hex[:8]}"
-    ddb.create_table(
-        TableName=table,
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    table = _table(ddb)
     definition = {
         "StartAt": "Sleep",
         "States": {

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tables import create_app_tables
 
 from media_triage_shared.adapters.dynamo import DynamoJobRepository
 from media_triage_shared.adapters.wake import JobWaker
@@ -424,18 +425,7 @@ def run(aws_timestamps_in_moto: None) -> Iterator[Callable[..., Run]]:
             clients = {
                 s: boto3.client(s, region_name=REGION) for s in ("dynamodb", "stepfunctions")
             }
-            clients["dynamodb"].create_table(
-                TableName=SESSIONS_TABLE,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+            create_app_tables(clients["dynamodb"], SESSIONS_TABLE)
             if with_function:
                 _create_triage_function(boto3)
             machine = clients["stepfunctions"].create_state_machine(

@@ -16,6 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
+from tables import create_app_tables
 
 from media_triage_shared.adapters.wake import JobWaker
 
@@ -31,18 +32,7 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
-        client.create_table(
-            TableName=TABLE,
-            KeySchema=[
-                {"AttributeName": "pk", "KeyType": "HASH"},
-                {"AttributeName": "sk", "KeyType": "RANGE"},
-            ],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-            ],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_app_tables(client, TABLE)
         yield client
 
 

@@ -16,6 +16,7 @@ import requests
 from api_harness import CONFIG, MIB, event, spec
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from tables import create_app_tables
 
 from init_session import core, http
 from init_session.adapters import DynamoIdempotencyStore, S3UploadSigner, StepFunctionsExecutions
@@ -38,19 +39,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
-        for table in (SESSIONS, FILES):
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+        create_app_tables(ddb, SESSIONS, FILES)
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         sfn = boto3.client("stepfunctions", region_name=REGION)

@@ -13,6 +13,7 @@ import boto3
 import pytest
 from corpus import BY_NAME
 from moto import mock_aws
+from tables import create_app_tables
 
 from media_process import core
 from media_process.adapters.photo import PillowPhotoTool
@@ -36,19 +37,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
-        for table in (SESSIONS, FILES):
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+        create_app_tables(ddb, SESSIONS, FILES)
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         files = DynamoFileRepository(ddb, FILES, SESSIONS, 24)

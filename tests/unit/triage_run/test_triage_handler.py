@@ -14,6 +14,7 @@ import triage_images as ti
 from fake_gemini import FakeGemini, Reply
 from moto import mock_aws
 from pydantic import ValidationError
+from tables import create_app_tables
 from triage_harness import JOB, SESSION, T, derived, row
 
 from media_triage_shared import aws
@@ -61,19 +62,7 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     _clear_caches()
     with mock_aws():
         ddb = boto3.client("dynamodb", region_name=REGION)
-        for table in (SESSIONS, FILES):
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": "pk", "KeyType": "HASH"},
-                    {"AttributeName": "sk", "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": "pk", "AttributeType": "S"},
-                    {"AttributeName": "sk", "AttributeType": "S"},
-                ],
-                BillingMode="PAY_PER_REQUEST",
-            )
+        create_app_tables(ddb, SESSIONS, FILES)
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
         DynamoJobRepository(ddb, SESSIONS).create_job(
