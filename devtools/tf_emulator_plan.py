@@ -6,7 +6,7 @@
 (`make plan-env ENV=prod EMULATOR=1` runs this.) The root is copied, with the modules and the
 ASL, into a scratch directory (.local/emulator-plan/<env>/), and an `emulator_override.tf` is
 written beside it: a local backend instead of the S3 one, and the provider pointed at the
-emulator with its fake credentials (as terraform/envs/local/providers.tf). Nothing in
+emulator with its fake credentials (terraform/envs/local/providers.tf's provider block). Nothing in
 terraform/envs/<env> changes and nothing can reach AWS. The env's terraform.tfvars apply as
 they are; `media_process_image_uri` defaults to a placeholder digest (nothing is pulled by a
 plan). The plan is then shown as JSON and checked by devtools/tf_policy.py.
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -27,51 +28,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from tf_policy import policy_violations  # noqa: E402 - the directory above
 
-# Every service the stack uses, or the provider calls on its behalf (terraform/envs/local).
-ENDPOINT_SERVICES = (
-    "apigatewayv2",
-    "cloudwatch",
-    "cloudwatchlogs",
-    "dynamodb",
-    "iam",
-    "kms",
-    "lambda",
-    "s3",
-    "sfn",
-    "sns",
-    "sqs",
-    "ssm",
-    "sts",
-)
 PLACEHOLDER_IMAGE = (
     "123456789012.dkr.ecr.us-east-1.amazonaws.com/media-triage-media-process@sha256:" + "0" * 64
 )
 
 
-def override_tf(endpoint: str) -> str:
-    """An override file that turns an env root into a plan against the emulator."""
-    endpoints = "\n".join(f'    {name:<14} = "{endpoint}"' for name in ENDPOINT_SERVICES)
+def override_tf(endpoint: str, source: Path = ROOT) -> str:
+    """An override file that turns an env root into a plan against the emulator: a local
+    backend, and terraform/envs/local's provider block (fake credentials, every endpoint)
+    with the endpoint filled in. The env root keeps its own region."""
+    local = (source / "terraform" / "envs" / "local" / "providers.tf").read_text()
+    block = local[local.index('provider "aws" {') :]
+    block = re.sub(r"^\s*region\s*=.*\n", "", block, flags=re.MULTILINE)
+    if "var." in block.replace("var.endpoint", ""):
+        raise SystemExit("terraform/envs/local/providers.tf: only var.endpoint can be filled in")
     return f"""# Written by devtools/tf_emulator_plan.py into a scratch copy of this root: a plan of
 # the env's settings against the local AWS emulator. Never commit it into terraform/envs/.
 terraform {{
   backend "local" {{}}
 }}
 
-provider "aws" {{
-  access_key = "test"
-  secret_key = "test"
-
-  skip_credentials_validation = true
-  skip_requesting_account_id  = true
-  skip_metadata_api_check     = true
-  skip_region_validation      = true
-  s3_use_path_style           = true
-
-  endpoints {{
-{endpoints}
-  }}
-}}
-"""
+{block.replace("var.endpoint", json.dumps(endpoint))}"""
 
 
 def prepare(env: str, endpoint: str, workdir: Path, source: Path = ROOT) -> Path:
@@ -85,7 +62,7 @@ def prepare(env: str, endpoint: str, workdir: Path, source: Path = ROOT) -> Path
     env_dir = workdir / "terraform" / "envs" / env
     if not env_dir.is_dir():
         raise SystemExit(f"no such environment root: terraform/envs/{env}")
-    (env_dir / "emulator_override.tf").write_text(override_tf(endpoint))
+    (env_dir / "emulator_override.tf").write_text(override_tf(endpoint, source))
     return env_dir
 
 
