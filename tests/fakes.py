@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from media_triage_shared.errors import JobCancelled
 from media_triage_shared.models import (
     FileRow,
     FileStatus,
@@ -208,6 +209,9 @@ class FakeFileRepository:
             current = self.rows.get((row.job_id, row.file_id))
             if current is not None and current.counted:
                 return False
+            job = self.jobs.jobs.get((row.session_id, row.job_id))
+            if job is not None and job.status is JobStatus.CANCELLED:
+                raise JobCancelled(f"job {row.job_id} was cancelled")
             self.rows[(row.job_id, row.file_id)] = row.model_copy(update={"counted": True})
             self.jobs.count(row.session_id, row.job_id, stall_deadline)
             return True

@@ -40,6 +40,12 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class JobCancelled(DomainError):
+    """The job was cancelled: what would have been written for it was not."""
+
+    code = "job_cancelled"
+
+
 class AnalyzerUnavailable(DomainError):
     """The analyzer service failed for good (after its retries): the job fails, retry works."""
 

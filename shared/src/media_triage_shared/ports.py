@@ -109,7 +109,8 @@ class FileRepository(Protocol):
         """Write the final row and count it on the job, exactly once per fileId.
 
         One transaction: the file row (guarded by "not counted yet") and ``ADD
-        processedCount 1`` on the job row. Returns False when it was already counted."""
+        processedCount 1`` on the job row (guarded by "not cancelled"). Returns False when it
+        was already counted; raises JobCancelled, writing nothing, when the job was cancelled."""
         ...
 
     def list_files(self, job_id: str) -> list[FileRow]: ...

@@ -22,7 +22,8 @@ from media_process.adapters.video import FfmpegVideoTool
 from media_triage_shared import keys
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
-from media_triage_shared.models import FileRow, FileStatus, JobRow
+from media_triage_shared.errors import JobCancelled
+from media_triage_shared.models import FileRow, FileStatus, JobRow, JobStatus
 
 REGION = "us-east-1"
 BUCKET, SESSIONS, FILES = "media-triage-unit-media", "unit-sessions", "unit-files"
@@ -87,6 +88,19 @@ def test_start_processing_replaces_uploading_but_never_a_final_row(aws: dict[str
     assert files.finalize(_row(FileStatus.VALID), stall_deadline="2026-11-28T12:10:00Z")
     assert not files.start_processing(_row(FileStatus.PROCESSING))
     assert files.get_file("j1", "f1").status is FileStatus.VALID  # type: ignore[union-attr]
+
+
+def test_a_cancelled_job_counts_nothing_and_keeps_the_row_unfinished(aws: dict[str, Any]) -> None:
+    files: DynamoFileRepository = aws["files"]
+    jobs: DynamoJobRepository = aws["jobs"]
+    jobs.create_job(_job(expected=2))
+    assert files.start_processing(_row(FileStatus.PROCESSING, size=10))
+    assert jobs.set_status("s1", "j1", JobStatus.CANCELLED, "cancelled")
+    with pytest.raises(JobCancelled):
+        files.finalize(_row(FileStatus.VALID), stall_deadline="2026-11-28T12:10:00Z")
+    # One transaction: neither the final row nor the count was written.
+    assert files.get_file("j1", "f1").status is FileStatus.PROCESSING  # type: ignore[union-attr]
+    assert jobs.get_job("s1", "j1").processed_count == 0  # type: ignore[union-attr]
 
 
 def test_fingerprint_claims_have_one_owner_under_contention(aws: dict[str, Any]) -> None:

@@ -28,6 +28,7 @@ from typing import Any
 
 from media_process import detect
 from media_triage_shared import keys
+from media_triage_shared.errors import JobCancelled
 from media_triage_shared.keys import UploadKey
 from media_triage_shared.logging import get_logger
 from media_triage_shared.media import (
@@ -132,10 +133,11 @@ def process_upload(
 
     ctx = _Ctx(upload, store, files, media, limits, deadline)
     final = _examine(ctx, base).model_copy(update={"updated_at": iso(now)})
-    if _cancelled(jobs, upload):  # cancelled while we worked: leave the row, count nothing
+    try:
+        counted = files.finalize(final, stall_deadline=stall_deadline)
+    except JobCancelled:  # cancelled while we worked: the row stays, nothing is counted
         log.info("media.job_cancelled", stage="after")
         return Outcome(final, counted=False, job_cancelled=True)
-    counted = files.finalize(final, stall_deadline=stall_deadline)
     if final.status is FileStatus.INVALID and final.error is not None:
         log.info("media.invalid", code=final.error.code, message=final.error.message)
     return Outcome(final, counted)

@@ -8,6 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from media_triage_shared import keys
+from media_triage_shared.errors import JobCancelled
 from media_triage_shared.models import (
     FileRow,
     FileStatus,
@@ -307,12 +308,16 @@ class DynamoFileRepository:
                             # the counter (UpdateItem with if_not_exists), so order is free.
                             "UpdateExpression": "ADD processedCount :one SET updatedAt = :now, "
                             "stallDeadline = :deadline, expiresAt = if_not_exists(expiresAt, :ttl)",
+                            # A job cancelled while the file was processed counts nothing.
+                            "ConditionExpression": "attribute_not_exists(#s) OR #s <> :cancelled",
+                            "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": serialize(
                                 {
                                     ":one": 1,
                                     ":now": now,
                                     ":deadline": stall_deadline,
                                     ":ttl": row.expires_at,
+                                    ":cancelled": JobStatus.CANCELLED.value,
                                 }
                             ),
                         }
@@ -322,9 +327,12 @@ class DynamoFileRepository:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
                 raise
-            reasons = exc.response.get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+            reasons = exc.response.get("CancellationReasons", [])  # one per item, in order
+            failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
+            if failed[:1] == [True]:
                 return False  # this fileId was already counted: a duplicate delivery
+            if failed[1:2] == [True]:
+                raise JobCancelled(f"job {row.job_id} was cancelled") from exc
             raise
         return True
 
