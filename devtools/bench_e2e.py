@@ -107,7 +107,14 @@ class MemoryStore:
     def head(self, key: str) -> Any:
         return None
 
-    def presign_get(self, key: str, expires_in: int) -> str:
+    def presign_get(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str:
         return key
 
     def list_keys(self, prefix: str) -> Iterator[str]:

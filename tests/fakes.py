@@ -38,7 +38,14 @@ class FakeObjectStore:
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None:
         self.objects[key] = (data, content_type)
 
-    def presign_get(self, key: str, expires_in: int) -> str:
+    def presign_get(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str:
         return f"https://fake-s3.invalid/{key}?expires={expires_in}"
 
     def list_keys(self, prefix: str) -> Iterator[str]:

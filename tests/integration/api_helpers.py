@@ -22,6 +22,15 @@ def jpeg(seed: int, size: tuple[int, int] = (640, 480)) -> bytes:
     return buf.getvalue()
 
 
+def png(seed: int, size: tuple[int, int] = (320, 240)) -> bytes:
+    """A small PNG: browsers show it as it is, so MediaProcess makes no display.jpg."""
+    img = Image.new("RGB", size, ((seed * 31) % 200 + 30, 120, (seed * 71) % 200 + 30))
+    ImageDraw.Draw(img).ellipse([20, 20, size[0] - 20, size[1] - 20], outline=(255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    return buf.getvalue()
+
+
 def fspec(name: str, data: bytes, content_type: str = "image/jpeg") -> dict[str, Any]:
     return {"filename": name, "contentType": content_type, "size": len(data)}
 

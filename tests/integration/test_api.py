@@ -4,6 +4,7 @@ idempotent init, the error contract, multipart uploads, isolation between sessio
 
 from __future__ import annotations
 
+import io
 import statistics
 import time
 import uuid
@@ -11,7 +12,9 @@ from typing import Any
 
 import pytest
 import requests
-from api_helpers import fspec, jpeg, results
+from api_helpers import fspec, jpeg, png, results
+from corpus import mp4
+from PIL import Image
 from stack import Stack
 
 pytestmark = pytest.mark.integration
@@ -27,6 +30,7 @@ JOB_ROUTES = [
     ("PATCH", "/api/triage/{jobId}", {"expectedFileCount": 1}),
     ("DELETE", "/api/triage/{jobId}", None),
     ("GET", "/api/triage/{jobId}/results", None),
+    ("GET", "/api/triage/{jobId}/files/{fileId}/media", None),
     ("POST", "/api/triage/{jobId}/retry", None),
 ]
 
@@ -114,6 +118,78 @@ def test_init_retried_with_the_same_key_returns_the_same_job(stack: Stack) -> No
     stack.api("DELETE", f"/api/triage/{a['jobId']}", token=a["sessionToken"])
 
 
+# ---------------------------------------------------------------------------- one file's media
+
+
+def _fetch(url: str) -> requests.Response:
+    resp = requests.get(url, timeout=60)
+    assert resp.status_code == 200, resp.text[:500]
+    return resp
+
+
+def test_a_files_media_urls_serve_its_real_objects(stack: Stack) -> None:
+    """What the page does when the user opens a file: GET .../media, then load its URLs."""
+    big, small, clip = jpeg(21, (3000, 2000)), png(22), mp4(2.0, seed="media-url")
+    files = [("Été 1.jpg", big, "image/jpeg"), ("small.png", small, "image/png")]
+    files.append(("clip.mp4", clip, "video/mp4"))
+    init = stack.init(3, [fspec(name, data, ct) for name, data, ct in files])
+    photo, still, video = (u["fileId"] for u in init["uploads"])
+
+    def media(file_id: str) -> dict[str, Any]:
+        resp = stack.api(
+            "GET",
+            f"/api/triage/{init['jobId']}/files/{file_id}/media",
+            token=init["sessionToken"],
+        )
+        assert resp.status_code == 200, resp.text
+        assert resp.headers.get("x-request-id")
+        return dict(resp.json())
+
+    before = media(photo)  # not uploaded yet: nothing to show
+    assert before["mediaType"] is None
+    assert [before[k] for k in ("thumbnailUrl", "displayUrl", "proxyUrl", "originalUrl")] == [
+        None
+    ] * 4
+
+    for target, (_, data, _) in zip(init["uploads"], files, strict=True):
+        stack.upload(target, data)
+    stack.wait_job(init["sessionId"], init["jobId"], {"analyzing", "complete"}, timeout=180)
+
+    large = media(photo)  # a 3000 px photo: display.jpg (2048 px), and the original
+    assert large["filename"] == "Été 1.jpg"
+    assert large["mediaType"] == "photo"
+    assert large["proxyUrl"] is None
+    display = _fetch(large["displayUrl"])
+    assert display.headers["Content-Type"] == "image/jpeg"
+    assert max(Image.open(io.BytesIO(display.content)).size) == 2048
+    original = _fetch(large["originalUrl"])
+    assert original.content == big  # full resolution, byte for byte
+    assert original.headers["Content-Type"] == "image/jpeg"
+    assert original.headers["Content-Disposition"] == (
+        "inline; filename=\"_t_ 1.jpg\"; filename*=UTF-8''%C3%89t%C3%A9%201.jpg"
+    )
+    assert _fetch(large["thumbnailUrl"]).content[:3] == b"\xff\xd8\xff"
+
+    png_media = media(still)  # small and browser-viewable: the original is the display image
+    assert _fetch(png_media["displayUrl"]).content == small
+    assert _fetch(png_media["originalUrl"]).headers["Content-Type"] == "image/png"
+
+    movie = media(video)
+    assert movie["mediaType"] == "video"
+    assert movie["displayUrl"] is None
+    proxy = _fetch(movie["proxyUrl"])
+    assert proxy.content[4:8] == b"ftyp"
+    assert proxy.headers["Content-Type"] == "video/mp4"
+    assert _fetch(movie["originalUrl"]).content == clip
+
+    unknown = stack.api(
+        "GET", f"/api/triage/{init['jobId']}/files/{'0' * 32}/media", token=init["sessionToken"]
+    )
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"
+    stack.api("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])
+
+
 # ---------------------------------------------------------------------------- error contract
 
 
@@ -136,7 +212,7 @@ def test_errors_have_one_shape_and_name_the_field(stack: Stack) -> None:
     assert doc.status_code == 200
     spec = doc.json()
     assert spec["openapi"] == "3.1.0"
-    assert len([op for ops in spec["paths"].values() for op in ops]) == 9
+    assert len([op for ops in spec["paths"].values() for op in ops]) == 10
 
 
 def test_cross_session_access_is_refused_on_every_endpoint(stack: Stack) -> None:
@@ -147,7 +223,8 @@ def test_cross_session_access_is_refused_on_every_endpoint(stack: Stack) -> None
     a_key = a["uploads"][0]["key"]
     forged = f"{a['sessionId']}.{'A' * 43}"
 
-    for method, template, body in JOB_ROUTES:
+    for method, route, body in JOB_ROUTES:
+        template = route.replace("{fileId}", a["uploads"][0]["fileId"])
         path = template.replace("{jobId}", a["jobId"])
         cross = stack.api(method, path, json=body, token=b["sessionToken"])
         ghost = stack.api(

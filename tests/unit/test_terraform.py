@@ -61,6 +61,7 @@ CONTRACT_ROUTES = {
     "PATCH /api/triage/{jobId}",
     "DELETE /api/triage/{jobId}",
     "GET /api/triage/{jobId}/results",
+    "GET /api/triage/{jobId}/files/{fileId}/media",
     "POST /api/triage/{jobId}/retry",
     "GET /api/openapi.json",
     "$default",

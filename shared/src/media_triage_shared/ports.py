@@ -33,7 +33,17 @@ class ObjectStore(Protocol):
 
     def put_bytes(self, key: str, data: bytes, content_type: str) -> None: ...
 
-    def presign_get(self, key: str, expires_in: int) -> str: ...
+    def presign_get(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str:
+        """A GET URL valid ``expires_in`` seconds; the optional values override the response's
+        Content-Type / Content-Disposition headers (signed into the URL)."""
+        ...
 
     def list_keys(self, prefix: str) -> Iterator[str]: ...
 

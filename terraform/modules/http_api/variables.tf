@@ -30,6 +30,7 @@ variable "route_keys" {
     "PATCH /api/triage/{jobId}",
     "DELETE /api/triage/{jobId}",
     "GET /api/triage/{jobId}/results",
+    "GET /api/triage/{jobId}/files/{fileId}/media",
     "POST /api/triage/{jobId}/retry",
     "GET /api/openapi.json",
     # Everything else reaches the function too, so an unknown path or method gets the API's

@@ -78,7 +78,8 @@ locals {
       resources = [local.uploads_objects]
     },
     {
-      # Presigned thumbnails and display images; HEAD of originals.
+      # Presigned thumbnails, display images and proxies (results, .../media); presigned
+      # originals for the page's full-resolution view (.../media); HEAD of originals.
       sid       = "ReadObjects"
       actions   = ["s3:GetObject"]
       resources = [local.uploads_objects, local.derived_objects]

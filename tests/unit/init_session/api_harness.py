@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
 
@@ -144,9 +145,21 @@ class CountingStore(FakeObjectStore):
         super().__init__()
         self.presigned = 0
 
-    def presign_get(self, key: str, expires_in: int) -> str:
+    def presign_get(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str:
         self.presigned += 1
-        return f"https://{BUCKET}.s3.fake/{key}?X-Amz-Expires={expires_in}&sig={self.presigned}"
+        query: dict[str, str | int] = {"X-Amz-Expires": expires_in, "sig": self.presigned}
+        if content_type is not None:
+            query["response-content-type"] = content_type
+        if content_disposition is not None:
+            query["response-content-disposition"] = content_disposition
+        return f"https://{BUCKET}.s3.fake/{key}?{urlencode(query)}"
 
 
 CONFIG = ApiConfig(
@@ -154,6 +167,7 @@ CONFIG = ApiConfig(
     stall_timeout_seconds=600,
     upload_expiry_seconds=3600,
     thumbnail_expiry_seconds=900,
+    media_expiry_seconds=3600,
     multipart_threshold_bytes=100 * MIB,
     multipart_part_bytes=16 * MIB,
     max_file_bytes=5 * 1024 * MIB,
@@ -274,8 +288,10 @@ class Api:
         status: FileStatus = FileStatus.VALID,
         *,
         verdict: VerdictKind | None = None,
+        **fields: Any,
     ) -> FileRow:
-        """MediaProcess finalising a file (and TriageRun's verdict when given)."""
+        """MediaProcess finalising a file (and TriageRun's verdict when given); ``fields``
+        override the row's (``mime_type``, ``display_key``, ...)."""
         current = self.files.get_file(job_id, file_id)
         assert current is not None
         thumb = keys.derived_key(session_id, job_id, file_id, "thumb.jpg")
@@ -287,6 +303,7 @@ class Api:
                 "width": 400,
                 "height": 300,
                 "thumbnail_key": thumb,
+                **fields,
             }
         )
         self.files.finalize(final, stall_deadline=iso(self.now))

@@ -173,6 +173,22 @@ def test_presigned_post_pins_key_type_and_exact_size(aws: dict[str, Any]) -> Non
     assert head["ContentType"] == "image/jpeg"
 
 
+def test_presigned_get_serves_the_overridden_type_and_disposition(aws: dict[str, Any]) -> None:
+    store = S3ObjectStore(aws["s3"], BUCKET)
+    key = "uploads/s/j/f/a b.heic"
+    store.put_bytes(key, b"original bytes", "application/octet-stream")
+    disposition = core.content_disposition("inline", "Été.heic")
+    url = store.presign_get(key, 600, content_type="image/heic", content_disposition=disposition)
+    resp = requests.get(url, timeout=10)
+    assert resp.status_code == 200
+    assert resp.content == b"original bytes"
+    assert resp.headers["Content-Type"] == "image/heic"
+    assert resp.headers["Content-Disposition"] == disposition
+    plain = requests.get(store.presign_get(key, 600), timeout=10)
+    assert plain.headers["Content-Type"] == "application/octet-stream"
+    assert "Content-Disposition" not in plain.headers
+
+
 def test_multipart_through_presigned_parts(aws: dict[str, Any]) -> None:
     signer = S3UploadSigner(aws["s3"], BUCKET)
     key = "uploads/s/j/f/big.mp4"

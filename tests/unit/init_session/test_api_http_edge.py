@@ -21,6 +21,7 @@ CONTRACT_ROUTES = {
     ("PATCH", "/api/triage/{jobId}"),
     ("DELETE", "/api/triage/{jobId}"),
     ("GET", "/api/triage/{jobId}/results"),
+    ("GET", "/api/triage/{jobId}/files/{fileId}/media"),
     ("POST", "/api/triage/{jobId}/retry"),
     ("GET", "/api/openapi.json"),
 }
@@ -52,9 +53,10 @@ def two_sessions(api: Api) -> tuple[dict[str, Any], dict[str, Any]]:
     return api.init(2, [spec()]), api.init(2, [spec()])
 
 
-def _call(api: Api, route: tuple[str, str], job_id: str, **kw: Any) -> Any:
+def _call(api: Api, route: tuple[str, str], job_id: str, file_id: str, **kw: Any) -> Any:
     method, template = route
-    return api.call(method, template.replace("{jobId}", job_id), BODIES.get(route), **kw)
+    path = template.replace("{jobId}", job_id).replace("{fileId}", file_id)
+    return api.call(method, path, BODIES.get(route), **kw)
 
 
 @pytest.mark.parametrize("route", JOB_ROUTES, ids=lambda r: f"{r[0]} {r[1]}")
@@ -62,24 +64,24 @@ def test_auth_matrix_on_every_job_route(
     api: Api, two_sessions: tuple[dict[str, Any], dict[str, Any]], route: tuple[str, str]
 ) -> None:
     a, b = two_sessions
-    job_a = a["jobId"]
+    job_a, file_a = a["jobId"], a["uploads"][0]["fileId"]
 
-    missing = _call(api, route, job_a)
+    missing = _call(api, route, job_a, file_a)
     assert missing.status_code == 401
     assert missing.error["code"] == "unauthorized"
     assert missing.headers["www-authenticate"] == "Bearer"
     for header in ("Basic abc", "Bearer", "Bearer nodot", f"Bearer {a['sessionId']}.short"):
-        bad = _call(api, route, job_a, headers={"Authorization": header})
+        bad = _call(api, route, job_a, file_a, headers={"Authorization": header})
         assert bad.status_code == 401, header
 
     forged = f"{a['sessionId']}.{tokens.new_token('x').split('.')[1]}"
-    wrong = _call(api, route, job_a, token=forged)
+    wrong = _call(api, route, job_a, file_a, token=forged)
     assert wrong.status_code == 403
     assert wrong.error["code"] == "forbidden"
 
     # session B's token on session A's job: indistinguishable from a job that does not exist
-    cross = _call(api, route, job_a, token=b["sessionToken"])
-    ghost = _call(api, route, "0" * 32, token=b["sessionToken"])
+    cross = _call(api, route, job_a, file_a, token=b["sessionToken"])
+    ghost = _call(api, route, "0" * 32, file_a, token=b["sessionToken"])
     assert cross.status_code == ghost.status_code == 404
     assert cross.json() == ghost.json()
 

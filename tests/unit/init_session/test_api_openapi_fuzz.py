@@ -16,10 +16,12 @@ import pytest
 from api_harness import Api, event, spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from init_session import openapi
 from init_session.routes import ROUTES
+from media_triage_shared import keys
 
 DOC = openapi.document(ROUTES)
 SCHEMAS: dict[str, Any] = DOC["components"]["schemas"]
@@ -146,7 +148,17 @@ def mutated(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     )
 
 
-def _assert_well_formed(out: dict[str, Any]) -> None:
+def _documented_schema(method: str, template: str, status: int) -> dict[str, Any] | None:
+    op = DOC["paths"].get(template, {}).get(method.lower())
+    response = op["responses"].get(str(status)) if op else None
+    if response is None or "content" not in response:
+        return None
+    return dict(response["content"]["application/json"]["schema"])
+
+
+def _assert_well_formed(out: dict[str, Any], route: Any = None) -> None:
+    """No 5xx, the request id, the error shape; and with ``route``, every status and body the
+    document promises for it (a 2xx body validates against the documented schema)."""
     status = out["statusCode"]
     assert status < 500, out["body"][:2000]
     assert out["headers"]["x-request-id"] == "fuzz"
@@ -154,12 +166,42 @@ def _assert_well_formed(out: dict[str, Any]) -> None:
         body = json.loads(out["body"])
         assert set(body) == {"error"}
         assert set(body["error"]) == {"code", "message", "details"}
+    if route is None:
+        return
+    op = DOC["paths"][route.template][route.method.lower()]
+    assert str(status) in op["responses"], (route.template, status)
+    schema = _documented_schema(route.method, route.template, status)
+    if schema is not None:
+        resolvable = {**schema, "components": {"schemas": SCHEMAS}}
+        Draft202012Validator(resolvable).validate(json.loads(out["body"]))
+
+
+def test_success_bodies_are_checked_against_the_document() -> None:
+    """The check above is not vacuous: a body missing a documented required field fails it."""
+    api, mine, _ = _world()
+    fid = mine["uploads"][0]["fileId"]
+    route = next(r for r in ROUTES if r.operation_id == "getFileMedia")
+    path = route.template.replace("{jobId}", mine["jobId"]).replace("{fileId}", fid)
+    ev = event("GET", path, headers={"authorization": f"Bearer {mine['sessionToken']}"})
+    from init_session import http
+
+    out = http.dispatch(ev, api.svc, "fuzz", now=api.now)
+    assert out["statusCode"] == 200
+    _assert_well_formed(out, route)
+    body = json.loads(out["body"])
+    assert body["displayUrl"] is not None
+    del body["displayUrl"]
+    with pytest.raises(Exception, match="displayUrl"):
+        _assert_well_formed({**out, "body": json.dumps(body)}, route)
 
 
 def _world() -> tuple[Api, dict[str, Any], dict[str, Any]]:
     api = Api()
     mine = api.init(3, [spec("a.jpg"), spec("big.mov", 300 * 1024 * 1024, "video/quicktime")])
     other = api.init(1, [spec()])
+    photo = mine["uploads"][0]["fileId"]
+    display = keys.derived_key(mine["sessionId"], mine["jobId"], photo, "display.jpg")
+    api.land(mine["sessionId"], mine["jobId"], photo, mime_type="image/jpeg", display_key=display)
     return api, mine, other
 
 
@@ -175,7 +217,12 @@ def test_fuzz_every_route_never_5xx(route: Any, data: st.DataObject) -> None:
         | st.text(alphabet=string.printable + "é%/\x00", max_size=70),
         label="jobId",
     )
-    path = route.template.replace("{jobId}", job_id)
+    file_id = data.draw(
+        st.sampled_from([u["fileId"] for u in (*mine["uploads"], *other["uploads"])] + ["0" * 32])
+        | st.text(alphabet=string.printable + "é%/\x00", max_size=70),
+        label="fileId",
+    )
+    path = route.template.replace("{jobId}", job_id).replace("{fileId}", file_id)
     token = data.draw(
         st.sampled_from([mine["sessionToken"], other["sessionToken"], None])
         | st.text(max_size=90).map(lambda t: f"Bearer {t}"),
@@ -203,14 +250,16 @@ def test_fuzz_every_route_never_5xx(route: Any, data: st.DataObject) -> None:
     ev = event(route.method, path, raw=raw, headers=headers, b64=b64 and raw is not None)
     from init_session import http
 
-    _assert_well_formed(http.dispatch(ev, api.svc, "fuzz", now=api.now))
+    _assert_well_formed(http.dispatch(ev, api.svc, "fuzz", now=api.now), route)
 
 
 @FUZZ
 @given(
     method=st.sampled_from(["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "get", ""]),
     path=st.text(alphabet=string.printable + "é%", max_size=80)
-    | st.sampled_from([r.template for r in ROUTES]).map(lambda t: t.replace("{jobId}", "x")),
+    | st.sampled_from([r.template for r in ROUTES]).map(
+        lambda t: t.replace("{jobId}", "x").replace("{fileId}", "y")
+    ),
     headers=st.dictionaries(st.text(max_size=20), st.text(max_size=50), max_size=5),
     raw=st.none() | st.text(max_size=80),
 )

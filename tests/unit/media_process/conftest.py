@@ -41,7 +41,14 @@ class DiskObjectStore(FakeObjectStore):
             self.reads.append((key, byte_range))
         return super().get_bytes(key, byte_range=byte_range)
 
-    def presign_get(self, key: str, expires_in: int) -> str:
+    def presign_get(
+        self,
+        key: str,
+        expires_in: int,
+        *,
+        content_type: str | None = None,
+        content_disposition: str | None = None,
+    ) -> str:
         path = self.root / hashlib.sha256(key.encode()).hexdigest()
         if not path.exists():
             path.write_bytes(self.objects[key][0])

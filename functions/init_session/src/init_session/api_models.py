@@ -257,6 +257,33 @@ class ResultsResponse(Contract):
     model: str | None = Field(default=None, description="The Gemini model, when it judged.")
 
 
+class MediaResponse(Contract):
+    """Presigned GET URLs of one file's objects, for viewing it in full. Unlike the other
+    bodies, every field is always present: a URL is ``null`` when that object does not exist
+    for the file (yet)."""
+
+    file_id: str
+    filename: str = Field(description="The original filename, as sent.")
+    media_type: MediaType | None = Field(
+        description="`photo` or `video` as detected from the content; null until processed."
+    )
+    thumbnail_url: str | None = Field(description="thumb.jpg (400 px long edge).")
+    display_url: str | None = Field(
+        description="Photos: display.jpg when MediaProcess made one (downscaled or converted), "
+        "else the original when it is JPEG, PNG, WebP or GIF; null for videos, for a HEIC/HEIF "
+        "photo without display.jpg and for files that are not valid or duplicate."
+    )
+    proxy_url: str | None = Field(
+        description="Videos: the small H.264 proxy.mp4 when MediaProcess made one."
+    )
+    original_url: str | None = Field(
+        description="The original upload, full resolution, served with the detected type and "
+        "`Content-Disposition: inline` with the original filename (`attachment` and "
+        "`application/octet-stream` when the content is not a supported photo or video)."
+    )
+    expires_at: str = Field(description="When the URLs stop working; fetch again after.")
+
+
 class ErrorDetail(Contract):
     field: str | None = Field(
         default=None, description="Where: `body.files.0.size`, `path.jobId`, `header.…`."

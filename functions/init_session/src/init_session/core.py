@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import unicodedata
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 from init_session import tokens
 from init_session.api_models import (
@@ -22,6 +24,7 @@ from init_session.api_models import (
     InitRequest,
     InitResponse,
     JobView,
+    MediaResponse,
     MultipartAbortRequest,
     MultipartAbortResponse,
     MultipartCompleteRequest,
@@ -52,6 +55,7 @@ from media_triage_shared.models import (
     FileStatus,
     JobRow,
     JobStatus,
+    MediaType,
     TriageInput,
     VerdictKind,
     iso,
@@ -77,6 +81,7 @@ class ApiConfig:
     stall_timeout_seconds: int
     upload_expiry_seconds: int
     thumbnail_expiry_seconds: int
+    media_expiry_seconds: int
     multipart_threshold_bytes: int
     multipart_part_bytes: int
     max_file_bytes: int
@@ -647,3 +652,80 @@ def results(job: JobRow, svc: Services, if_none_match: str | None, now: datetime
             }
         )
     return Results(etag, body)
+
+
+# ---------------------------------------------------------------------------- one file's media
+
+# Photo types every browser the page supports shows in an <img> as they are.
+BROWSER_PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
+VIEWABLE_STATUSES = frozenset({FileStatus.VALID, FileStatus.DUPLICATE})
+# An ``invalid`` row with this code has no original any more (MediaProcess found it gone).
+ORIGINAL_GONE = "missing"
+
+
+def content_disposition(kind: str, filename: str) -> str:
+    """``inline``/``attachment`` with the original filename (RFC 6266): its last path part
+    without control characters, an ASCII fallback and ``filename*`` for anything else."""
+    name = unicodedata.normalize("NFC", filename).replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip() or "file"
+    fallback = "".join(ch if " " <= ch <= "~" and ch not in '"\\' else "_" for ch in name)
+    header = f'{kind}; filename="{fallback}"'
+    if fallback != name:
+        header += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return header
+
+
+def _original_exists(row: FileRow) -> bool:
+    """What the row tells about the original, without asking S3: it landed once MediaProcess
+    started on it, and it stays until the job is cancelled (or the bucket's lifecycle rule)."""
+    if row.status is FileStatus.UPLOADING:
+        return False  # maybe on its way: not worth a HEAD per click; it shows once processing
+    return not (row.error is not None and row.error.code == ORIGINAL_GONE)
+
+
+def media(job: JobRow, file_id: str, svc: Services, now: datetime) -> MediaResponse:
+    """Presigned GET URLs of one file's objects, for the page's full view of it.
+
+    Decided from the file row alone (no S3 call): thumbnailUrl, displayUrl and proxyUrl when
+    MediaProcess recorded the object, originalUrl once the upload landed. While the file is
+    ``uploading`` every URL is null, while ``processing`` only originalUrl is set; a cancelled
+    job's objects are deleted, so its files have none. Every key is checked to lie in the
+    job's own prefixes before it is signed."""
+    row = svc.files.get_file(job.job_id, file_id)
+    uploads = keys.upload_prefix(job.session_id, job.job_id)
+    if row is None or row.session_id != job.session_id or not row.original_key.startswith(uploads):
+        raise NotFound("file not found", details=[{"field": "path.fileId", "message": "unknown"}])
+    expiry = svc.cfg.media_expiry_seconds
+    derived = keys.derived_prefix(job.session_id, job.job_id) + f"{row.file_id}/"
+    live = job.status is not JobStatus.CANCELLED
+
+    def derived_url(key: str | None) -> str | None:
+        ok = live and key is not None and key.startswith(derived)
+        return svc.store.presign_get(key, expiry) if ok and key is not None else None
+
+    original_url = None
+    if live and _original_exists(row):
+        known = row.mime_type is not None and row.media_type is not None
+        original_url = svc.store.presign_get(
+            row.original_key,
+            expiry,
+            content_type=row.mime_type if known else DEFAULT_CONTENT_TYPE,
+            content_disposition=content_disposition(
+                "inline" if known else "attachment", row.filename
+            ),
+        )
+    display_url = None
+    if row.media_type is MediaType.PHOTO and row.status in VIEWABLE_STATUSES:
+        display_url = derived_url(row.display_key)
+        if display_url is None and row.mime_type in BROWSER_PHOTO_TYPES:
+            display_url = original_url
+    return MediaResponse(
+        file_id=row.file_id,
+        filename=row.filename,
+        media_type=row.media_type,
+        thumbnail_url=derived_url(row.thumbnail_key),
+        display_url=display_url,
+        proxy_url=derived_url(row.proxy_key) if row.media_type is MediaType.VIDEO else None,
+        original_url=original_url,
+        expires_at=iso(now + timedelta(seconds=expiry)),
+    )

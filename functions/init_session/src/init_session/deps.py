@@ -35,6 +35,7 @@ def services() -> Services:
             stall_timeout_seconds=s.stall_timeout_seconds,
             upload_expiry_seconds=s.upload_url_expiry_seconds,
             thumbnail_expiry_seconds=s.thumbnail_url_expiry_seconds,
+            media_expiry_seconds=s.media_url_expiry_seconds,
             multipart_threshold_bytes=s.multipart_threshold_bytes,
             multipart_part_bytes=s.multipart_part_bytes,
             max_file_bytes=s.max_file_bytes,

@@ -193,7 +193,7 @@ def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
     if route.auth:
         job = core.authorize(req.headers.get("authorization"), params["jobId"], svc.jobs)
         bind_ids(session_id=job.session_id, job_id=job.job_id)
-    return route.run(Call(headers=req.headers, job=job, body=body, svc=svc, now=now))
+    return route.run(Call(headers=req.headers, params=params, job=job, body=body, svc=svc, now=now))
 
 
 def dispatch(

@@ -17,6 +17,7 @@ from init_session.api_models import (
     InitRequest,
     InitResponse,
     JobView,
+    MediaResponse,
     MultipartAbortRequest,
     MultipartAbortResponse,
     MultipartCompleteRequest,
@@ -36,6 +37,7 @@ class Call:
     """One matched, validated request, ready for the core."""
 
     headers: dict[str, str]
+    params: dict[str, str]
     job: JobRow | None
     body: Any
     svc: core.Services
@@ -104,6 +106,15 @@ def _results(c: Call) -> Reply:
     res = core.results(c.the_job, c.svc, c.headers.get("if-none-match"), c.now)
     headers = {"etag": res.etag, "cache-control": "private, no-cache"}
     return Reply(304 if res.body is None else 200, res.body, headers)
+
+
+def _media(c: Call) -> Reply:
+    found = core.media(c.the_job, c.params["fileId"], c.svc, c.now)
+    bind_ids(file_id=found.file_id)
+    # Every field is always present (null = no such object), unlike the other bodies.
+    return Reply(
+        200, found.model_dump(mode="json", by_alias=True), {"cache-control": "private, no-store"}
+    )
 
 
 def _retry(c: Call) -> Reply:
@@ -205,6 +216,25 @@ ROUTES: tuple[Route, ...] = (
         "they expire.",
     ),
     Route(
+        "GET",
+        f"{JOB}/files/{{fileId}}/media",
+        "getFileMedia",
+        "Presigned URLs to view one file in full: thumbnail, display image, proxy, original",
+        _media,
+        200,
+        MediaResponse,
+        description="For the page's full view of a file it opened. Every field is always "
+        "present; a URL is null when that object does not exist for the file. Photos: "
+        "`displayUrl` is display.jpg when one was made (large or converted photos), else the "
+        "original when it is JPEG, PNG, WebP or GIF. Videos: `proxyUrl` is proxy.mp4 when one "
+        "was made. `originalUrl` is the upload itself at full resolution, served inline "
+        "with its original filename. A file still `uploading` answers 200 with every URL "
+        "null; while `processing`, only `originalUrl` is set (and `mediaType` is null): "
+        "fetch again once the results show it valid, invalid or duplicate. A cancelled job's "
+        "files have no URLs (their objects are deleted). URLs last until `expiresAt`; fetch "
+        "again after. An unknown `fileId`, or one of another job, is a 404 `not_found`.",
+    ),
+    Route(
         "POST",
         f"{JOB}/retry",
         "retryJob",
@@ -212,7 +242,7 @@ ROUTES: tuple[Route, ...] = (
         _retry,
         202,
         RetryResponse,
-        errors=(401, 403, 404, 409, 413, 429, 500),
+        errors=(400, 401, 403, 404, 409, 413, 429, 500),
         description="Only a `failed` job; a new execution `<jobId>-r<n>` on the same files.",
     ),
     Route(

@@ -21,5 +21,12 @@ class ApiSettings(BaseAppSettings):
     thumbnail_url_expiry_seconds: int = Field(
         default=900, ge=60, le=12 * 3600, description="Presigned thumbnail URLs (results)."
     )
+    media_url_expiry_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=12 * 3600,
+        description="Presigned URLs of one file's media (GET .../files/{fileId}/media): long "
+        "enough for a video's range requests while the user reviews it.",
+    )
     max_file_bytes: int = Field(default=5 * 1024 * 1024 * MIB, gt=0)
     max_upload_targets_per_job: int = Field(default=2000, ge=1000)
