@@ -12,7 +12,7 @@ const FILE_ERRORS: Record<string, string> = {
   timeout: "Processing took too long and was stopped; the file could not be judged.",
   missing: "The file was gone when processing started (the job was cancelled?).",
   not_uploaded: "The file never arrived: its upload did not finish in time.",
-  internal: "Something went wrong on our side while processing this file.",
+  internal: "Our server hit a problem while processing this file.",
   // uploads from this page
   network_error: "The connection failed while uploading, several times in a row.",
   aborted: "The upload was stopped.",

@@ -294,7 +294,7 @@ export class Uploader {
       throw errors.find((e) => !(e instanceof Cancelled)) ?? new UploadFailed("upload_error", "a part failed");
     }
     try {
-      await this.o.api.completeMultipart(this.o.jobId, fid, plan.uploadId, [...etags.entries()]);
+      await this.o.api.completeMultipart(this.o.jobId, fid, plan.uploadId, [...etags.entries()].sort((a, b) => a[0] - b[0]));
     } catch (exc) {
       await this.giveUp(fid, plan.uploadId);
       throw exc;
