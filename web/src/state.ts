@@ -138,7 +138,7 @@ export class State {
   flips: Record<string, VerdictKind> = {};
   statusFilter: StatusFilter | null = null;
   issueFilter: string | null = null;
-  dirty: Dirty = State.clean();
+  dirty: Dirty = { ...State.clean(), screen: true }; // the first frame shows the start screen
 
   static clean(): Dirty {
     return { rows: new Set(), job: false, verdicts: false, filters: false, screen: false };

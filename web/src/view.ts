@@ -369,7 +369,7 @@ export class View {
     const done = s.order.length - t.remaining;
     let status = statusWords(job.status);
     if (job.status === "processing" || job.status === "pending") {
-      status = phaseWords(job.phase);
+      status = job.status === "pending" ? "Processing files" : phaseWords(job.phase);
       if (t.uploadsLeft) status = `Uploading: ${t.uploadsLeft} of ${s.order.length} file(s) to go`;
     }
     const line = `${status} — ${done} of ${s.order.length} file(s) finished, ${job.processed} of ${job.expected} processed`;
@@ -379,6 +379,7 @@ export class View {
     el.dataset["phase"] = job.phase;
     if (job.status !== this.lastStatus) {
       this.lastStatus = job.status;
+      if ($("message").dataset["kind"] !== "error") $("message").hidden = true; // "Starting…" is old news
       this.announcer.say(`Job ${statusWords(job.status).toLowerCase()}. ${line}.`);
     } else {
       this.announcer.progress(line);
