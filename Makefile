@@ -49,7 +49,7 @@ IMAGE_REPO ?=
 DOCKER_PLATFORM := linux/$(if $(filter x86_64,$(ARCH)),amd64,arm64)
 CHECKOV := uvx --python 3.11 --from checkov==3.3.30 -c devtools/checkov-constraints.txt checkov
 
-.PHONY: help install build image up down status deploy-env destroy-env plan-env demo test \
+.PHONY: help install web test-web build image up down status deploy-env destroy-env plan-env demo test \
         test-unit test-integration test-e2e lint fmt typecheck tf-check checkov policy-check \
         bench bench-triage bench-media bench-e2e bench-api clean
 
@@ -61,7 +61,18 @@ install: .venv/.installed ## Install the workspace from uv.lock (uv required)
 	$(UV) sync --frozen
 	@touch $@
 
-build: install ## Build deterministic Lambda zips into build/ (ENV=local: host ABI; else Lambda's, ARCH=arm64)
+# The page (web/): npm ci only when the lockfile is newer than the installed node_modules.
+web/node_modules/.installed: web/package-lock.json web/package.json
+	cd web && npm ci --no-audit --no-fund
+	@touch $@
+
+web: web/node_modules/.installed ## Build the page into build/web/ (deterministic, content-hashed assets; prints its gzipped weight)
+	cd web && npm run build
+
+test-web: web/node_modules/.installed ## The page's typecheck (tsc --noEmit, strict) and unit tests (node --test)
+	cd web && npm run typecheck && npm test
+
+build: install web ## Build the page and the deterministic Lambda zips into build/ (ENV=local: host ABI; else Lambda's, ARCH=arm64)
 	$(PY) devtools/build_zips.py --target $(BUILD_TARGET) $(if $(filter lambda,$(BUILD_TARGET)),--arch $(ARCH),)
 
 image: install ## Build the media_process container image (ARCH=arm64|x86_64; IMAGE_REPO=<ECR repo> pushes it); exits 2 without Docker
@@ -168,8 +179,9 @@ demo: ## Fresh machine -> emulator, build, apply, a generated batch through the 
 	  $(MAKE) -s deploy-env ENV=local && \
 	  $(PY) devtools/demo.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" --out out/demo
 
-test: install ## The test suite: lint, unit, integration and e2e (starts its own emulator)
+test: install ## The test suite: lint, the page's tests, unit, integration and e2e (starts its own emulator)
 	$(MAKE) -s lint
+	$(MAKE) -s test-web
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install ## Unit tests only (no emulator)
