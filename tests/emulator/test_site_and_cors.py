@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import uuid
+from pathlib import Path
 
 import pytest
 import requests
@@ -332,3 +333,93 @@ def test_http_api_and_other_services_keep_their_cors(emulator: Emulator) -> None
     )
     assert answer.status_code == 200
     assert answer.headers.get("access-control-allow-origin") in {PAGE_ORIGIN, "*"}
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_JS = """
+async function put(url) {
+  try {
+    const headers = {"Content-Type": "text/plain"};
+    const r = await fetch(url, {method: "PUT", body: "hi", headers});
+    return "ok " + r.status + " etag=" + r.headers.get("ETag");
+  } catch (e) {
+    return "blocked";
+  }
+}
+(async () => {
+  const urls = await (await fetch("./urls.json")).json();
+  document.getElementById("allowed").textContent = await put(urls.allowed);
+  document.getElementById("denied").textContent = await put(urls.denied);
+})();
+"""
+
+
+def test_browser_uploads_cross_origin_only_where_the_bucket_allows(emulator: Emulator) -> None:
+    """Debian's Chromium on a page from the site data plane (http://localhost:<port>) PUTs to
+    presigned URLs on http://127.0.0.1:<port>: allowed and ETag readable with the bucket's rule,
+    blocked by the browser without one."""
+    if not CHROMIUM.exists():
+        pytest.skip("needs Debian's chromium at /usr/bin/chromium (.ci/run installs it)")
+    from playwright.sync_api import expect, sync_playwright
+
+    s3 = emulator.client("s3")
+    suffix = uuid.uuid4().hex[:8]
+    site_bucket, allowed, denied = f"b-site-{suffix}", f"b-ok-{suffix}", f"b-no-{suffix}"
+    for bucket in (site_bucket, allowed, denied):
+        s3.create_bucket(Bucket=bucket)
+    page_origin = f"http://localhost:{emulator.port}"
+    s3.put_bucket_cors(
+        Bucket=allowed,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": [page_origin],
+                    "AllowedMethods": ["PUT"],
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                }
+            ]
+        },
+    )
+
+    def put_url(bucket: str) -> str:
+        params = {"Bucket": bucket, "Key": "a.txt", "ContentType": "text/plain"}
+        return str(s3.generate_presigned_url("put_object", Params=params))
+
+    html = b'<!doctype html><p id="allowed">?</p><p id="denied">?</p><script src="app.js"></script>'
+    objects = {
+        "index.html": (html, "text/html; charset=utf-8"),
+        "app.js": (BROWSER_JS.encode(), "text/javascript"),
+        "urls.json": (
+            json.dumps({"allowed": put_url(allowed), "denied": put_url(denied)}).encode(),
+            "application/json",
+        ),
+        "_site/headers.json": (
+            json.dumps(
+                {
+                    "Content-Security-Policy": (
+                        f"default-src 'self'; script-src 'self'; connect-src 'self' {emulator.url}"
+                    )
+                }
+            ).encode(),
+            "application/json",
+        ),
+    }
+    for key, (body, content_type) in objects.items():
+        s3.put_object(Bucket=site_bucket, Key=key, Body=body, ContentType=content_type)
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        try:
+            page = browser.new_page()
+            page.goto(f"{page_origin}/_aws/site/{site_bucket}/")
+            # Locators, not wait_for_function: the CSP (no 'unsafe-eval') refuses string eval.
+            expect(page.locator("#denied")).not_to_have_text("?", timeout=15000)
+            allowed_text = page.text_content("#allowed")
+            denied_text = page.text_content("#denied")
+        finally:
+            browser.close()
+    etag = s3.head_object(Bucket=allowed, Key="a.txt")["ETag"]
+    assert allowed_text == f"ok 200 etag={etag}"
+    assert denied_text == "blocked"
+    assert s3.list_objects_v2(Bucket=denied)["KeyCount"] == 0  # the preflight stopped it
