@@ -51,7 +51,7 @@ CHECKOV := uvx --python 3.11 --from checkov==3.3.30 -c devtools/checkov-constrai
 
 .PHONY: help install web test-web build image up down status deploy-env destroy-env plan-env demo test \
         test-unit test-integration test-e2e lint fmt typecheck tf-check checkov policy-check \
-        bench bench-triage bench-media bench-e2e bench-api clean
+        bench bench-triage bench-media bench-e2e bench-api clean apply-local
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -116,7 +116,7 @@ terraform/envs/local/.terraform:
 
 ifeq ($(ENV),local)
 deploy-env: build terraform/envs/local/.terraform
-	$(TF) apply -input=false $(TF_STATE_ARG) $(TF_VARS) -auto-approve
+	$(TF_APPLY_LOCAL)
 
 plan-env: build terraform/envs/local/.terraform
 	$(TF) plan -input=false $(TF_STATE_ARG) $(TF_VARS)
@@ -173,11 +173,46 @@ deploy-env: ## Build and apply terraform/envs/$(ENV): local to the emulator; dev
 plan-env: ## Plan terraform/envs/$(ENV) (dev/prod: EMULATOR=1 plans their settings against the emulator)
 destroy-env: ## Destroy terraform/envs/$(ENV) (dev/prod ask for confirmation)
 
-demo: ## Fresh machine -> emulator, build, apply, a generated batch through the API, verdicts, teardown (KEEP=1 keeps it up)
-	@$(MAKE) -s up
-	@trap '[ -n "$(KEEP)" ] || $(MAKE) -s down' EXIT; \
-	  $(MAKE) -s deploy-env ENV=local && \
-	  $(PY) devtools/demo.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" --out out/demo
+# make demo: one line per step with its duration; full logs in .local/logs/ (printed with the
+# log's tail when a step fails; VERBOSE=1 shows everything). The batch step is shown live.
+LOG_DIR := $(LOCAL_DIR)/logs
+STEP = python3 devtools/run_step.py $(if $(filter-out 0,$(VERBOSE)),--verbose,)
+TF_APPLY_LOCAL = $(TF) apply -input=false $(TF_STATE_ARG) $(TF_VARS) -auto-approve
+TF_OUTPUT_LOCAL = $(TF) output -raw $(TF_STATE_ARG)
+
+demo: ## Fresh machine -> emulator, build, apply, a generated batch through the API, verdicts, teardown (KEEP=1 keeps it up, VERBOSE=1 shows every log)
+	@started=$$(date +%s); mkdir -p $(LOG_DIR); \
+	echo "media-triage demo: the local stack on $(ENDPOINT) (step logs in $(LOG_DIR)/)"; \
+	finish() { \
+	  code=$$?; \
+	  if [ -z "$(KEEP)" ]; then \
+	    $(STEP) teardown --log $(LOG_DIR)/teardown.log -- $(MAKE) -s down || true; \
+	  elif [ -n "$$web_url" ]; then \
+	    echo; echo "  The stack stays up (KEEP=1). Open the page:"; echo; echo "      $$web_url"; echo; \
+	    echo "  Stop it with: make down$(if $(filter-out 4566,$(PORT)), PORT=$(PORT),)"; \
+	  else echo "  The stack stays up (KEEP=1); stop it with: make down$(if $(filter-out 4566,$(PORT)), PORT=$(PORT),)"; fi; \
+	  took=$$(( $$(date +%s) - started )); \
+	  if [ $$code -eq 0 ]; then echo "demo finished in $$((took / 60)) min $$((took % 60)) s"; \
+	  else echo "demo FAILED after $$((took / 60)) min $$((took % 60)) s (exit $$code)"; fi; \
+	  exit $$code; }; \
+	trap finish EXIT; web_url=; \
+	$(STEP) install --log $(LOG_DIR)/install.log --summary '((Installed|Uninstalled) [0-9]+ packages? in .*)' -- $(MAKE) -s install || exit $$?; \
+	$(STEP) emulator --log $(LOG_DIR)/emulator-start.log --summary '(emulator (up at|already running).*)' \
+	  -- $(MAKE) -s up || exit $$?; \
+	$(STEP) build --log $(LOG_DIR)/build.log --summary '^built \S*/(\S+ \S+ \S+)' \
+	  -- $(MAKE) -s build ENV=local || exit $$?; \
+	$(STEP) "terraform apply" --log $(LOG_DIR)/terraform-apply.log --summary 'Apply complete! (.*)' \
+	  -- $(MAKE) -s apply-local ENV=local || exit $$?; \
+	web_url=$$($(TF_OUTPUT_LOCAL) web_url 2>/dev/null) || web_url=; \
+	if [ -n "$$web_url" ]; then \
+	  echo; echo "  The page:  $$web_url"; \
+	  echo "  (open it to drop your own files$(if $(KEEP),,; KEEP=1 make demo keeps it up afterwards))"; echo; fi; \
+	$(STEP) "the batch" --live \
+	  -- $(PY) devtools/demo.py --api "$$($(TF_OUTPUT_LOCAL) api_url)" --out out/demo
+
+# The apply half of deploy-env (local), without the build (make demo runs the build as its own step).
+apply-local: terraform/envs/local/.terraform
+	$(TF_APPLY_LOCAL)
 
 test: install ## The test suite: lint, the page's tests, unit, integration and e2e (starts its own emulator)
 	$(MAKE) -s lint
@@ -202,7 +237,7 @@ tf-check: ## terraform fmt -check and validate every env root
 	terraform fmt -check -recursive terraform
 	@for env in local dev prod; do \
 	  TF_DATA_DIR=$(CURDIR)/$(LOCAL_DIR)/tf-validate-$$env terraform -chdir=terraform/envs/$$env init -backend=false -input=false >/dev/null && \
-	  TF_DATA_DIR=$(CURDIR)/$(LOCAL_DIR)/tf-validate-$$env terraform -chdir=terraform/envs/$$env validate -no-color || exit 1; \
+	  TF_DATA_DIR=$(CURDIR)/$(LOCAL_DIR)/tf-validate-$$env terraform -chdir=terraform/envs/$$env validate -no-color || exit $$?; \
 	done
 
 checkov: ## checkov over terraform/ (pinned, isolated via uvx; skips justified in .checkov.yaml)

@@ -17,6 +17,8 @@ import pytest
 from local_aws.apigw import match_route
 from local_aws.lambda_executor import FunctionSpec, LambdaExecutor
 from local_aws.patches import post_policy_violation
+from local_aws.s3cors import Rule, bucket_and_key, match_rule
+from local_aws.sites import _key_of
 from local_aws.stepfunctions import aws_timestamp, parse_timestamp, validate_definition
 
 
@@ -184,3 +186,57 @@ def test_post_policy_expiry_and_garbage() -> None:
     garbage = post_policy_violation("not base64 json", {}, "b", 1)
     assert garbage is not None
     assert garbage[1] == "InvalidPolicyDocument"
+
+
+RULES = [
+    Rule(("http://localhost:4566",), ("PUT", "POST"), ("content-type", "x-amz-*"), ("ETag",), "60"),
+    Rule(("https://*.example.org",), ("GET",), ("*",), (), None),
+]
+
+
+@pytest.mark.parametrize(
+    ("origin", "method", "headers", "expected"),
+    [
+        ("http://localhost:4566", "PUT", [], 0),
+        ("http://localhost:4566", "PUT", ["Content-Type", "x-amz-meta-a"], 0),
+        ("http://localhost:4566", "PUT", ["authorization"], None),
+        ("http://localhost:4566", "GET", [], None),
+        ("http://localhost:4567", "PUT", [], None),
+        ("https://a.example.org", "GET", ["anything"], 1),
+        ("https://example.org", "GET", [], None),
+        ("http://a.example.org", "GET", [], None),
+        ("https://a.example.org.evil", "GET", [], None),
+    ],
+)
+def test_s3_cors_rule_matching(
+    origin: str, method: str, headers: list[str], expected: int | None
+) -> None:
+    rule = match_rule(RULES, origin, method, headers)
+    assert rule is (None if expected is None else RULES[expected])
+
+
+def test_s3_bucket_and_key_path_and_virtual_host() -> None:
+    assert bucket_and_key({"PATH_INFO": "/b/k/x.jpg", "HTTP_HOST": "127.0.0.1:4566"}) == (
+        "b",
+        "k/x.jpg",
+    )
+    assert bucket_and_key({"PATH_INFO": "/b", "HTTP_HOST": "localhost"}) == ("b", "")
+    assert bucket_and_key(
+        {"PATH_INFO": "/k/x.jpg", "HTTP_HOST": "b.s3.localhost.localstack.cloud:4566"}
+    ) == ("b", "k/x.jpg")
+
+
+@pytest.mark.parametrize(
+    ("path", "key"),
+    [
+        ("/", "index.html"),
+        ("/assets/app.js", "assets/app.js"),
+        ("/docs/", "docs/index.html"),
+        ("/a/../b", None),
+        ("/./index.html", None),
+        ("/a//b", None),
+        ("/a\\..\\b", None),
+    ],
+)
+def test_site_key_of(path: str, key: str | None) -> None:
+    assert _key_of(path) == key

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local_aws import __version__, apigw, patches, stepfunctions
+from local_aws import __version__, apigw, patches, s3cors, sites, stepfunctions
 from local_aws.lambda_executor import LambdaExecutor
 from local_aws.wsgi import Environ, Response, StartResponse, json_response, read_body
 
@@ -71,6 +71,10 @@ class LocalAwsMiddleware:
         if target is not None:
             return self.http_api(environ, *target)(start_response)
 
+        site = sites.target_of(environ)
+        if site is not None:
+            return sites.serve(environ, *site)(start_response)
+
         amz_target = environ.get("HTTP_X_AMZ_TARGET", "")
         if amz_target.startswith("AWSStepFunctions."):
             operation = amz_target.partition(".")[2]
@@ -87,7 +91,21 @@ class LocalAwsMiddleware:
                 finally:
                     patches.IN_LOCKED_WRITE.active = False
 
-        return self.moto_app(environ, start_response)  # type: ignore[no-any-return]
+        return self._moto(environ, start_response)
+
+    def _moto(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """moto's answer; for S3, CORS comes from the bucket's rules (not flask-cors's "*")."""
+        app = self.moto_app.get_application(environ)
+        if getattr(app, "service", None) != "s3":
+            return app(environ, start_response)  # type: ignore[no-any-return]
+        if environ.get("REQUEST_METHOD", "").upper() == "OPTIONS":
+            bucket, _ = s3cors.bucket_and_key(environ)
+            if bucket:
+                return s3cors.preflight(environ)(start_response)
+            # "OPTIONS /": a browser's preflight for a JSON-protocol service (all of them POST
+            # to "/" and moto cannot tell which one without the signature); flask-cors answers.
+            return app(environ, start_response)  # type: ignore[no-any-return]
+        return app(environ, s3cors.with_bucket_cors(environ, start_response))  # type: ignore[no-any-return]
 
     def _internal(self, environ: Environ, path: str) -> Response:
         if path in {"/_local_aws/health", "/_localstack/health"}:

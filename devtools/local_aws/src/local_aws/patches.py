@@ -20,7 +20,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import quote_plus, unquote_plus
+from urllib.parse import quote, quote_plus, unquote_plus
 from xml.sax.saxutils import escape
 
 from local_aws.lambda_executor import FunctionSpec, LambdaExecutor, TooManyRequests
@@ -342,6 +342,34 @@ def post_policy_violation(
     return None
 
 
+def _post_upload_answer(
+    response: Any, bucket_name: str, form: Mapping[str, str], result: Any
+) -> Any:
+    """S3's answer to a successful POST upload: ``ETag`` and ``Location`` headers (moto sent
+    neither; a browser reads ``ETag`` when the CORS rule exposes it) and, for
+    ``success_action_status=201``, the ``PostResponse`` document."""
+    if not (isinstance(result, tuple) and len(result) == 3) or "key" not in form:
+        return result
+    status, headers, body = result
+    if not 200 <= int(status) < 300:
+        return result
+    key_name = form["key"]
+    stored = response.backend.get_object(bucket_name, key_name)
+    if stored is None:
+        return result
+    host = response.headers.get("host") or "127.0.0.1"
+    location = f"http://{host}/{bucket_name}/{quote(key_name)}"
+    headers = {**dict(headers), "ETag": stored.etag, "Location": location}
+    if int(status) == 201:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n<PostResponse>'
+            f"<Location>{escape(location)}</Location><Bucket>{escape(bucket_name)}</Bucket>"
+            f"<Key>{escape(key_name)}</Key><ETag>{escape(stored.etag)}</ETag></PostResponse>"
+        )
+        headers["Content-Type"] = "application/xml"
+    return status, headers, body
+
+
 def _patch_post_policy() -> None:
     """moto stores a presigned POST without looking at its policy; S3 refuses uploads that break
     it (a different key, content type or a size outside content-length-range)."""
@@ -364,7 +392,8 @@ def _patch_post_policy() -> None:
                     f"<Error><Code>{code}</Code><Message>{escape(message)}</Message></Error>"
                 )
                 return status, {"Content-Type": "application/xml"}, xml
-        return original(self, request, bucket_name)
+        result = original(self, request, bucket_name)
+        return _post_upload_answer(self, bucket_name, form, result)
 
     bucket_response_post._local_aws = True  # type: ignore[attr-defined]
     setattr(S3Response, "_bucket_response_post", bucket_response_post)  # noqa: B010
