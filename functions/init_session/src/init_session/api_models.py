@@ -2,7 +2,9 @@
 from these models (``init_session.openapi``), so a field added here is documented there.
 
 Requests are strict (no ``true`` for an int, no ``"5"`` for a number), accept only the camelCase
-names of the contract and reject unknown fields. Responses omit fields that are ``None``.
+names of the contract and reject unknown fields. An integer may be written ``5.0``: JSON has one
+number type and the document's ``"type": "integer"`` (JSON Schema) admits it. Responses omit
+fields that are ``None``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ def _empty_as_none(value: object) -> object:
     return None if value == "" else value
 
 
+def _integral_float_as_int(value: object) -> object:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# Strict int that also takes 5.0 (not 5.5, not "5", not true), as JSON Schema's integer does.
+JsonInt = Annotated[int, BeforeValidator(_integral_float_as_int)]
+
 ContentType = Annotated[
     Annotated[
         str,
@@ -74,11 +83,11 @@ class FileSpec(Request):
         f"a sanitised copy (no path parts or control characters, <= {MAX_FILENAME_BYTES} bytes).",
     )
     content_type: ContentType = None
-    size: int = Field(ge=0, le=S3_MAX_OBJECT_BYTES, description="Exact size in bytes.")
+    size: JsonInt = Field(ge=0, le=S3_MAX_OBJECT_BYTES, description="Exact size in bytes.")
 
 
 class InitRequest(Request):
-    expected_file_count: int = Field(ge=1, le=MAX_FILES)
+    expected_file_count: JsonInt = Field(ge=1, le=MAX_FILES)
     files: list[FileSpec] = Field(default_factory=list, max_length=MAX_FILES)
     model: str | None = Field(
         default=None,
@@ -100,7 +109,7 @@ class UploadsRequest(Request):
 
 
 class PatchJobRequest(Request):
-    expected_file_count: int = Field(
+    expected_file_count: JsonInt = Field(
         ge=1,
         le=MAX_FILES,
         description="May go below processedCount: the job then moves on to triage at once. "
@@ -109,7 +118,7 @@ class PatchJobRequest(Request):
 
 
 class CompletedPart(Request):
-    part_number: int = Field(ge=1, le=MAX_PARTS)
+    part_number: JsonInt = Field(ge=1, le=MAX_PARTS)
     etag: str = Field(
         min_length=1, max_length=256, description="The ETag header S3 returned for the part."
     )

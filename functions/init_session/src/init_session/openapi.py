@@ -28,7 +28,11 @@ _REASONS = {
     429: "Throttled; retry after the Retry-After seconds",
     500: "Internal error",
 }
+# Where a job route's path parameters come from in an init response: OpenAPI links from init to
+# every authenticated route (clients and fuzzers such as schemathesis follow them).
+_LINK_SOURCES = {"jobId": "$response.body#/jobId", "fileId": "$response.body#/uploads/0/fileId"}
 _REQUEST_ID = {
+    "required": True,
     "description": "Echoes API Gateway's request id; quote it when reporting a problem.",
     "schema": {"type": "string"},
 }
@@ -96,10 +100,17 @@ def _operation(route: Route) -> dict[str, Any]:
     }
     responses: dict[str, Any] = {str(route.status): ok}
     if route.operation_id == "getResults":
-        ok["headers"]["ETag"] = {"schema": {"type": "string"}, "description": "Weak ETag."}
+        ok["headers"]["ETag"] = {
+            "required": True,
+            "schema": {"type": "string"},
+            "description": "Weak ETag.",
+        }
         responses["304"] = {
             "description": _REASONS[304],
-            "headers": {"x-request-id": _REQUEST_ID, "ETag": {"schema": {"type": "string"}}},
+            "headers": {
+                "x-request-id": _REQUEST_ID,
+                "ETag": {"required": True, "schema": {"type": "string"}},
+            },
         }
     for status in route.errors:
         responses[str(status)] = _error_response(status)
@@ -107,6 +118,25 @@ def _operation(route: Route) -> dict[str, Any]:
     if not route.auth:
         op["security"] = []
     return op
+
+
+def _links_from_init(routes: Sequence[Route]) -> dict[str, Any]:
+    """init's 202 -> every authenticated route: jobId (and any other path parameter the init
+    response carries) in the path, the session token as the bearer credential."""
+    links: dict[str, Any] = {}
+    for route in routes:
+        names = re.findall(r"\{(\w+)\}", route.template)
+        if not route.auth or not names or not set(names) <= set(_LINK_SOURCES):
+            continue
+        links[route.operation_id] = {
+            "operationId": route.operation_id,
+            "description": f"{route.summary}, in the session init just created.",
+            "parameters": {
+                **{f"path.{name}": _LINK_SOURCES[name] for name in names},
+                "header.Authorization": "Bearer {$response.body#/sessionToken}",
+            },
+        }
+    return links
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:
@@ -127,6 +157,9 @@ def _document(routes: tuple[Route, ...]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
         paths.setdefault(route.template, {})[route.method.lower()] = _operation(route)
+        if route.operation_id == "initSession":
+            ok = paths[route.template][route.method.lower()]["responses"][str(route.status)]
+            ok["links"] = _links_from_init(routes)
     return {
         "openapi": "3.1.0",
         "info": {
