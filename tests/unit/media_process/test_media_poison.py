@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 import pytest
-from conftest import JOB, SESSION, Env
+from conftest import JOB, NOW, SESSION, Env
 from corpus import BY_NAME, pattern
 from fakes import FakeFileRepository, FakeJobRepository
 from hypothesis import HealthCheck, given, settings
@@ -245,7 +245,7 @@ def _run(env: Env, tool: Any, *, transient: bool, max_attempts: int = 3) -> core
         jobs=env.jobs,
         media=tool,
         limits=limits,
-        now=__import__("conftest").NOW,
+        now=NOW,
         deadline=core.Deadline.after(60),
         transient=lambda exc: transient and isinstance(exc, _Boom),
     )
