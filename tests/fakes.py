@@ -219,6 +219,7 @@ class FakeFileRepository:
             job = self.jobs.jobs.get((row.session_id, row.job_id))
             if job is not None and job.status is JobStatus.CANCELLED:
                 raise JobCancelled(f"job {row.job_id} was cancelled")
+            row.to_item()  # as DynamoDB would: a row that cannot be stored fails the write
             self.rows[(row.job_id, row.file_id)] = row.model_copy(update={"counted": True})
             self.jobs.count(row.session_id, row.job_id, stall_deadline)
             return True
@@ -230,6 +231,7 @@ class FakeFileRepository:
             current = self.rows.get((row.job_id, row.file_id))
             if current is not None and current.counted:
                 return False
+            row.to_item()  # as DynamoDB would: a row that cannot be stored fails the write
             self.rows[(row.job_id, row.file_id)] = row
             return True
 

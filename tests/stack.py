@@ -56,8 +56,9 @@ def wait_healthy(endpoint: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def emulator(state_dir: Path) -> Iterator[str]:
-    """The bundled emulator on a free loopback port (never clobbers a `make up` stack)."""
+def emulator(state_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """The bundled emulator on a free loopback port (never clobbers a `make up` stack); ``env``
+    adds variables to its environment (its switches, e.g. ``LOCAL_AWS_S3_MISSING_KEY_403``)."""
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -78,6 +79,7 @@ def emulator(state_dir: Path) -> Iterator[str]:
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     try:
         wait_healthy(endpoint)
@@ -273,13 +275,20 @@ class Stack:
 
 
 @contextmanager
-def deploy_local_stack(work_dir: Path) -> Iterator[Stack]:
-    """Emulator (or AWS_ENDPOINT_URL) + build + terraform apply; destroy on the way out."""
+def deploy_local_stack(
+    work_dir: Path, emulator_env: dict[str, str] | None = None
+) -> Iterator[Stack]:
+    """Emulator (or AWS_ENDPOINT_URL) + build + terraform apply; destroy on the way out.
+
+    ``emulator_env``: variables for the bundled emulator's process (its switches); an external
+    endpoint is used as it is.
+    """
     ensure_built()
     ensure_initialised()
     state = work_dir / "terraform.tfstate"
     external = os.environ.get("AWS_ENDPOINT_URL")
-    with _external(external) if external else emulator(work_dir / "emulator") as endpoint:
+    bundled = emulator(work_dir / "emulator", emulator_env)
+    with _external(external) if external else bundled as endpoint:
         terraform("apply", "-auto-approve", "-input=false", state=state, endpoint=endpoint)
         outputs = {
             k: v["value"]

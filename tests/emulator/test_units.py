@@ -240,3 +240,44 @@ def test_s3_bucket_and_key_path_and_virtual_host() -> None:
 )
 def test_site_key_of(path: str, key: str | None) -> None:
     assert _key_of(path) == key
+
+
+@pytest.mark.parametrize("switch", ["1", None])
+def test_missing_key_403_switch(monkeypatch: pytest.MonkeyPatch, switch: str | None) -> None:
+    """LOCAL_AWS_S3_MISSING_KEY_403=1: a missing key's HEAD/GET answers 403 AccessDenied, as S3
+    does for a caller without s3:ListBucket; unset, 404 as before. Existing keys and missing
+    buckets are untouched either way."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    from local_aws.patches import MISSING_KEY_403, patch_missing_key_403
+
+    patch_missing_key_403()
+    if switch is None:
+        monkeypatch.delenv(MISSING_KEY_403, raising=False)
+    else:
+        monkeypatch.setenv(MISSING_KEY_403, switch)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="media-bucket")
+        s3.put_object(Bucket="media-bucket", Key="there.jpg", Body=b"abc")
+
+        assert s3.head_object(Bucket="media-bucket", Key="there.jpg")["ContentLength"] == 3
+        part = s3.get_object(Bucket="media-bucket", Key="there.jpg", Range="bytes=0-1")
+        assert part["Body"].read() == b"ab"
+        with pytest.raises(ClientError) as head:
+            s3.head_object(Bucket="media-bucket", Key="gone.jpg")
+        with pytest.raises(ClientError) as get:
+            s3.get_object(Bucket="media-bucket", Key="gone.jpg")
+        with pytest.raises(ClientError) as no_bucket:
+            s3.head_object(Bucket="no-such-bucket", Key="x")
+
+    status = 403 if switch else 404
+    assert head.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert get.value.response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert get.value.response["Error"]["Code"] == ("AccessDenied" if switch else "NoSuchKey")
+    assert no_bucket.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404

@@ -5,14 +5,28 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import s3_event
+from api_helpers import fspec, jpeg, s3_event
 from corpus import DUPLICATE, VALID, Case, available_cases
-from stack import Stack
+from stack import Stack, deploy_local_stack
+
+from media_triage_shared import keys
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """This module's own stack, whose emulator answers a missing key's HEAD/GET with 403, as
+    S3 does for media-process (no s3:ListBucket): a key MediaProcess gets wrong fails here the
+    way it would on AWS (retried, never counted), not as a quiet 404."""
+    work = Path(tmp_path_factory.mktemp("stack-missing-key-403"))
+    with deploy_local_stack(work, emulator_env={"LOCAL_AWS_S3_MISSING_KEY_403": "1"}) as deployed:
+        yield deployed
 
 
 def _wait_processed(stack: Stack, session_id: str, job_id: str, count: int) -> dict[str, Any]:
@@ -139,3 +153,59 @@ def test_the_batch_still_completes(stack: Stack, corpus_job: dict[str, Any]) -> 
     job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=120)
     assert job["status"] == "complete", job
     assert job["processedCount"] == len(corpus_job["cases"])
+
+
+# Names that safe_filename changes (the object key is not the name) - and, before issue 13,
+# names it changed AGAIN when MediaProcess rebuilt the key from the object's name.
+_RENAMED = [
+    "a\u200bb .jpg",  # a zero-width space, removed
+    "\u1100\u200b\u1161 photo.jpg",  # jamo that compose once the zero-width space is gone
+    "x" * 230 + ".abcdefghijklmno pq",  # over 200 bytes; a 16-char "extension" ending in a space
+]
+
+
+def test_renamed_files_are_found_counted_and_valid(stack: Stack) -> None:
+    photos = [jpeg(900 + i) for i in range(len(_RENAMED))]
+    init = stack.init(len(_RENAMED), [fspec(n, d) for n, d in zip(_RENAMED, photos, strict=True)])
+    session_id, job_id = init["sessionId"], init["jobId"]
+    for target, data in zip(init["uploads"], photos, strict=True):
+        assert target["key"].rsplit("/", 1)[1] != target["filename"]  # the name did change
+        stack.upload(target, data)
+
+    _wait_processed(stack, session_id, job_id, len(_RENAMED))
+    rows = {row["fileId"]: row for row in stack.file_rows(job_id)}
+    for name, target in zip(_RENAMED, init["uploads"], strict=True):
+        row = rows[target["fileId"]]
+        assert (row["status"], row.get("error")) == ("valid", None), row
+        assert row["counted"] is True
+        assert row["filename"] == name
+        assert row["originalKey"] == target["key"]
+        assert (
+            keys.safe_filename(row["originalKey"].rsplit("/", 1)[1])
+            == target["key"].rsplit("/", 1)[1]
+        )
+    job = stack.wait_job(session_id, job_id, {"complete", "failed"}, timeout=120)
+    assert (job["status"], job["processedCount"]) == ("complete", len(_RENAMED))
+
+
+def test_an_event_for_an_object_that_is_gone_is_final_not_retried(stack: Stack) -> None:
+    """The HEAD of a key that does not exist answers 403 here (as on AWS without ListBucket):
+    MediaProcess takes it for missing, finalises the file and returns without an error."""
+    init = stack.init(1, [fspec("never uploaded.jpg", b"x" * 10)])
+    target = init["uploads"][0]
+    event = s3_event(stack.bucket, target["key"], 10)
+    s3 = stack.client("s3")
+    with pytest.raises(s3.exceptions.ClientError) as head:
+        s3.head_object(Bucket=stack.bucket, Key=target["key"])
+    assert head.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403  # the switch is on
+
+    resp = stack.client("lambda").invoke(
+        FunctionName=stack.functions["media_process"], Payload=json.dumps(event).encode()
+    )
+
+    assert "FunctionError" not in resp, resp["Payload"].read()
+    result = json.loads(resp["Payload"].read())
+    assert result["processed"] == [{"fileId": target["fileId"], "status": "invalid"}]
+    (row,) = stack.file_rows(init["jobId"])
+    assert (row["error"]["code"], row["counted"]) == ("missing", True)
+    assert stack.job_row(init["sessionId"], init["jobId"])["processedCount"] == 1

@@ -98,3 +98,49 @@ def test_triage_input_is_strict() -> None:
         TriageInput.model_validate({"sessionId": "s1", "jobId": "j1", "extra": 1})
     with pytest.raises(ValidationError):
         TriageInput.model_validate({"sessionId": "../x", "jobId": "j1"})
+
+
+# ---------------------------------------------------------------------------- poison values
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+def test_no_contract_accepts_a_non_finite_number(bad: float) -> None:
+    from init_session.api_models import FileStatusView
+
+    with pytest.raises(ValidationError, match="finite"):
+        Gps(lat=1.0, lon=2.0, alt=bad)
+    with pytest.raises(ValidationError, match="finite"):
+        _file_row(duration_seconds=bad)
+    with pytest.raises(ValidationError, match="finite"):  # an API response model
+        FileStatusView(
+            file_id="f1", filename="a.mp4", status=FileStatus.VALID, duration_seconds=bad
+        )
+    with pytest.raises(ValidationError, match="finite"):  # an envelope (extra="ignore")
+        S3Event.model_validate(
+            {
+                "Records": [
+                    {
+                        "eventName": "x",
+                        "s3": {"bucket": {"name": "b"}, "object": {"key": "k", "size": bad}},
+                    }
+                ]
+            }
+        )
+
+
+def test_a_row_copied_with_a_nan_is_refused_before_dynamodb_sees_it() -> None:
+    """``model_copy`` does not validate: ``to_item`` checks again, as a ValueError (boto3 would
+    raise a TypeError for Decimal('NaN') inside the counting transaction)."""
+    row = _file_row().model_copy(
+        update={"gps": Gps.model_construct(lat=1.0, lon=2.0, alt=float("nan"))}
+    )
+    with pytest.raises(ValidationError):
+        row.to_item()
+
+
+@pytest.mark.parametrize(
+    "gps", [{"lat": 91, "lon": 0}, {"lat": 0, "lon": 181}, {"lat": 1, "lon": 1, "alt": 1e9}]
+)
+def test_gps_out_of_range_is_refused(gps: dict[str, float]) -> None:
+    with pytest.raises(ValidationError):
+        Gps.model_validate(gps)

@@ -71,7 +71,7 @@ FUNCTIONS = {
     # role -> (handler, environment variables the contract requires)
     "media_process": (
         "media_process.handler.handler",
-        COMMON_ENV | {"FILE_TTL_HOURS", "PROCESSING_DEADLINE_SECONDS"},
+        COMMON_ENV | {"FILE_TTL_HOURS", "PROCESSING_DEADLINE_SECONDS", "ASYNC_RETRY_ATTEMPTS"},
     ),
     "init_session": (
         "init_session.handler.handler",
@@ -820,6 +820,9 @@ def test_media_process_failures_go_to_an_encrypted_dead_letter_queue(
     ):
         (config,) = planned(tfplan, "aws_lambda_function_event_invoke_config").values()
         assert config["after"]["maximum_retry_attempts"] == 2
+        # The function knows its last attempt (it finalises instead of raising then: ADR 0012).
+        fn = only(tfplan, "aws_lambda_function", "module.media_process.")["after"]
+        assert fn["environment"][0]["variables"]["ASYNC_RETRY_ATTEMPTS"] == "2"
         (destination,) = config["after"]["destination_config"]
         assert destination["on_failure"][0]["destination"] == dlq
         queue = only(tfplan, "aws_sqs_queue")["after"]

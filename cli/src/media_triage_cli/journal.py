@@ -3,7 +3,8 @@ was killed or the connection dropped.
 
 It keeps the ``Idempotency-Key`` of the init (so a new init returns the same job, token and
 multipart uploadIds, with fresh URLs), the files that finished uploading and the ETag of every
-multipart part that S3 accepted. Written atomically after every change.
+multipart part that S3 accepted. Written atomically after every change, owner-only (0600):
+the Idempotency-Key is what the API derives the session token from.
 """
 
 from __future__ import annotations
@@ -101,7 +102,12 @@ class Journal:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(self._state, indent=1))
+        tmp.unlink(missing_ok=True)  # a leftover of a killed run (O_EXCL: never reused)
+        # Created 0600 in one step (no window with the umask's mode), then renamed over the
+        # journal: a journal an older CLI wrote world-readable is replaced by an owner-only one.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(self._state, indent=1))
         os.replace(tmp, self.path)
 
     def snapshot(self) -> Mapping[str, Any]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError, HTTPClientError
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 _CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 5},
@@ -21,3 +23,43 @@ _CONFIG = Config(
 @functools.cache
 def client(service: str) -> Any:
     return boto3.session.Session().client(service, config=_CONFIG)
+
+
+# Error codes that say "try again later" (DynamoDB, S3 and the generic AWS ones).
+_TRANSIENT_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "Throttling",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "ProvisionedThroughputExceededException",
+        "SlowDown",
+        "InternalError",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "TransactionInProgressException",
+    }
+)
+# TransactWriteItems cancelled for a reason a retry can clear (not a failed condition).
+_TRANSIENT_CANCELLATIONS = frozenset(
+    {"ThrottlingError", "TransactionConflict", "ProvisionedThroughputExceeded"}
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """An AWS error a retry may clear: throttling, a 5xx, a dropped or timed-out connection,
+    a transaction cancelled by a conflict or throttling. Everything else (a refused request,
+    a bug) would fail the same way again."""
+    if isinstance(exc, HTTPClientError | BotoConnectionError):
+        return True
+    if not isinstance(exc, ClientError):
+        return False
+    code = str(exc.response.get("Error", {}).get("Code", ""))
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code == "TransactionCanceledException":
+        reasons = {r.get("Code") for r in exc.response.get("CancellationReasons", [])}
+        return bool(reasons & _TRANSIENT_CANCELLATIONS)
+    return code in _TRANSIENT_CODES or status >= 500

@@ -30,9 +30,13 @@ class UploadKey:
     job_id: str
     file_id: str
     filename: str
+    object_key: str | None = None
+    """The key exactly as the S3 event named it (decoded). None: built from the parts."""
 
     @property
     def key(self) -> str:
+        if self.object_key is not None:
+            return self.object_key
         return upload_key(self.session_id, self.job_id, self.file_id, self.filename)
 
 
@@ -43,18 +47,24 @@ def is_valid_id(value: str) -> bool:
 def safe_filename(name: str) -> str:
     """A filename safe for an S3 key: NFC, no path parts, no control characters, capped length.
 
+    Idempotent (``safe_filename(safe_filename(x)) == safe_filename(x)``, property-tested):
+    characters are removed before NFC (jamo around a removed character compose now, not on a
+    second pass), and what the length cap cuts is stripped again (no trailing space or dot).
     The original name is kept in the file row; this one only names the object.
     """
-    name = unicodedata.normalize("NFC", name).replace("\\", "/").rsplit("/", 1)[-1]
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = unicodedata.normalize("NFC", name)
     name = _UNSAFE.sub("_", name).strip(" .")
     if not name:
-        name = "file"
+        return "file"
     if len(name.encode()) > MAX_FILENAME_BYTES:
         stem, dot, ext = name.rpartition(".")
-        ext = ext[:16] if dot else ""
+        ext = ext[:16].rstrip(" ") if dot else ""
+        if not ext:
+            stem = name
         budget = MAX_FILENAME_BYTES - len(ext.encode()) - (1 if ext else 0)
-        stem = (stem if dot else name).encode()[:budget].decode(errors="ignore")
+        stem = stem.encode()[:budget].decode(errors="ignore").rstrip(" .")
         name = f"{stem}.{ext}" if ext else stem
     return name
 
@@ -79,7 +89,8 @@ def parse_upload_key(raw_key: str, *, url_encoded: bool = True) -> UploadKey:
     """Parse an S3 event key (URL-encoded, ``+`` for space) into its parts.
 
     Raises ``InvalidKey`` for anything outside ``uploads/`` or not shaped like the layout, so a
-    derived object can never trigger processing (no recursion).
+    derived object can never trigger processing (no recursion). The decoded key is carried
+    through as it is (``UploadKey.key``): never rebuilt from the name it ends with.
     """
     key = unquote_plus(raw_key) if url_encoded else raw_key
     if not key.startswith(UPLOADS_PREFIX):
@@ -93,7 +104,7 @@ def parse_upload_key(raw_key: str, *, url_encoded: bool = True) -> UploadKey:
             raise InvalidKey(f"bad {label} in upload key: {value!r}")
     if "/" in filename:
         raise InvalidKey(f"nested path in upload key: {key!r}")
-    return UploadKey(session_id, job_id, file_id, filename)
+    return UploadKey(session_id, job_id, file_id, filename, object_key=key)
 
 
 def job_pk(session_id: str) -> str:

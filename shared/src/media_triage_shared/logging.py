@@ -1,4 +1,8 @@
-"""structlog configured once: contextvars, level, ISO UTC time, dict tracebacks, JSON."""
+"""structlog configured once: contextvars, level, ISO UTC time, dict tracebacks, JSON.
+
+Tracebacks are rendered WITHOUT frame locals: a frame of the HTTP API holds the Authorization
+header, the session token and the Idempotency-Key, and a log line lives for 90 days.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,10 @@ from typing import Any
 import structlog
 
 _configured = False
+# structlog's own ``dict_tracebacks`` shows every frame's locals (show_locals=True).
+_dict_tracebacks = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -20,7 +28,7 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.dict_tracebacks,
+            _dict_tracebacks,
             structlog.processors.EventRenamer("event"),
             structlog.processors.JSONRenderer(),
         ],

@@ -7,8 +7,12 @@ code the page and the API can rely on, and a human message.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
 
 from media_triage_shared.models import Gps
 
@@ -25,6 +29,7 @@ class MediaErrorCode(StrEnum):
     NO_VIDEO_STREAM = "no_video_stream"  # a container with no picture (audio only, ...)
     TIMEOUT = "timeout"  # the processing deadline passed before the file could be judged
     MISSING = "missing"  # the object was gone when processing started (cancelled job)
+    INTERNAL = "internal"  # an unexpected failure on the last attempt (a bug; original kept)
 
 
 class MediaWarningCode(StrEnum):
@@ -38,6 +43,28 @@ class MediaWarningCode(StrEnum):
 
 def warning(code: MediaWarningCode, message: str) -> str:
     return f"{code.value}: {message}"
+
+
+def gps(lat: Any, lon: Any, alt: Any = None) -> Gps | None:
+    """A ``Gps`` from what a file says, or None. Metadata is untrusted: a non-finite or
+    out-of-range position is no position; a bad altitude alone (EXIF ``0/0`` reads as NaN) is
+    dropped and the position kept. Never raises."""
+    try:
+        lat_f, lon_f = float(lat), float(lon)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not (math.isfinite(lat_f) and math.isfinite(lon_f)):
+        return None
+    try:
+        position = Gps(lat=lat_f, lon=lon_f)
+    except ValidationError:
+        return None
+    if alt is None:
+        return position
+    try:
+        return Gps(lat=lat_f, lon=lon_f, alt=float(alt))
+    except (TypeError, ValueError, OverflowError):  # ValidationError is a ValueError
+        return position
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,9 @@
 """Pydantic models at every boundary: AWS envelopes, Step Functions I/O and DynamoDB rows.
 
 AWS envelopes ignore unknown fields; our own contracts forbid them and are frozen. Rows map to
-DynamoDB items only through ``to_item`` / ``from_item`` here.
+DynamoDB items only through ``to_item`` / ``from_item`` here. No model accepts a non-finite
+number (NaN, inf): DynamoDB cannot store one, JSON has none, and a row that cannot be written
+is a file that is never counted (issue 13).
 """
 
 from __future__ import annotations
@@ -68,14 +70,20 @@ class Contract(BaseModel):
     """Our own contracts: camelCase on the wire, unknown fields rejected, immutable."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True
+        extra="forbid",
+        frozen=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        allow_inf_nan=False,
     )
 
 
 class Envelope(BaseModel):
     """AWS envelopes: tolerate fields AWS adds."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=False
+    )
 
 
 # ---------------------------------------------------------------------------- enums
@@ -198,9 +206,9 @@ class FileError(Contract):
 
 
 class Gps(Contract):
-    lat: float
-    lon: float
-    alt: float | None = None
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    alt: float | None = Field(default=None, ge=-20_000, le=100_000, description="Metres.")
 
 
 class VerdictSummary(Contract):
@@ -264,6 +272,9 @@ class Row(Contract):
 
     def to_item(self) -> dict[str, Any]:
         values = self.model_dump(by_alias=True, exclude_none=True, mode="json")
+        # ``model_copy(update=...)`` does not validate: check the row again before it is stored
+        # (a NaN would otherwise reach boto3 as Decimal("NaN") and fail as a TypeError).
+        type(self).model_validate(values)
         return serialize({**values, **self.primary_key()})
 
     @classmethod
@@ -325,12 +336,12 @@ class FileRow(Row):
     fingerprint: str | None = None
     media_type: MediaType | None = None
     mime_type: str | None = None
-    width: int | None = None
-    height: int | None = None
-    duration_seconds: float | None = None
-    taken_at: str | None = None
+    width: int | None = Field(default=None, ge=0)
+    height: int | None = Field(default=None, ge=0)
+    duration_seconds: float | None = Field(default=None, ge=0)
+    taken_at: str | None = Field(default=None, max_length=64)
     gps: Gps | None = None
-    camera: str | None = None
+    camera: str | None = Field(default=None, max_length=128)
     thumbnail_key: str | None = None
     display_key: str | None = None
     proxy_key: str | None = None
@@ -343,6 +354,14 @@ class FileRow(Row):
     score: int | None = Field(default=None, ge=0, le=100)
     issues: list[str] | None = None
     counted: bool | None = None
+    attempts: int | None = Field(
+        default=None,
+        ge=0,
+        description=(
+            "MediaProcess invocations that started work on the file (Lambda's async retries, a "
+            "redrive): the last allowed one finalises an unexpected failure as ``internal``."
+        ),
+    )
     upload_id: str | None = Field(
         default=None, description="S3 multipart upload id (files above the multipart threshold)."
     )

@@ -103,6 +103,8 @@ module "media_process" {
 
   environment_variables = merge(local.common_environment, {
     PROCESSING_DEADLINE_SECONDS = tostring(var.media_process.processing_deadline_seconds)
+    # The last attempt finalises an unexpected failure as `internal` instead of raising (ADR 0009).
+    ASYNC_RETRY_ATTEMPTS = tostring(var.media_process.async_maximum_retry_attempts)
   })
 
   # S3 invokes asynchronously: Lambda retries a failed invocation, then sends the failure record

@@ -7,6 +7,8 @@
 * ``InvocationType=Event`` and S3 bucket notifications are queued on the executor's async pool,
   so ``PutObject``/``CompleteMultipartUpload``/POST uploads return immediately.
 * Step Functions executes state machines for real (moto's ASL interpreter).
+* ``LOCAL_AWS_S3_MISSING_KEY_403=1``: HEAD/GET of a missing key answers 403 (see
+  :func:`patch_missing_key_403`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import base64
 import calendar
 import fnmatch
 import json
+import os
 import threading
 import time
 import uuid
@@ -424,6 +427,48 @@ def _patch_stop_during_callback() -> None:
     setattr(Environment, "set_error", fail)  # noqa: B010
 
 
+MISSING_KEY_403 = "LOCAL_AWS_S3_MISSING_KEY_403"
+
+
+def patch_missing_key_403() -> None:
+    """With ``LOCAL_AWS_S3_MISSING_KEY_403=1`` in the emulator's environment (read per request),
+    HEAD and GET of a missing key in an existing bucket answer 403 ``AccessDenied`` instead of
+    404 ``NoSuchKey``: what S3 answers a caller without ``s3:ListBucket`` (it will not say
+    whether a key it may not list exists). A missing bucket stays 404 ``NoSuchBucket``."""
+    from moto.s3.exceptions import MissingKey
+    from moto.s3.responses import S3Response
+
+    head, get = S3Response.head_object, S3Response.get_object
+    if getattr(head, "_local_aws", False):
+        return
+    denied = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+    )
+
+    def head_object(self: Any, *args: Any, **kwargs: Any) -> Any:
+        status, headers, body = head(self, *args, **kwargs)
+        if (
+            status == 404
+            and os.environ.get(MISSING_KEY_403) == "1"
+            and "x-amz-delete-marker" not in headers
+        ):
+            return 403, headers, ""  # a HEAD has no body: boto3 sees code "403"
+        return status, headers, body
+
+    def get_object(self: Any) -> Any:
+        try:
+            return get(self)
+        except MissingKey:
+            if os.environ.get(MISSING_KEY_403) != "1":
+                raise
+            return 403, {"Content-Type": "application/xml"}, denied
+
+    head_object._local_aws = True  # type: ignore[attr-defined]
+    setattr(S3Response, "head_object", head_object)  # noqa: B010
+    setattr(S3Response, "get_object", get_object)  # noqa: B010
+
+
 def install(lambda_executor: LambdaExecutor) -> None:
     """Apply the patches (idempotent; the executor of the last call wins)."""
     _INSTALLED["executor"] = lambda_executor
@@ -439,6 +484,7 @@ def install(lambda_executor: LambdaExecutor) -> None:
     _patch_list_object_versions_encoding()
     _patch_post_policy()
     _patch_stop_during_callback()
+    patch_missing_key_403()
     from moto.s3.models import FakeBucket
 
     setattr(FakeBucket, "get_permission", _bucket_get_permission)  # noqa: B010

@@ -13,18 +13,27 @@ work, cheapest first, so a bad file is judged before anything expensive runs:
 6. derived objects under ``derived/.../<fileId>/`` (never the original), then one transaction:
    final row + ``ADD processedCount 1``, guarded so it counts once per fileId.
 
-Bad content is a value (``invalid`` + code); infrastructure errors (S3, DynamoDB, a missing
-ffmpeg) raise, so Lambda retries the event and the guarded writes keep the retry harmless.
+Bad content is a value (``invalid`` + code). Metadata read from the file (EXIF, container tags)
+is untrusted: a field the row refuses (NaN, inf, negative, wrong type) is dropped with a
+warning, never fails the file. Transient infrastructure errors (throttling, 5xx, connection
+errors; the ``transient`` predicate the handler passes) raise, so Lambda retries the event and
+the guarded writes keep the retry harmless. Anything else - and a transient error on the last
+attempt (the row counts MediaProcess's attempts) - finalises the file ``invalid`` with code
+``internal``, counted once like any other: one bad file never costs the batch its wait
+(ADR 0012).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from pydantic import BaseModel, ValidationError
 
 from media_process import detect
 from media_triage_shared import keys
@@ -72,6 +81,9 @@ class Limits:
     # Videos up to this size are fingerprinted whole; larger ones by size + three 1 MiB samples.
     full_hash_max_bytes: int = 32 * MIB
     presign_seconds: int = 3600
+    # Invocations that may work on one file: 1 + Lambda's async retries (Terraform's
+    # async_maximum_retry_attempts). The last one never raises for an unexpected error.
+    max_attempts: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +108,11 @@ class Outcome:
     job_cancelled: bool = False  # skipped (or not finalised): the job was cancelled
 
 
+def never_transient(exc: Exception) -> bool:
+    """The default ``transient`` predicate: no error is worth a retry (unit tests)."""
+    return False
+
+
 @dataclass(frozen=True, slots=True)
 class _Ctx:
     upload: UploadKey
@@ -116,6 +133,7 @@ def process_upload(
     limits: Limits,
     now: datetime,
     deadline: Deadline,
+    transient: Callable[[Exception], bool] = never_transient,
 ) -> Outcome:
     stall_deadline = iso(now + timedelta(seconds=limits.stall_timeout_seconds))
     existing = files.get_file(upload.job_id, upload.file_id)
@@ -132,7 +150,31 @@ def process_upload(
     jobs.mark_processing(upload.session_id, upload.job_id, stall_deadline)
 
     ctx = _Ctx(upload, store, files, media, limits, deadline)
-    final = _examine(ctx, base).model_copy(update={"updated_at": iso(now)})
+    try:
+        final = _storable(_examine(ctx, base).model_copy(update={"updated_at": iso(now)}))
+        return _finalize(files, final, stall_deadline)
+    except Exception as exc:
+        attempt, last = base.attempts or 1, limits.max_attempts
+        if transient(exc) and attempt < last:
+            log.warning(
+                "media.retrying", error_type=type(exc).__name__, attempt=attempt, max_attempts=last
+            )
+            raise  # Lambda retries the event; the guarded writes make the retry harmless
+        log.exception(
+            "media.internal_error",
+            error_type=type(exc).__name__,
+            attempt=attempt,
+            max_attempts=last,
+            transient=transient(exc),
+        )
+    failed = _invalid(base, MediaErrorCode.INTERNAL, INTERNAL_MESSAGE)
+    return _finalize(files, failed.model_copy(update={"updated_at": iso(now)}), stall_deadline)
+
+
+INTERNAL_MESSAGE = "processing failed unexpectedly (internal error); the original file is kept"
+
+
+def _finalize(files: FileRepository, final: FileRow, stall_deadline: str) -> Outcome:
     try:
         counted = files.finalize(final, stall_deadline=stall_deadline)
     except JobCancelled:  # cancelled while we worked: the row stays, nothing is counted
@@ -141,6 +183,12 @@ def process_upload(
     if final.status is FileStatus.INVALID and final.error is not None:
         log.info("media.invalid", code=final.error.code, message=final.error.message)
     return Outcome(final, counted)
+
+
+def _storable(row: FileRow) -> FileRow:
+    """The row validated again (``model_copy`` does not validate): a value DynamoDB cannot
+    store fails here, as a value error, not inside the counting transaction."""
+    return FileRow.model_validate(row.model_dump())
 
 
 def _cancelled(jobs: JobRepository, upload: UploadKey) -> bool:
@@ -161,6 +209,7 @@ def _processing_row(
                 "status": FileStatus.PROCESSING,
                 "original_key": upload.key,
                 "updated_at": iso(now),
+                "attempts": (existing.attempts or 0) + 1,
             }
         )
     return FileRow(
@@ -173,6 +222,7 @@ def _processing_row(
         created_at=iso(now),
         updated_at=iso(now),
         expires_at=ttl_epoch(now, limits.ttl_hours),
+        attempts=1,
     )
 
 
@@ -236,13 +286,11 @@ def _photo(ctx: _Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
     del data
     if isinstance(result, MediaFailure):
         return _failed(row.model_copy(update={"fingerprint": fingerprint}), result)
-    row = row.model_copy(
-        update={
-            "fingerprint": fingerprint,
-            "width": result.width,
-            "height": result.height,
-            **_capture_fields(result.capture),
-        }
+    row = _with_metadata(
+        row.model_copy(update={"fingerprint": fingerprint}),
+        width=result.width,
+        height=result.height,
+        **_capture_fields(result.capture),
     )
     row = _put(ctx, row, "thumb.jpg", result.thumbnail, "thumbnail_key")
     owner = _claim(ctx, row, fingerprint)
@@ -272,19 +320,19 @@ def _video(ctx: _Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
     probe = ctx.media.probe_video(url, mime_type, timeout=deadline.remaining(reserve))
     if isinstance(probe, MediaFailure):
         return _failed(row, probe)
-    row = row.model_copy(
-        update={
-            "width": probe.width,
-            "height": probe.height,
-            "duration_seconds": probe.duration_seconds,
-            **_capture_fields(probe.capture),
-        }
+    row = _with_metadata(
+        row,
+        width=probe.width,
+        height=probe.height,
+        duration_seconds=probe.duration_seconds,
+        **_capture_fields(probe.capture),
     )
-    if probe.duration_seconds is not None and probe.duration_seconds > limits.max_video_seconds:
+    duration = row.duration_seconds  # as the row keeps it: finite, >= 0, or None
+    if duration is not None and duration > limits.max_video_seconds:
         return _invalid(
             row,
             MediaErrorCode.TOO_LONG,
-            f"{probe.duration_seconds / 60:.0f} min is over the "
+            f"{duration / 60:.0f} min is over the "
             f"{limits.max_video_seconds / 60:.0f} min limit for videos",
         )
     thumb = ctx.media.video_thumbnail(url, mime_type, probe, timeout=deadline.remaining(reserve))
@@ -313,12 +361,12 @@ def _video(ctx: _Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
         log.warning("media.proxy_skipped", reason=proxy.message, code=proxy.code.value)
     else:
         row = _put(ctx, row, "proxy.mp4", proxy, "proxy_key")
-        covered = proxy.duration_seconds
-        if covered is not None and probe.duration_seconds and covered < probe.duration_seconds:
+        covered = _finite(proxy.duration_seconds)
+        if covered is not None and duration and covered < duration:
             warnings.append(
                 warning(
                     MediaWarningCode.PROXY_TRUNCATED,
-                    f"proxy.mp4 covers the first {covered:.0f} s of {probe.duration_seconds:.0f} s",
+                    f"proxy.mp4 covers the first {covered:.0f} s of {duration:.0f} s",
                 )
             )
     return row.model_copy(
@@ -375,6 +423,39 @@ def _put(ctx: _Ctx, row: FileRow, name: str, rendition: Rendition, attr: str) ->
 
 def _capture_fields(capture: Capture) -> dict[str, Any]:
     return {"taken_at": capture.taken_at, "gps": capture.gps, "camera": capture.camera}
+
+
+def _with_metadata(row: FileRow, **fields: Any) -> FileRow:
+    """The row with metadata read from the file, field by field: a value the row refuses (NaN,
+    inf, negative, wrong type, too long) is dropped with a warning instead of failing the file;
+    a GPS fix whose altitude alone is bad keeps its position. The values are not logged (a
+    position is personal data)."""
+    values = row.model_dump()
+    for name, raw in fields.items():
+        value = raw.model_dump() if isinstance(raw, BaseModel) else raw  # instances: re-check
+        kept, refused = _field(values, name, value)
+        dropped = name
+        if refused is not None and name == "gps" and isinstance(value, dict):
+            kept, _ = _field(values, name, {**value, "alt": None})  # the position alone?
+            dropped = "gps.alt" if kept is not None else name
+        if refused is not None:
+            log.warning("media.metadata_dropped", field=dropped, reason=refused)
+        values[name] = kept
+    return FileRow.model_validate(values)
+
+
+def _field(values: dict[str, Any], name: str, value: Any) -> tuple[Any, str | None]:
+    """(the value as the row keeps it, None) or (None, why the row refuses it)."""
+    if value is None:
+        return None, None
+    try:
+        return getattr(FileRow.model_validate({**values, name: value}), name), None
+    except ValidationError as exc:
+        return None, str(exc.errors()[0]["type"])
+
+
+def _finite(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(value) else None
 
 
 def _mib(size: int) -> str:

@@ -79,4 +79,5 @@ def limits() -> Limits:
         finalize_reserve_seconds=s.finalize_reserve_seconds,
         # The presigned GET must outlive every ffmpeg read of this invocation.
         presign_seconds=int(s.processing_deadline_seconds) + 300,
+        max_attempts=1 + s.async_retry_attempts,
     )

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from media_process import core, deps
+from media_triage_shared.aws import is_transient
 from media_triage_shared.keys import InvalidKey, parse_upload_key
 from media_triage_shared.logging import bind_invocation, configure_logging, get_logger
 from media_triage_shared.models import S3Event, utcnow
@@ -43,6 +44,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             limits=deps.limits(),
             now=utcnow(),
             deadline=deadline,
+            transient=is_transient,
         )
         if outcome.counted:  # this count may complete the job: wake its state machine
             deps.waker().wake_if_ready(upload.session_id, upload.job_id)

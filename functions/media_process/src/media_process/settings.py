@@ -35,6 +35,14 @@ class MediaProcessSettings(BaseAppSettings):
     finalize_reserve_seconds: float = Field(
         default=5, ge=0, description="Deadline share kept for uploads and the final write."
     )
+    async_retry_attempts: int = Field(
+        default=2,
+        ge=0,
+        le=2,
+        description="Lambda's async retries of a failed event (Terraform sets it from "
+        "async_maximum_retry_attempts): the invocation after the last retry never raises for "
+        "an unexpected error, it finalises the file as internal (ADR 0012).",
+    )
 
     @model_validator(mode="after")
     def _deadline_leaves_room(self) -> MediaProcessSettings:

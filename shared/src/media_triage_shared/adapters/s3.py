@@ -9,6 +9,11 @@ from botocore.exceptions import ClientError
 
 from media_triage_shared.ports import ObjectInfo
 
+# A missing key's HEAD: 404, or 403 for a caller without s3:ListBucket on the bucket (S3 will
+# not say whether a key it may not list exists). media-process has no ListBucket: both mean
+# "not there" (a HEAD has no body, so the code is the bare status).
+_MISSING = frozenset({"404", "NoSuchKey", "NotFound", "403", "AccessDenied", "Forbidden"})
+
 
 class S3ObjectStore:
     def __init__(self, client: Any, bucket: str) -> None:
@@ -19,7 +24,7 @@ class S3ObjectStore:
         try:
             resp = self._s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            if exc.response.get("Error", {}).get("Code") in _MISSING:
                 return None
             raise
         return ObjectInfo(

@@ -9,6 +9,7 @@ and Pillow's own decompression-bomb warning is an error too.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +20,7 @@ import pillow_heif
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from media_process import detect
+from media_triage_shared import media
 from media_triage_shared.media import (
     Capture,
     MediaErrorCode,
@@ -251,19 +253,30 @@ def _gps(ifd: dict[int, Any]) -> Gps | None:
             lat_deg = -lat_deg
         if (_text(lon_ref) or "E").upper().startswith("W"):
             lon_deg = -lon_deg
-        alt: float | None = None
-        if 6 in ifd:
-            alt = _rational(ifd[6])
-            ref = ifd.get(5, 0)
-            if (ref[0] if isinstance(ref, bytes) and ref else ref) == 1:
-                alt = -alt
-    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError):
+    except (KeyError, TypeError, ValueError, ZeroDivisionError, IndexError, OverflowError):
         return None
-    if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180) or (lat_deg == lon_deg == 0):
+    if lat_deg == lon_deg == 0:  # "no fix" written as zeros
         return None
-    return Gps(
-        lat=round(lat_deg, 7), lon=round(lon_deg, 7), alt=None if alt is None else round(alt, 2)
-    )
+    # media.gps drops what is not finite or out of range: an altitude of 0/0 (NaN, written by
+    # some phones) loses the altitude, not the position.
+    return media.gps(_round(lat_deg, 7), _round(lon_deg, 7), _altitude(ifd))
+
+
+def _altitude(ifd: dict[int, Any]) -> float | None:
+    if 6 not in ifd:
+        return None
+    try:
+        alt = _rational(ifd[6])
+        ref = ifd.get(5, 0)
+        if (ref[0] if isinstance(ref, bytes) and ref else ref) == 1:
+            alt = -alt
+    except (TypeError, ValueError, ZeroDivisionError, IndexError, OverflowError):
+        return None
+    return _round(alt, 2)
+
+
+def _round(value: float, digits: int) -> float:
+    return round(value, digits) if math.isfinite(value) else value
 
 
 def _camera(make: Any, model: Any) -> str | None:

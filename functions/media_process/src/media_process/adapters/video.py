@@ -25,6 +25,7 @@ import ffmpeg
 from PIL import Image
 
 from media_process import detect
+from media_triage_shared import media
 from media_triage_shared.media import (
     Capture,
     MediaErrorCode,
@@ -348,11 +349,9 @@ def _taken_at(value: Any) -> str | None:
 
 
 def _location(value: Any) -> Gps | None:
+    """ISO 6709 (``+48.8577+002.2950+035.000/``): an altitude that is no number (a 400-digit one
+    is inf) is dropped, the position kept; a position out of range is no position."""
     match = _ISO6709.match(value.strip()) if isinstance(value, str) else None
     if match is None:
         return None
-    lat, lon = float(match.group(1)), float(match.group(2))
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        return None
-    alt = float(match.group(3)) if match.group(3) else None
-    return Gps(lat=lat, lon=lon, alt=alt)
+    return media.gps(match.group(1), match.group(2), match.group(3))
