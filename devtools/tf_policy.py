@@ -261,43 +261,68 @@ def _known_but_conditions(unknown: Any) -> bool:
     return unknown is not True
 
 
+def _deferred_read(plan: dict[str, Any], address: str, attribute: str) -> dict[str, Any] | None:
+    """The change of the one ``aws_iam_policy_document`` read, deferred to apply, that the
+    attribute of the resource at ``address`` is made from (per the configuration)."""
+    config = _configured_resources(plan).get(_strip_keys(address))
+    if config is None:
+        return None
+    references = config.get("expressions", {}).get(attribute, {}).get("references", [])
+    module_prefix = _strip_keys(address)[: -len(config["address"])]
+    sources = {
+        module_prefix + r.rsplit(".", 1)[0].split("[")[0]
+        for r in references
+        if r.startswith("data.aws_iam_policy_document.") and r.endswith((".json", ".minified_json"))
+    }
+    # A conditional may pick among documents; those known at plan time are no planned read.
+    reads = [
+        rc["change"]
+        for rc in plan.get("resource_changes", [])
+        if rc.get("mode") == "data"
+        and _strip_keys(rc["address"]) in sources
+        and rc.get("change", {}).get("actions") == ["read"]
+    ]
+    return reads[0] if len(reads) == 1 else None
+
+
+def _document_of_read(change: dict[str, Any]) -> dict[str, Any] | None:
+    """The IAM document of a deferred policy-document read: its merged-in source documents
+    (JSON known at plan time) and its statements (known apart from condition values)."""
+    after, unknown = change.get("after") or {}, change.get("after_unknown") or {}
+    for opaque in ("override_policy_documents", "source_json", "override_json"):
+        if after.get(opaque) or any_unknown_in(unknown.get(opaque)):
+            return None  # overrides replace statements by Sid: not reviewable one by one
+    if any_unknown_in(unknown.get("source_policy_documents")) or not _known_but_conditions(
+        unknown.get("statement")
+    ):
+        return None
+    statements: list[Any] = []
+    try:
+        for source in after.get("source_policy_documents") or []:
+            statements += _as_list(json.loads(source).get("Statement"))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    statements += [_statement_from_block(b) for b in after.get("statement") or []]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
 def deferred_policy_document(
     plan: dict[str, Any], address: str, attribute: str = "policy"
 ) -> dict[str, Any] | None:
     """The document of a policy attribute unknown at plan time, from the deferred
     ``aws_iam_policy_document`` read it comes from, when that read is known apart from its
     condition values; None when it cannot be reviewed."""
-    config = _configured_resources(plan).get(_strip_keys(address))
-    if config is None:
-        return None
-    references = config.get("expressions", {}).get(attribute, {}).get("references", [])
-    sources = {
-        r.rsplit(".", 1)[0]
-        for r in references
-        if r.startswith("data.aws_iam_policy_document.") and r.endswith((".json", ".minified_json"))
-    }
-    if len(sources) != 1:
-        return None
-    module_prefix = _strip_keys(address)[: -len(config["address"])]
-    (source,) = sources
-    reads = [
-        rc
-        for rc in plan.get("resource_changes", [])
-        if rc.get("mode") == "data" and _strip_keys(rc["address"]) == module_prefix + source
-    ]
-    if len(reads) != 1:
-        return None
-    change = reads[0].get("change", {})
-    after, unknown = change.get("after") or {}, change.get("after_unknown") or {}
-    for composed in ("source_policy_documents", "override_policy_documents", "source_json"):
-        if after.get(composed) or unknown.get(composed):
-            return None  # merged documents are not reviewable statement by statement
-    if unknown.get("statement") is True or not _known_but_conditions(unknown.get("statement")):
-        return None
-    return {
-        "Version": "2012-10-17",
-        "Statement": [_statement_from_block(b) for b in after.get("statement") or []],
-    }
+    change = _deferred_read(plan, address, attribute)
+    return None if change is None else _document_of_read(change)
+
+
+def any_unknown_in(unknown: Any) -> bool:
+    """Whether an after_unknown subtree marks anything unknown."""
+    if isinstance(unknown, dict):
+        return any(any_unknown_in(v) for v in unknown.values())
+    if isinstance(unknown, list):
+        return any(any_unknown_in(v) for v in unknown)
+    return unknown is True
 
 
 def policy_violations(plan: dict[str, Any]) -> list[str]:

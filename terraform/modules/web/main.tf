@@ -124,7 +124,7 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
   }
 }
 
-data "aws_iam_policy_document" "bucket" {
+data "aws_iam_policy_document" "tls_only" {
   statement {
     sid       = "DenyInsecureTransport"
     effect    = "Deny"
@@ -142,34 +142,38 @@ data "aws_iam_policy_document" "bucket" {
       values   = ["false"]
     }
   }
+}
 
-  # Only this distribution (origin access control signs its requests) reads the page's files.
-  dynamic "statement" {
-    for_each = var.cdn_enabled ? [1] : []
+# Only this distribution (its origin access control signs every request) reads the files. The
+# distribution's ARN is known once it exists: devtools/tf_policy.py reviews this document from
+# the plan (everything but that condition value is known there).
+data "aws_iam_policy_document" "cloudfront_read" {
+  count = var.cdn_enabled ? 1 : 0
 
-    content {
-      sid       = "AllowCloudFrontRead"
-      effect    = "Allow"
-      actions   = ["s3:GetObject"]
-      resources = ["${local.bucket_arn}/*"]
+  source_policy_documents = [data.aws_iam_policy_document.tls_only.json]
 
-      principals {
-        type        = "Service"
-        identifiers = ["cloudfront.amazonaws.com"]
-      }
+  statement {
+    sid       = "AllowCloudFrontRead"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bucket_arn}/*"]
 
-      condition {
-        test     = "StringEquals"
-        variable = "AWS:SourceArn"
-        values   = [aws_cloudfront_distribution.this[0].arn]
-      }
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "AWS:SourceArn"
+      values   = [aws_cloudfront_distribution.this[0].arn]
     }
   }
 }
 
 resource "aws_s3_bucket_policy" "this" {
   bucket = aws_s3_bucket.this.id
-  policy = data.aws_iam_policy_document.bucket.json
+  policy = var.cdn_enabled ? data.aws_iam_policy_document.cloudfront_read[0].json : data.aws_iam_policy_document.tls_only.json
 
   # A bucket policy is rejected while the public access block is being created.
   depends_on = [aws_s3_bucket_public_access_block.this]

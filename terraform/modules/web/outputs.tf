@@ -3,7 +3,7 @@ output "web_url" {
   value = (
     var.cdn_enabled
     ? "https://${aws_cloudfront_distribution.this[0].domain_name}/"
-    : "${var.emulator_origin}/_aws/site/${aws_s3_bucket.this.id}/"
+    : "${var.emulator_origin}/_aws/site/${var.name}/"
   )
 }
 
@@ -20,6 +20,12 @@ output "web_origin" {
 output "bucket_name" {
   description = "Name of the page's bucket."
   value       = aws_s3_bucket.this.id
+
+  precondition {
+    # web_url names the bucket by var.name, so that it is known at plan time.
+    condition     = aws_s3_bucket.this.id == var.name
+    error_message = "The page's bucket name differs from var.name, which web_url uses."
+  }
 }
 
 output "bucket_arn" {
