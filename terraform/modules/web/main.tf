@@ -72,7 +72,7 @@ locals {
       "Permissions-Policy"     = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
     },
     var.cdn_enabled ? {
-      "Strict-Transport-Security" = "max-age=${var.hsts_max_age_seconds}; includeSubDomains"
+      "Strict-Transport-Security" = "max-age=${var.hsts_max_age_seconds}; includeSubDomains; preload"
     } : {},
   )
 
@@ -254,6 +254,7 @@ resource "aws_cloudfront_response_headers_policy" "this" {
     strict_transport_security {
       access_control_max_age_sec = var.hsts_max_age_seconds
       include_subdomains         = true
+      preload                    = true
       override                   = true
     }
 

@@ -125,7 +125,12 @@ variable "access_log_bucket" {
 }
 
 variable "hsts_max_age_seconds" {
-  description = "max-age of Strict-Transport-Security (cdn_enabled only: HSTS means nothing over the emulator's plain HTTP)."
+  description = "max-age of Strict-Transport-Security (cdn_enabled only: HSTS means nothing over the emulator's plain HTTP); at least a year."
   type        = number
   default     = 63072000
+
+  validation {
+    condition     = var.hsts_max_age_seconds >= 31536000
+    error_message = "hsts_max_age_seconds must be at least 31536000 (one year)."
+  }
 }
