@@ -100,17 +100,20 @@ down: ## Stop the local AWS emulator
 status: ## Show whether the emulator is running
 	@if [ -f $(PIDFILE) ] && kill -0 $$(cat $(PIDFILE)) 2>/dev/null; then echo "up (pid $$(cat $(PIDFILE)))"; else echo down; fi
 
-terraform/envs/local/.terraform:
+# Re-initialised when a module is added or changed (an added module fails apply until init).
+LOCAL_INIT := terraform/envs/local/.terraform/modules/modules.json
+$(LOCAL_INIT): $(wildcard terraform/envs/local/*.tf terraform/modules/*/*.tf)
 	$(TF) init -input=false
+	@touch $@
 
 ifeq ($(ENV),local)
-deploy-env: build terraform/envs/local/.terraform
+deploy-env: build $(LOCAL_INIT)
 	$(TF) apply -input=false $(TF_STATE_ARG) $(TF_VARS) -auto-approve
 
-plan-env: build terraform/envs/local/.terraform
+plan-env: build $(LOCAL_INIT)
 	$(TF) plan -input=false $(TF_STATE_ARG) $(TF_VARS)
 
-destroy-env: terraform/envs/local/.terraform
+destroy-env: $(LOCAL_INIT)
 	$(TF) destroy -input=false $(TF_STATE_ARG) $(TF_VARS) -auto-approve
 else
 # dev/prod: the preflight runs first, so that missing credentials or a missing backend.hcl stop
