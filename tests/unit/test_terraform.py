@@ -1142,7 +1142,6 @@ def test_prod_cloudfront_serves_the_page_through_oac_and_the_api_on_the_same_ori
     assert api_origin["origin_protocol_policy"] == "https-only"
     assert api_origin["origin_ssl_protocols"] == ["TLSv1.2"]
     # The OAC signs the bucket origin; the API origin is the HTTP API's endpoint.
-    web = configured(prod_plan, "media_triage", "web")
     (web_origin, _) = configured_resource(
         prod_plan, "aws_cloudfront_distribution.this", "media_triage", "web"
     )["expressions"]["origin"]
@@ -1152,7 +1151,6 @@ def test_prod_cloudfront_serves_the_page_through_oac_and_the_api_on_the_same_ori
     )
     call = configured(prod_plan, "media_triage")["module_calls"]["web"]
     assert "module.http_api.api_endpoint" in call["expressions"]["api_endpoint"]["references"]
-    assert web  # the module is configured
 
     (default,) = after["default_cache_behavior"]
     assert default["target_origin_id"] == "web-bucket"
@@ -1207,7 +1205,7 @@ def test_prod_security_headers_forbid_inline_code_and_third_parties(
     assert security["frame_options"][0]["frame_option"] == "DENY"
     (custom,) = policy["custom_headers_config"]
     assert [i["header"] for i in custom["items"]] == ["Permissions-Policy"]
-    assert not planned(prod_plan, "aws_s3_object").keys() & {"_site/headers.json"}
+    # CloudFront sends them: no _site/headers.json for an emulator.
     assert not [o for o in planned(prod_plan, "aws_s3_object") if "headers" in o]
 
 
