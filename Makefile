@@ -111,17 +111,20 @@ down: ## Stop the local AWS emulator
 status: ## Show whether the emulator is running
 	@if [ -f $(PIDFILE) ] && kill -0 $$(cat $(PIDFILE)) 2>/dev/null; then echo "up (pid $$(cat $(PIDFILE)))"; else echo down; fi
 
-terraform/envs/local/.terraform:
+# Re-initialised when a module is added or changed (an added module fails apply until init).
+LOCAL_INIT := terraform/envs/local/.terraform/modules/modules.json
+$(LOCAL_INIT): $(wildcard terraform/envs/local/*.tf terraform/modules/*/*.tf)
 	$(TF) init -input=false
+	@touch $@
 
 ifeq ($(ENV),local)
-deploy-env: build terraform/envs/local/.terraform
+deploy-env: build $(LOCAL_INIT)
 	$(TF_APPLY_LOCAL)
 
-plan-env: build terraform/envs/local/.terraform
+plan-env: build $(LOCAL_INIT)
 	$(TF) plan -input=false $(TF_STATE_ARG) $(TF_VARS)
 
-destroy-env: terraform/envs/local/.terraform
+destroy-env: $(LOCAL_INIT)
 	$(TF) destroy -input=false $(TF_STATE_ARG) $(TF_VARS) -auto-approve
 else
 # dev/prod: the preflight runs first, so that missing credentials or a missing backend.hcl stop
@@ -211,7 +214,7 @@ demo: ## Fresh machine -> emulator, build, apply, a generated batch through the 
 	  -- $(PY) devtools/demo.py --api "$$($(TF_OUTPUT_LOCAL) api_url)" --out out/demo
 
 # The apply half of deploy-env (local), without the build (make demo runs the build as its own step).
-apply-local: terraform/envs/local/.terraform
+apply-local: $(LOCAL_INIT)
 	$(TF_APPLY_LOCAL)
 
 test: install ## The test suite: lint, the page's tests, unit, integration and e2e (starts its own emulator)

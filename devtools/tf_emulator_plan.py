@@ -96,16 +96,24 @@ def main() -> int:
     parser.add_argument("--endpoint", default="http://127.0.0.1:4566", help="emulator URL")
     parser.add_argument("--workdir", type=Path, default=None, help="scratch directory")
     parser.add_argument("--artifacts-dir", type=Path, default=ROOT / "build")
+    parser.add_argument(
+        "--site-dir", type=Path, default=ROOT / "build" / "web", help="the built page (make web)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the plan JSON here")
     parser.add_argument("--var", action="append", default=[], help="extra -var name=value")
     args = parser.parse_args()
 
+    if not (args.site_dir / "index.html").is_file():
+        raise SystemExit(f"{args.site_dir}/index.html is missing: build the page first (make web)")
     workdir = (args.workdir or ROOT / ".local" / "emulator-plan" / args.env).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     env_dir = prepare(args.env, args.endpoint, workdir)
     data_dir = workdir / ".terraform-data"
     planfile = workdir / f"{args.env}.tfplan"
-    variables = [f"-var=artifacts_dir={args.artifacts_dir.resolve()}"]
+    variables = [
+        f"-var=artifacts_dir={args.artifacts_dir.resolve()}",
+        f"-var=web_site_dir={args.site_dir.resolve()}",
+    ]
     if not any(v.startswith("media_process_image_uri=") for v in args.var):
         variables.append(f"-var=media_process_image_uri={PLACEHOLDER_IMAGE}")
     variables += [f"-var={v}" for v in args.var]

@@ -14,6 +14,13 @@ topic policies) must be known at plan time (reviewable) and, in every Allow stat
 Managed-policy attachments are refused (their documents are not in the plan). media-process's
 S3 access is exactly read of ``uploads/*`` and write of ``derived/*``.
 
+A policy whose JSON is only known after apply is reviewable when it is an
+``aws_iam_policy_document`` read deferred to apply only because of a condition value (the web
+bucket's ``AWS:SourceArn`` = a CloudFront distribution not created yet): the plan shows that
+read with every effect, action, resource and principal known, and the configuration names it as
+the source of the policy. Its statements are checked like any other; unknown condition values
+can only narrow an Allow. Anything else unknown is refused.
+
 ``policy_violations(plan)`` returns the problems as text; the CLI prints them and exits 1.
 ``tests/unit/test_terraform.py`` runs it over the local and prod plans and over a deliberately
 bad plan; ``make deploy-env`` runs it over the real plan before asking to apply.
@@ -200,6 +207,124 @@ def _media_process_s3_problems(where: str, document: dict[str, Any]) -> list[str
     return problems
 
 
+def _strip_keys(address: str) -> str:
+    """The configuration address of a resource instance: no count/for_each keys."""
+    return re.sub(r'\[(?:"[^"]*"|[0-9]+)\]', "", address)
+
+
+def _configured_resources(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Configuration address (module.a.module.b.type.name) -> its configuration block."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def walk(module: dict[str, Any], prefix: str) -> None:
+        for resource in module.get("resources", []):
+            out[prefix + resource["address"]] = resource
+        for name, call in module.get("module_calls", {}).items():
+            walk(call.get("module", {}), f"{prefix}module.{name}.")
+
+    walk(plan.get("configuration", {}).get("root_module", {}), "")
+    return out
+
+
+def _statement_from_block(block: dict[str, Any]) -> dict[str, Any]:
+    """An IAM JSON statement from an aws_iam_policy_document ``statement`` block (conditions
+    left out: see the module docstring)."""
+    statement: dict[str, Any] = {"Effect": block.get("effect") or "Allow"}
+    if block.get("sid"):
+        statement["Sid"] = block["sid"]
+    for key, attribute in (
+        ("Action", "actions"),
+        ("NotAction", "not_actions"),
+        ("Resource", "resources"),
+        ("NotResource", "not_resources"),
+    ):
+        if block.get(attribute):
+            statement[key] = sorted(block[attribute])
+    for key, attribute in (("Principal", "principals"), ("NotPrincipal", "not_principals")):
+        blocks = block.get(attribute) or []
+        if not blocks:
+            continue
+        if any(p.get("type") == "*" for p in blocks):
+            statement[key] = "*"
+        else:
+            statement[key] = {p["type"]: sorted(p["identifiers"]) for p in blocks}
+    return statement
+
+
+def _known_but_conditions(unknown: Any) -> bool:
+    """Whether an after_unknown tree of statement blocks marks nothing unknown outside
+    ``condition`` blocks."""
+    if isinstance(unknown, dict):
+        return all(k == "condition" or _known_but_conditions(v) for k, v in unknown.items())
+    if isinstance(unknown, list):
+        return all(_known_but_conditions(v) for v in unknown)
+    return unknown is not True
+
+
+def _deferred_read(plan: dict[str, Any], address: str, attribute: str) -> dict[str, Any] | None:
+    """The change of the one ``aws_iam_policy_document`` read, deferred to apply, that the
+    attribute of the resource at ``address`` is made from (per the configuration)."""
+    config = _configured_resources(plan).get(_strip_keys(address))
+    if config is None:
+        return None
+    references = config.get("expressions", {}).get(attribute, {}).get("references", [])
+    module_prefix = _strip_keys(address)[: -len(config["address"])]
+    sources = {
+        module_prefix + r.rsplit(".", 1)[0].split("[")[0]
+        for r in references
+        if r.startswith("data.aws_iam_policy_document.") and r.endswith((".json", ".minified_json"))
+    }
+    # A conditional may pick among documents; those known at plan time are no planned read.
+    reads = [
+        rc["change"]
+        for rc in plan.get("resource_changes", [])
+        if rc.get("mode") == "data"
+        and _strip_keys(rc["address"]) in sources
+        and rc.get("change", {}).get("actions") == ["read"]
+    ]
+    return reads[0] if len(reads) == 1 else None
+
+
+def _document_of_read(change: dict[str, Any]) -> dict[str, Any] | None:
+    """The IAM document of a deferred policy-document read: its merged-in source documents
+    (JSON known at plan time) and its statements (known apart from condition values)."""
+    after, unknown = change.get("after") or {}, change.get("after_unknown") or {}
+    for opaque in ("override_policy_documents", "source_json", "override_json"):
+        if after.get(opaque) or any_unknown_in(unknown.get(opaque)):
+            return None  # overrides replace statements by Sid: not reviewable one by one
+    if any_unknown_in(unknown.get("source_policy_documents")) or not _known_but_conditions(
+        unknown.get("statement")
+    ):
+        return None
+    statements: list[Any] = []
+    try:
+        for source in after.get("source_policy_documents") or []:
+            statements += _as_list(json.loads(source).get("Statement"))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    statements += [_statement_from_block(b) for b in after.get("statement") or []]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def deferred_policy_document(
+    plan: dict[str, Any], address: str, attribute: str = "policy"
+) -> dict[str, Any] | None:
+    """The document of a policy attribute unknown at plan time, from the deferred
+    ``aws_iam_policy_document`` read it comes from, when that read is known apart from its
+    condition values; None when it cannot be reviewed."""
+    change = _deferred_read(plan, address, attribute)
+    return None if change is None else _document_of_read(change)
+
+
+def any_unknown_in(unknown: Any) -> bool:
+    """Whether an after_unknown subtree marks anything unknown."""
+    if isinstance(unknown, dict):
+        return any(any_unknown_in(v) for v in unknown.values())
+    if isinstance(unknown, list):
+        return any(any_unknown_in(v) for v in unknown)
+    return unknown is True
+
+
 def policy_violations(plan: dict[str, Any]) -> list[str]:
     """Every least-privilege problem of the plan's IAM and resource policies (empty: none)."""
     problems: list[str] = []
@@ -221,13 +346,19 @@ def policy_violations(plan: dict[str, Any]) -> list[str]:
         attribute, resource_policy = POLICY_ATTRIBUTES[rtype]
         text = after.get(attribute)
         if unknown.get(attribute) is True or not text:
-            problems.append(f"{address}: {attribute} is unknown at plan time (cannot be reviewed)")
-            continue
-        try:
-            document = json.loads(text)
-        except (TypeError, ValueError):
-            problems.append(f"{address}: {attribute} is not a JSON policy document")
-            continue
+            deferred = deferred_policy_document(plan, address, attribute)
+            if deferred is None:
+                problems.append(
+                    f"{address}: {attribute} is unknown at plan time (cannot be reviewed)"
+                )
+                continue
+            document = deferred
+        else:
+            try:
+                document = json.loads(text)
+            except (TypeError, ValueError):
+                problems.append(f"{address}: {attribute} is not a JSON policy document")
+                continue
         for statement in _as_list(document.get("Statement")):
             problems += _statement_problems(address, statement, resource_policy)
         if rtype == "aws_iam_role_policy" and MEDIA_PROCESS_ADDRESS in address:

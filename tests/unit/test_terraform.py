@@ -14,6 +14,7 @@ shows that they catch wildcards.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
@@ -29,11 +30,19 @@ from typing import Any
 
 import pytest
 
+from init_session.api_models import MAX_FILES
+from media_process.detect import PHOTO_TYPES, VIDEO_TYPES
+
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "devtools"))
 
 import tf_emulator_plan  # noqa: E402 - devtools/ is not a package
-from tf_policy import RESOURCE_STAR_SIDS, arn_problem, policy_violations  # noqa: E402
+from tf_policy import (  # noqa: E402
+    RESOURCE_STAR_SIDS,
+    arn_problem,
+    deferred_policy_document,
+    policy_violations,
+)
 
 TERRAFORM = shutil.which("terraform")
 ENVS = ["local", "dev", "prod"]
@@ -71,11 +80,24 @@ FUNCTIONS = {
     # role -> (handler, environment variables the contract requires)
     "media_process": (
         "media_process.handler.handler",
-        COMMON_ENV | {"FILE_TTL_HOURS", "PROCESSING_DEADLINE_SECONDS", "ASYNC_RETRY_ATTEMPTS"},
+        COMMON_ENV
+        | {
+            "FILE_TTL_HOURS",
+            "PROCESSING_DEADLINE_SECONDS",
+            "ASYNC_RETRY_ATTEMPTS",
+            "MAX_PHOTO_BYTES",
+            "MAX_VIDEO_BYTES",
+        },
     ),
     "init_session": (
         "init_session.handler.handler",
-        COMMON_ENV | {"STATE_MACHINE_ARN", "MULTIPART_THRESHOLD_BYTES", "STALL_TIMEOUT_SECONDS"},
+        COMMON_ENV
+        | {
+            "STATE_MACHINE_ARN",
+            "MULTIPART_THRESHOLD_BYTES",
+            "MAX_FILE_BYTES",
+            "STALL_TIMEOUT_SECONDS",
+        },
     ),
     "triage_run": ("triage_run.handler.handler", COMMON_ENV | {"GEMINI_MODEL"}),
 }
@@ -189,7 +211,24 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "build").mkdir()
     for fn in FUNCTIONS:
         write_stub_zip(root / "build" / f"{fn}.zip", fn)
+    write_fake_site(root / "site")
     return root
+
+
+def write_fake_site(site: Path) -> Path:
+    """A small stand-in for build/web (the real one needs `make web`): the page, hashed
+    assets, an unhashed icon, and stale copies of the files Terraform writes itself."""
+    (site / "assets").mkdir(parents=True)
+    (site / "_site").mkdir()
+    (site / "index.html").write_text(
+        '<!doctype html><script type="module" src="assets/app-1a2b.js"></script>'
+    )
+    (site / "assets" / "app-1a2b.js").write_text("console.log('page');\n")
+    (site / "assets" / "app-1a2b.css").write_text("body { margin: 0 }\n")
+    (site / "favicon.ico").write_bytes(b"\x00\x00\x01\x00")
+    (site / "config.json").write_text('{"apiBase": "stale"}')
+    (site / "_site" / "headers.json").write_text('{"X-Stale": "1"}')
+    return site
 
 
 def initialised(workspace: Path, env: str, *, backend: bool = False) -> tuple[Path, Path]:
@@ -315,6 +354,7 @@ def plan_local(workspace: Path, endpoint: str, name: str, *variables: str) -> di
         workspace / name,
         f"-var=endpoint={endpoint}",
         f"-var=artifacts_dir={workspace / 'build'}",
+        f"-var=web_site_dir={workspace / 'site'}",
         *variables,
     )
 
@@ -466,8 +506,8 @@ def test_functions_follow_the_contract(plan: dict[str, Any]) -> None:
 def test_bucket_is_private_encrypted_short_lived_and_browser_uploadable(
     plan: dict[str, Any],
 ) -> None:
-    assert only(plan, "aws_s3_bucket")["after"]["bucket"] == f"{P}-media"
-    block = only(plan, "aws_s3_bucket_public_access_block")["after"]
+    assert only(plan, "aws_s3_bucket", "module.storage.")["after"]["bucket"] == f"{P}-media"
+    block = only(plan, "aws_s3_bucket_public_access_block", "module.storage.")["after"]
     assert all(
         block[k]
         for k in (
@@ -477,9 +517,11 @@ def test_bucket_is_private_encrypted_short_lived_and_browser_uploadable(
             "restrict_public_buckets",
         )
     )
-    ownership = only(plan, "aws_s3_bucket_ownership_controls")["after"]
+    ownership = only(plan, "aws_s3_bucket_ownership_controls", "module.storage.")["after"]
     assert ownership["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
-    sse = only(plan, "aws_s3_bucket_server_side_encryption_configuration")["after"]
+    sse = only(plan, "aws_s3_bucket_server_side_encryption_configuration", "module.storage.")[
+        "after"
+    ]
     assert sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"] == (
         "AES256"
     )
@@ -488,8 +530,8 @@ def test_bucket_is_private_encrypted_short_lived_and_browser_uploadable(
     assert rule["expiration"][0]["days"] == 1
     assert rule["abort_incomplete_multipart_upload"][0]["days_after_initiation"] == 1
     (cors,) = only(plan, "aws_s3_bucket_cors_configuration")["after"]["cors_rule"]
-    assert {"POST", "PUT"} <= set(cors["allowed_methods"])
-    assert "ETag" in cors["expose_headers"]
+    assert set(cors["allowed_methods"]) == {"POST", "PUT", "GET", "HEAD"}
+    assert cors["expose_headers"] == ["ETag"]
 
 
 @pytest.mark.slow
@@ -572,7 +614,6 @@ PROD_REGION_ACCOUNT = "eu-west-1:123456789012"  # prod's tfvars region, moto's a
 PROD_TOPIC = f"arn:aws:sns:{PROD_REGION_ACCOUNT}:media-triage-prod-alarms"
 PROD_DLQ = f"arn:aws:sqs:{PROD_REGION_ACCOUNT}:{PROD}-media-process-dlq"
 PROD_BUCKET = f"arn:aws:s3:::{PROD}-media"
-PROD_ORIGINS = ["https://media-triage.example.com"]  # terraform/envs/prod/terraform.tfvars
 
 
 @pytest.fixture(scope="module")
@@ -585,9 +626,18 @@ def prod_plan(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> d
 JWT = '{issuer = "https://id.example.com/", audience = ["media-triage"]}'
 
 
+EXTRA_ORIGIN = "http://localhost:8000"  # e.g. a developer's page server against prod's API
+
+
 @pytest.fixture(scope="module")
 def prod_jwt_plan(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> dict[str, Any]:
-    return plan_prod(tmp_path_factory, moto_endpoint, f"-var=api_jwt_authorizer={JWT}")
+    """prod with a JWT authorizer and an extra page origin (which makes the API do CORS)."""
+    return plan_prod(
+        tmp_path_factory,
+        moto_endpoint,
+        f"-var=api_jwt_authorizer={JWT}",
+        f'-var=extra_web_origins=["{EXTRA_ORIGIN}"]',
+    )
 
 
 def plan_prod(
@@ -599,6 +649,7 @@ def plan_prod(
     (work / "build").mkdir()
     for fn in FUNCTIONS:
         write_stub_zip(work / "build" / f"{fn}.zip", fn)
+    site = write_fake_site(work / "site")
     data_dir = work / ".tfdata"
     tf("init", "-input=false", "-no-color", cwd=env_dir, data_dir=data_dir)
     return plan_json(
@@ -608,6 +659,7 @@ def plan_prod(
         f"-var=artifacts_dir={work / 'build'}",
         f"-var=media_process_image_uri={tf_emulator_plan.PLACEHOLDER_IMAGE}",
         f"-var=alarm_sns_topic_arn={PROD_TOPIC}",
+        f"-var=web_site_dir={site}",
         *variables,
     )
 
@@ -621,10 +673,9 @@ def test_a_jwt_authorizer_reads_its_own_header_which_cors_allows(
     assert authorizer["authorizer_type"] == "JWT"
     assert authorizer["identity_sources"] == ["$request.header.X-Identity-Token"]
     cors = only(prod_jwt_plan, "aws_apigatewayv2_api")["after"]["cors_configuration"][0]
+    assert cors["allow_origins"] == [EXTRA_ORIGIN]
     assert "x-identity-token" in cors["allow_headers"]
     assert "authorization" in cors["allow_headers"]  # the session token still travels there
-    before = only(prod_plan, "aws_apigatewayv2_api")["after"]["cors_configuration"][0]
-    assert "x-identity-token" not in before["allow_headers"]
 
 
 @pytest.mark.slow
@@ -637,21 +688,27 @@ def test_a_jwt_in_the_session_tokens_header_is_refused_at_plan(
 
 
 def all_policies(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """address -> document of every IAM role policy and bucket policy (known at plan time)."""
+    """address -> document of every IAM role policy and bucket policy: known at plan time, or
+    (the web bucket's, whose SourceArn is a distribution still to be created) the deferred
+    policy document it is made from, known apart from that condition value."""
     out = {}
     for rtype in ("aws_iam_role_policy", "aws_s3_bucket_policy"):
         for address, res in planned(plan, rtype).items():
-            assert res["unknown"].get("policy") is not True, f"{address}: unknown at plan"
-            out[address] = json.loads(res["after"]["policy"])
+            if res["unknown"].get("policy") is True:
+                document = deferred_policy_document(plan, address)
+                assert document is not None, f"{address}: unknown at plan"
+                out[address] = document
+            else:
+                out[address] = json.loads(res["after"]["policy"])
     return out
 
 
 @pytest.mark.slow
 def test_prod_plan_has_no_policy_violations(prod_plan: dict[str, Any]) -> None:
-    # Every policy is known at plan time: the role policies of the three functions (logs,
-    # least-privilege, media-process's DLQ grant), the state machine's and the bucket policy.
+    # Every policy is reviewable at plan time: the role policies of the three functions (logs,
+    # least-privilege, media-process's DLQ grant), the state machine's and both bucket policies.
     policies = all_policies(prod_plan)
-    assert len(policies) == 9
+    assert len(policies) == 10
     assert policy_violations(prod_plan) == []
 
 
@@ -699,35 +756,36 @@ def test_prod_media_process_reads_only_uploads_and_writes_only_derived(
 def test_prod_bucket_blocks_public_access_enforces_tls_and_encrypts(
     prod_plan: dict[str, Any],
 ) -> None:
-    block = only(prod_plan, "aws_s3_bucket_public_access_block")["after"]
+    block = only(prod_plan, "aws_s3_bucket_public_access_block", "module.storage.")["after"]
     flags = ("block_public_acls", "block_public_policy", "ignore_public_acls")
     assert all(block[k] is True for k in (*flags, "restrict_public_buckets"))
-    sse = only(prod_plan, "aws_s3_bucket_server_side_encryption_configuration")["after"]
-    algorithm = sse["rule"][0]["apply_server_side_encryption_by_default"][0]["sse_algorithm"]
-    assert algorithm in {"AES256", "aws:kms"}
-    policy = json.loads(only(prod_plan, "aws_s3_bucket_policy")["after"]["policy"])
+    sse = only(prod_plan, "aws_s3_bucket_server_side_encryption_configuration", "module.storage.")
+    algorithm = sse["after"]["rule"][0]["apply_server_side_encryption_by_default"][0]
+    assert algorithm["sse_algorithm"] in {"AES256", "aws:kms"}
+    storage_policy = only(prod_plan, "aws_s3_bucket_policy", "module.storage.")
+    policy = json.loads(storage_policy["after"]["policy"])
     (deny,) = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
     assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
     assert deny["Principal"] in ("*", {"AWS": "*"})
     assert as_list(deny["Action"]) == ["s3:*"]
     assert set(as_list(deny["Resource"])) == {PROD_BUCKET, f"{PROD_BUCKET}/*"}
     assert not [s for s in policy["Statement"] if s["Effect"] == "Allow"]
-    assert only(prod_plan, "aws_s3_bucket")["after"]["force_destroy"] is False
+    assert only(prod_plan, "aws_s3_bucket", "module.storage.")["after"]["force_destroy"] is False
 
 
 @pytest.mark.slow
-def test_prod_api_is_throttled_and_cors_is_limited_to_the_configured_origins(
-    prod_plan: dict[str, Any],
+def test_prod_api_is_throttled_and_needs_no_cors(
+    prod_plan: dict[str, Any], prod_jwt_plan: dict[str, Any]
 ) -> None:
     stage = only(prod_plan, "aws_apigatewayv2_stage")["after"]
     (settings,) = stage["default_route_settings"]
     assert (settings["throttling_burst_limit"], settings["throttling_rate_limit"]) == (200, 100)
-    (cors,) = only(prod_plan, "aws_apigatewayv2_api")["after"]["cors_configuration"]
-    assert cors["allow_origins"] == PROD_ORIGINS
-    (bucket_cors,) = only(prod_plan, "aws_s3_bucket_cors_configuration")["after"]["cors_rule"]
-    assert bucket_cors["allowed_origins"] == PROD_ORIGINS
-    assert "*" not in cors["allow_origins"] + bucket_cors["allowed_origins"]
     assert stage["access_log_settings"], "the API logs every request"
+    # The page reaches the API on its own origin (CloudFront's /api/*): no CORS at all...
+    assert only(prod_plan, "aws_apigatewayv2_api")["after"]["cors_configuration"] == []
+    # ...unless another origin of the page is configured, and then exactly that one.
+    (cors,) = only(prod_jwt_plan, "aws_apigatewayv2_api")["after"]["cors_configuration"]
+    assert cors["allow_origins"] == [EXTRA_ORIGIN]
 
 
 @pytest.mark.slow
@@ -860,6 +918,335 @@ def test_prod_alarms_watch_the_dlq_the_state_machine_and_every_function(
         assert alarm["alarm_description"]
     (dlq,) = [a for a in alarms if a["namespace"] == "AWS/SQS"]
     assert (dlq["threshold"], dlq["statistic"]) == (0, "Maximum")
+
+
+# ----------------------------------------------------------------------------- the web page
+
+PROD_WEB_BUCKET = f"arn:aws:s3:::{PROD}-web"
+PROD_MEDIA_ORIGINS = (
+    f"https://{PROD}-media.s3.amazonaws.com",
+    f"https://{PROD}-media.s3.eu-west-1.amazonaws.com",
+)
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"  # AWS managed cache policy
+ALL_VIEWER_EXCEPT_HOST = "b689b0a8-53d0-40ab-baf2-68738e2966ac"  # managed origin request policy
+SITE_FILES = {  # write_fake_site's page: key -> (Content-Type, Cache-Control)
+    "index.html": ("text/html; charset=utf-8", "no-cache"),
+    "assets/app-1a2b.js": ("text/javascript; charset=utf-8", "public, max-age=31536000, immutable"),
+    "assets/app-1a2b.css": ("text/css; charset=utf-8", "public, max-age=31536000, immutable"),
+    "favicon.ico": ("image/x-icon", "no-cache"),
+}
+
+
+def expected_csp(media_origins: str) -> str:
+    return (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        f"img-src 'self' {media_origins} blob: data:; media-src 'self' {media_origins} blob:; "
+        f"connect-src 'self' {media_origins}; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'none'"
+    )
+
+
+def directives(csp: str) -> dict[str, list[str]]:
+    return {d.split()[0]: d.split()[1:] for d in csp.split("; ")}
+
+
+def configured(plan: dict[str, Any], *modules: str) -> dict[str, Any]:
+    """The configuration of a module (plan JSON `configuration`) by its call path."""
+    module: dict[str, Any] = plan["configuration"]["root_module"]
+    for name in modules:
+        module = module["module_calls"][name]["module"]
+    return module
+
+
+def configured_resource(plan: dict[str, Any], address: str, *modules: str) -> dict[str, Any]:
+    found: list[dict[str, Any]] = [
+        r for r in configured(plan, *modules)["resources"] if r["address"] == address
+    ]
+    assert len(found) == 1, address
+    return found[0]
+
+
+def env_of(plan: dict[str, Any], role: str) -> dict[str, str]:
+    fn = only(plan, "aws_lambda_function", f"module.{role}.")["after"]
+    variables: dict[str, str] = fn["environment"][0]["variables"]
+    return variables
+
+
+def assert_config_matches_the_functions(config: dict[str, Any], plan: dict[str, Any]) -> None:
+    """config.json tells the page the limits the functions of the same plan enforce."""
+    api, media = env_of(plan, "init_session"), env_of(plan, "media_process")
+    assert config["maxFiles"] == MAX_FILES
+    assert config["maxFileBytes"] == int(api["MAX_FILE_BYTES"])
+    assert config["multipartThresholdBytes"] == int(api["MULTIPART_THRESHOLD_BYTES"])
+    assert config["maxPhotoBytes"] == int(media["MAX_PHOTO_BYTES"])
+    assert config["maxVideoBytes"] == int(media["MAX_VIDEO_BYTES"])
+    assert sorted(config["acceptedTypes"]) == sorted(PHOTO_TYPES | VIDEO_TYPES)
+    assert set(config) == {
+        "apiBase",
+        "maxFiles",
+        "maxFileBytes",
+        "multipartThresholdBytes",
+        "maxPhotoBytes",
+        "maxVideoBytes",
+        "acceptedTypes",
+        "env",
+    }
+
+
+@pytest.fixture(scope="module")
+def local_web_plan(workspace: Path, moto_endpoint: str) -> dict[str, Any]:
+    """envs/local planned once its HTTP API exists (created alone with -target): config.json's
+    apiBase names the API's id, so its content is known in this plan."""
+    env_dir, data_dir = initialised(workspace, "local", backend=True)
+    stem = workspace / "web-local"
+    variables = (
+        f"-var=endpoint={moto_endpoint}",
+        f"-var=artifacts_dir={workspace / 'build'}",
+        f"-var=web_site_dir={workspace / 'site'}",
+    )
+    tf(
+        "apply",
+        "-input=false",
+        "-no-color",
+        "-lock=false",
+        "-auto-approve",
+        f"-state={stem.with_suffix('.tfstate')}",
+        "-target=module.media_triage.module.http_api.aws_apigatewayv2_api.this",
+        *variables,
+        cwd=env_dir,
+        data_dir=data_dir,
+    )
+    return plan_json(env_dir, data_dir, stem, *variables)
+
+
+@pytest.mark.slow
+def test_local_page_files_are_uploaded_with_their_type_and_caching(
+    plan: dict[str, Any], workspace: Path
+) -> None:
+    objects = {o["after"]["key"]: o["after"] for o in planned(plan, "aws_s3_object").values()}
+    site = {k: v for k, v in objects.items() if k not in {"config.json", "_site/headers.json"}}
+    assert set(site) == set(SITE_FILES)  # the build's stale config.json and _site/ are not
+    for key, (content_type, cache_control) in SITE_FILES.items():
+        assert (site[key]["content_type"], site[key]["cache_control"]) == (
+            content_type,
+            cache_control,
+        )
+        # A rebuilt file (new content) is uploaded again.
+        content = (workspace / "site" / key).read_bytes()
+        assert site[key]["source_hash"] == hashlib.md5(content).hexdigest()  # noqa: S324
+    assert objects["config.json"]["cache_control"] == "no-cache"
+    assert objects["config.json"]["content_type"] == "application/json"
+    assert len(planned(plan, "aws_s3_object")) == len(SITE_FILES) + 2
+
+
+@pytest.mark.slow
+def test_local_page_is_served_by_the_emulator_with_the_security_headers(
+    plan: dict[str, Any], moto_endpoint: str
+) -> None:
+    port = moto_endpoint.rsplit(":", 1)[1]
+    assert not [r for r in plan["resource_changes"] if r["type"].startswith("aws_cloudfront_")]
+    assert plan["output_changes"]["web_url"]["after"] == (
+        f"http://localhost:{port}/_aws/site/{P}-web/"
+    )
+    headers_object = only(plan, "aws_s3_object", "headers")["after"]
+    assert headers_object["key"] == "_site/headers.json"
+    headers = json.loads(headers_object["content"])
+    # The page is on localhost, the presigned S3 URLs on 127.0.0.1: another origin.
+    assert headers["Content-Security-Policy"] == expected_csp(f"http://127.0.0.1:{port}")
+    assert headers["Referrer-Policy"] == "no-referrer"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "Permissions-Policy" in headers
+    assert "Strict-Transport-Security" not in headers  # plain HTTP: HSTS would mean nothing
+    # Browser uploads are cross-origin: the media bucket allows exactly the page's origin,
+    # and so does the API (the emulator serves it on the page's origin anyway).
+    (cors,) = only(plan, "aws_s3_bucket_cors_configuration")["after"]["cors_rule"]
+    assert cors["allowed_origins"] == [f"http://localhost:{port}"]
+    (api_cors,) = only(plan, "aws_apigatewayv2_api")["after"]["cors_configuration"]
+    assert api_cors["allow_origins"] == [f"http://localhost:{port}"]
+    # Private like every bucket: no public access, and its policy allows nobody.
+    block = only(plan, "aws_s3_bucket_public_access_block", "module.web.")["after"]
+    assert all(v is True for k, v in block.items() if k != "bucket")
+    policy = json.loads(only(plan, "aws_s3_bucket_policy", "module.web.")["after"]["policy"])
+    assert [s["Effect"] for s in policy["Statement"]] == ["Deny"]
+
+
+@pytest.mark.slow
+def test_local_config_json_names_the_api_and_the_functions_limits(
+    local_web_plan: dict[str, Any],
+) -> None:
+    api = only(local_web_plan, "aws_apigatewayv2_api")["after"]
+    config_object = only(local_web_plan, "aws_s3_object", ".config")
+    assert not config_object["unknown"].get("content"), "config.json is known at plan time"
+    config = json.loads(config_object["after"]["content"])
+    assert config["apiBase"] == f"/_aws/execute-api/{api['id']}"
+    assert config["env"] == "local"
+    assert_config_matches_the_functions(config, local_web_plan)
+
+
+@pytest.mark.slow
+def test_a_page_file_without_a_known_type_is_refused_at_plan(
+    workspace: Path, moto_endpoint: str
+) -> None:
+    site = write_fake_site(workspace / "site-with-map")
+    (site / "assets" / "app-1a2b.js.map").write_text("{}")
+    with pytest.raises(pytest.fail.Exception, match="no Content-Type for this extension"):
+        plan_local(workspace, moto_endpoint, "site-with-map", f"-var=web_site_dir={site}")
+
+
+@pytest.mark.slow
+def test_prod_page_bucket_is_private_and_read_only_by_its_distribution(
+    prod_plan: dict[str, Any],
+) -> None:
+    assert only(prod_plan, "aws_s3_bucket", "module.web.")["after"]["bucket"] == f"{PROD}-web"
+    block = only(prod_plan, "aws_s3_bucket_public_access_block", "module.web.")["after"]
+    assert all(v is True for k, v in block.items() if k != "bucket")
+    ownership = only(prod_plan, "aws_s3_bucket_ownership_controls", "module.web.")["after"]
+    assert ownership["rule"][0]["object_ownership"] == "BucketOwnerEnforced"
+    sse = only(prod_plan, "aws_s3_bucket_server_side_encryption_configuration", "module.web.")
+    assert sse["after"]["rule"][0]["apply_server_side_encryption_by_default"][0][
+        "sse_algorithm"
+    ] == ("AES256")
+    # The policy names the distribution, created in the same apply: reviewed from its document.
+    address = "module.media_triage.module.web.aws_s3_bucket_policy.this"
+    assert planned(prod_plan, "aws_s3_bucket_policy")[address]["unknown"]["policy"] is True
+    document = deferred_policy_document(prod_plan, address)
+    assert document is not None
+    (deny,) = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+    assert (deny["Principal"], as_list(deny["Action"])) == ("*", ["s3:*"])
+    assert set(as_list(deny["Resource"])) == {PROD_WEB_BUCKET, f"{PROD_WEB_BUCKET}/*"}
+    (allow,) = [s for s in document["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": ["cloudfront.amazonaws.com"]}
+    assert (as_list(allow["Action"]), as_list(allow["Resource"])) == (
+        ["s3:GetObject"],
+        [f"{PROD_WEB_BUCKET}/*"],
+    )
+    # ...only for requests of this distribution: SourceArn = its ARN.
+    read = configured_resource(
+        prod_plan, "data.aws_iam_policy_document.cloudfront_read", "media_triage", "web"
+    )
+    (statement,) = read["expressions"]["statement"]
+    (condition,) = statement["condition"]
+    assert condition["test"]["constant_value"] == "StringEquals"
+    assert condition["variable"]["constant_value"] == "AWS:SourceArn"
+    assert "aws_cloudfront_distribution.this[0].arn" in condition["values"]["references"]
+    assert policy_violations(prod_plan) == []
+
+
+@pytest.mark.slow
+def test_prod_cloudfront_serves_the_page_through_oac_and_the_api_on_the_same_origin(
+    prod_plan: dict[str, Any],
+) -> None:
+    oac = only(prod_plan, "aws_cloudfront_origin_access_control")["after"]
+    assert (oac["origin_access_control_origin_type"], oac["signing_behavior"]) == ("s3", "always")
+    assert oac["signing_protocol"] == "sigv4"
+    dist = only(prod_plan, "aws_cloudfront_distribution")
+    after = dist["after"]
+    assert after["enabled"] is True
+    assert after["default_root_object"] == "index.html"
+    assert after["price_class"] == "PriceClass_100"
+    origins = {o["origin_id"]: o for o in after["origin"]}
+    assert set(origins) == {"web-bucket", "http-api"}
+    assert origins["web-bucket"]["s3_origin_config"] == []  # no legacy OAI: OAC
+    (api_origin,) = origins["http-api"]["custom_origin_config"]
+    assert api_origin["origin_protocol_policy"] == "https-only"
+    assert api_origin["origin_ssl_protocols"] == ["TLSv1.2"]
+    # The OAC signs the bucket origin; the API origin is the HTTP API's endpoint.
+    (web_origin, _) = configured_resource(
+        prod_plan, "aws_cloudfront_distribution.this", "media_triage", "web"
+    )["expressions"]["origin"]
+    assert (
+        "aws_cloudfront_origin_access_control.this[0].id"
+        in (web_origin["origin_access_control_id"]["references"])
+    )
+    call = configured(prod_plan, "media_triage")["module_calls"]["web"]
+    assert "module.http_api.api_endpoint" in call["expressions"]["api_endpoint"]["references"]
+
+    (default,) = after["default_cache_behavior"]
+    assert default["target_origin_id"] == "web-bucket"
+    assert default["viewer_protocol_policy"] == "redirect-to-https"
+    assert set(default["allowed_methods"]) == {"GET", "HEAD"}
+    (api,) = after["ordered_cache_behavior"]
+    assert (api["path_pattern"], api["target_origin_id"]) == ("/api/*", "http-api")
+    assert set(api["allowed_methods"]) == {
+        "GET",
+        "HEAD",
+        "OPTIONS",
+        "PUT",
+        "POST",
+        "PATCH",
+        "DELETE",
+    }
+    assert api["cache_policy_id"] == CACHING_DISABLED
+    assert api["origin_request_policy_id"] == ALL_VIEWER_EXCEPT_HOST
+    assert api["viewer_protocol_policy"] == "https-only"
+    # Both behaviours send the security headers (the policy's id is known once it exists).
+    expressions = configured_resource(
+        prod_plan, "aws_cloudfront_distribution.this", "media_triage", "web"
+    )["expressions"]
+    for behaviour in ("default_cache_behavior", "ordered_cache_behavior"):
+        (block,) = expressions[behaviour]
+        assert (
+            "aws_cloudfront_response_headers_policy.this[0].id"
+            in (block["response_headers_policy_id"]["references"])
+        ), behaviour
+    assert dist["unknown"]["default_cache_behavior"][0]["response_headers_policy_id"] is True
+
+
+@pytest.mark.slow
+def test_prod_security_headers_forbid_inline_code_and_third_parties(
+    prod_plan: dict[str, Any],
+) -> None:
+    policy = only(prod_plan, "aws_cloudfront_response_headers_policy")["after"]
+    (security,) = policy["security_headers_config"]
+    (csp,) = security["content_security_policy"]
+    assert csp["override"] is True
+    assert csp["content_security_policy"] == expected_csp(" ".join(PROD_MEDIA_ORIGINS))
+    parsed = directives(csp["content_security_policy"])
+    assert "'unsafe-inline'" not in csp["content_security_policy"]
+    assert "'unsafe-eval'" not in csp["content_security_policy"]
+    assert parsed["script-src"] == ["'self'"]
+    assert parsed["connect-src"] == ["'self'", *PROD_MEDIA_ORIGINS]
+    (hsts,) = security["strict_transport_security"]
+    assert hsts["access_control_max_age_sec"] >= 31536000
+    assert (hsts["include_subdomains"], hsts["override"]) == (True, True)
+    assert security["referrer_policy"][0]["referrer_policy"] == "no-referrer"
+    assert security["content_type_options"][0]["override"] is True
+    assert security["frame_options"][0]["frame_option"] == "DENY"
+    (custom,) = policy["custom_headers_config"]
+    assert [i["header"] for i in custom["items"]] == ["Permissions-Policy"]
+    # CloudFront sends them: no _site/headers.json for an emulator.
+    assert not [o for o in planned(prod_plan, "aws_s3_object") if "headers" in o]
+
+
+@pytest.mark.slow
+def test_prod_media_bucket_cors_is_exactly_the_distribution_origin(
+    prod_plan: dict[str, Any],
+) -> None:
+    bucket_cors = only(prod_plan, "aws_s3_bucket_cors_configuration")
+    (rule,) = bucket_cors["after"]["cors_rule"]
+    assert set(rule["allowed_methods"]) == {"POST", "PUT", "GET", "HEAD"}
+    assert rule["expose_headers"] == ["ETag"]
+    # The distribution's domain is assigned at create: the plan shows where it comes from.
+    assert bucket_cors["unknown"]["cors_rule"][0]["allowed_origins"] is True
+    storage = configured(prod_plan, "media_triage")["module_calls"]["storage"]
+    assert set(storage["expressions"]["cors_allowed_origins"]["references"]) == {
+        "module.web.web_origin",
+        "module.web",
+        "var.extra_web_origins",
+    }
+    assert prod_plan["variables"]["extra_web_origins"]["value"] == []
+    origin = configured(prod_plan, "media_triage", "web")["outputs"]["web_origin"]
+    assert "aws_cloudfront_distribution.this[0].domain_name" in (origin["expression"]["references"])
+
+
+@pytest.mark.slow
+def test_prod_config_json_uses_the_same_origin_api_and_the_functions_limits(
+    prod_plan: dict[str, Any],
+) -> None:
+    config = json.loads(only(prod_plan, "aws_s3_object", ".config")["after"]["content"])
+    assert (config["apiBase"], config["env"]) == ("", "prod")
+    assert_config_matches_the_functions(config, prod_plan)
 
 
 # ----------------------------------------------------------------------------- the checks fail
@@ -1066,7 +1453,75 @@ def test_every_checkov_skip_is_justified() -> None:
     assert entries, "the skip list is where the decisions are"
     for n in entries:
         check = lines[n].strip()[2:]
-        assert check.startswith("CKV_"), check
+        assert check.startswith(("CKV_", "CKV2_")), check  # CKV2_: graph (multi-resource) checks
         comment = lines[n - 1].strip()
         assert comment.startswith("#"), f"{check} is skipped without a justification"
         assert len(comment.split()) >= 6, f"{check}: say why, not just what"
+
+
+def _deferred_bucket_policy_plan(
+    *statements: dict[str, Any], unknown: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A plan whose bucket policy is unknown at plan time, made from a deferred read of a
+    policy document with these statement blocks."""
+    address = "module.web.aws_s3_bucket_policy.this"
+    plan = _plan_of((address, "aws_s3_bucket_policy", {"policy": None}))
+    plan["resource_changes"][0]["change"]["after_unknown"] = {"policy": True}
+    plan["resource_changes"].append(
+        {
+            "address": "module.web.data.aws_iam_policy_document.read[0]",
+            "mode": "data",
+            "type": "aws_iam_policy_document",
+            "change": {
+                "actions": ["read"],
+                "after": {"statement": list(statements)},
+                "after_unknown": unknown
+                or {"json": True, "statement": [{"condition": [{"values": [True]}]}]},
+            },
+        }
+    )
+    policy_refs = ["data.aws_iam_policy_document.read[0].json"]
+    plan["configuration"] = {
+        "root_module": {
+            "module_calls": {
+                "web": {
+                    "module": {
+                        "resources": [
+                            {
+                                "address": "aws_s3_bucket_policy.this",
+                                "expressions": {"policy": {"references": policy_refs}},
+                            }
+                        ]
+                    }
+                }
+            }
+        }
+    }
+    return plan
+
+
+def _read_statement(principal_type: str, principal: str) -> dict[str, Any]:
+    return {
+        "sid": "Read",
+        "effect": "Allow",
+        "actions": ["s3:GetObject"],
+        "resources": [f"{GOOD_BUCKET}/*"],
+        "principals": [{"type": principal_type, "identifiers": [principal]}],
+        "condition": [{"test": "StringEquals", "variable": "AWS:SourceArn", "values": [None]}],
+    }
+
+
+def test_a_policy_deferred_only_by_a_condition_value_is_reviewed_from_its_document() -> None:
+    good = _deferred_bucket_policy_plan(_read_statement("Service", "cloudfront.amazonaws.com"))
+    assert policy_violations(good) == []
+    public = _deferred_bucket_policy_plan(_read_statement("*", "*"))
+    assert any("statement Read: allows a public principal" in p for p in policy_violations(public))
+    wildcard = _read_statement("Service", "cloudfront.amazonaws.com") | {"actions": ["s3:*"]}
+    problems = policy_violations(_deferred_bucket_policy_plan(wildcard))
+    assert any("wildcard action s3:*" in p for p in problems)
+    # An unknown action (not just a condition value) cannot be reviewed: refused.
+    unknown_action = _deferred_bucket_policy_plan(
+        _read_statement("Service", "cloudfront.amazonaws.com"),
+        unknown={"json": True, "statement": [{"actions": True}]},
+    )
+    assert any("unknown at plan time" in p for p in policy_violations(unknown_action))

@@ -7,7 +7,13 @@ module "media_triage" {
   artifacts_dir        = coalesce(var.artifacts_dir, "${path.root}/../../../build")
   lambda_architectures = var.lambda_architectures
 
-  cors_allowed_origins  = var.cors_allowed_origins
+  # The emulator serves the page itself (no CloudFront) at
+  # http://localhost:<port>/_aws/site/<bucket>/ with the headers of _site/headers.json.
+  web_site_dir      = var.web_site_dir
+  web_cdn_enabled   = false
+  emulator_endpoint = var.endpoint
+  extra_web_origins = var.extra_web_origins
+
   log_level             = var.log_level
   stall_timeout_seconds = var.stall_timeout_seconds
 

@@ -3,6 +3,16 @@ output "api_url" {
   value       = "${var.endpoint}/_aws/execute-api/${module.media_triage.api_id}"
 }
 
+output "web_url" {
+  description = "The web page, served by the emulator (http://localhost:<port>/_aws/site/<bucket>/)."
+  value       = module.media_triage.web_url
+}
+
+output "web_bucket_name" {
+  description = "Name of the web page's bucket."
+  value       = module.media_triage.web_bucket_name
+}
+
 output "api_id" {
   description = "ID of the HTTP API."
   value       = module.media_triage.api_id

@@ -14,6 +14,7 @@ provider "aws" {
 
   endpoints {
     apigatewayv2   = var.endpoint
+    cloudfront     = var.endpoint # dev/prod settings planned against the emulator (web module)
     cloudwatch     = var.endpoint
     cloudwatchlogs = var.endpoint
     dynamodb       = var.endpoint

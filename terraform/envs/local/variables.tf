@@ -16,9 +16,16 @@ variable "lambda_architectures" {
   default     = ["x86_64"]
 }
 
-variable "cors_allowed_origins" {
-  description = "Origins of a locally served page."
+variable "web_site_dir" {
+  description = "Directory of the built page (make web); null means artifacts_dir/web (the repository's build/web)."
+  type        = string
+  default     = null
+}
+
+variable "extra_web_origins" {
+  description = "Other origins allowed by the media bucket's and the API's CORS besides the page's own (http://localhost:<port>), e.g. a page dev server."
   type        = list(string)
+  default     = []
 }
 
 variable "log_level" {

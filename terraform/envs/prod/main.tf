@@ -11,7 +11,14 @@ module "media_triage" {
   media_process_image_uri = var.media_process_image_uri
   lambda_architectures    = [var.lambda_architecture]
 
-  cors_allowed_origins       = var.cors_allowed_origins
+  # The page (make web: build/web) in a private bucket behind CloudFront, /api/* on the same
+  # distribution. docs/adr/0010-serving-the-page.md.
+  web_site_dir          = var.web_site_dir
+  web_price_class       = var.web_price_class
+  web_acl_arn           = var.web_acl_arn
+  web_access_log_bucket = var.web_access_log_bucket
+  extra_web_origins     = var.extra_web_origins
+
   log_level                  = var.log_level
   log_retention_days         = var.log_retention_days
   api_throttling_burst_limit = var.api_throttling_burst_limit

@@ -1,3 +1,18 @@
+output "web_url" {
+  description = "The web page: https://<distribution domain>/ (CloudFront; /api/* goes to the HTTP API)."
+  value       = module.media_triage.web_url
+}
+
+output "web_bucket_name" {
+  description = "Name of the web page's bucket."
+  value       = module.media_triage.web_bucket_name
+}
+
+output "web_distribution_id" {
+  description = "ID of the page's CloudFront distribution."
+  value       = module.media_triage.web_distribution_id
+}
+
 output "api_endpoint" {
   description = "Base URL of the HTTP API."
   value       = module.media_triage.api_endpoint

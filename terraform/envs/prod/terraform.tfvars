@@ -1,10 +1,9 @@
 # terraform/envs/prod (make deploy-env ENV=prod). Replace the placeholders before the first apply.
 # Secrets never go here: the Gemini key lives in SSM Parameter Store, referenced by NAME
 # (aws ssm put-parameter --type SecureString --name /media-triage/prod/gemini-api-key ...).
-region               = "eu-west-1"
-cors_allowed_origins = ["https://media-triage.example.com"]
-log_level            = "INFO"
-log_retention_days   = 90
+region             = "eu-west-1"
+log_level          = "INFO"
+log_retention_days = 90
 
 api_throttling_burst_limit = 200
 api_throttling_rate_limit  = 100
@@ -28,3 +27,11 @@ gemini_model             = "gemini-2.5-flash"
 alarm_state_machine_failed_threshold = 2
 # alarm_sns_topic_arn                = "arn:aws:sns:eu-west-1:222222222222:media-triage-prod-alarms"
 # allowed_account_ids                = ["222222222222"]
+
+# The page is served by CloudFront (web_url output); its https://<id>.cloudfront.net origin is
+# allowed by the media bucket's CORS on its own. Other origins that serve the page (e.g. a
+# developer's page server calling this env's API cross-origin) are added to the bucket's and
+# the API's CORS:
+# extra_web_origins = ["http://localhost:8000"]
+# web_price_class   = "PriceClass_100"
+# web_acl_arn       = "arn:aws:wafv2:us-east-1:222222222222:global/webacl/media-triage/..."

@@ -37,16 +37,6 @@ variable "lambda_architecture" {
 
 # ----------------------------------------------------------------------------- settings
 
-variable "cors_allowed_origins" {
-  description = "Origins of the web page (API and bucket CORS); never \"*\"."
-  type        = list(string)
-
-  validation {
-    condition     = length(var.cors_allowed_origins) > 0 && alltrue([for o in var.cors_allowed_origins : can(regex("^https?://[^*/]+$", o))])
-    error_message = "cors_allowed_origins must list explicit origins (scheme://host[:port]), no wildcard and no path."
-  }
-}
-
 variable "log_level" {
   description = "LOG_LEVEL of every function."
   type        = string
@@ -160,4 +150,41 @@ variable "api_jwt_authorizer" {
     identity_source = optional(string, "$request.header.X-Identity-Token")
   })
   default = null
+}
+
+# ----------------------------------------------------------------------------- web page
+
+variable "web_site_dir" {
+  description = "Directory of the built page (make web); null means artifacts_dir/web (the repository's build/web)."
+  type        = string
+  default     = null
+}
+
+variable "extra_web_origins" {
+  description = "Origins of the page besides the distribution's https://<id>.cloudfront.net (e.g. a developer's page server calling the API cross-origin), allowed by the media bucket's and the API's CORS; never \"*\"."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.extra_web_origins : can(regex("^https?://[^*/]+$", o))])
+    error_message = "extra_web_origins must list explicit origins (scheme://host[:port]), no wildcard and no path."
+  }
+}
+
+variable "web_price_class" {
+  description = "CloudFront price class of the page's distribution (PriceClass_100, PriceClass_200, PriceClass_All)."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "web_acl_arn" {
+  description = "ARN of an existing WAFv2 web ACL (scope CLOUDFRONT, in us-east-1) for the page's distribution; null attaches none."
+  type        = string
+  default     = null
+}
+
+variable "web_access_log_bucket" {
+  description = "Existing S3 bucket (ACLs enabled) for the distribution's standard access logs; null logs nothing."
+  type        = string
+  default     = null
 }

@@ -6,12 +6,17 @@ resource "aws_apigatewayv2_api" "this" {
   description   = var.description
   protocol_type = "HTTP"
 
-  cors_configuration {
-    allow_origins  = var.cors_allowed_origins
-    allow_methods  = ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]
-    allow_headers  = var.cors_allowed_headers
-    expose_headers = var.cors_expose_headers
-    max_age        = var.cors_max_age_seconds
+  # No origins, no CORS: the page calls the API on its own origin (CloudFront's /api/*).
+  dynamic "cors_configuration" {
+    for_each = length(var.cors_allowed_origins) == 0 ? [] : [var.cors_allowed_origins]
+
+    content {
+      allow_origins  = cors_configuration.value
+      allow_methods  = ["GET", "POST", "PATCH", "DELETE", "OPTIONS"]
+      allow_headers  = var.cors_allowed_headers
+      expose_headers = var.cors_expose_headers
+      max_age        = var.cors_max_age_seconds
+    }
   }
 
   tags = var.tags

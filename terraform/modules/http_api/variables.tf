@@ -40,7 +40,7 @@ variable "route_keys" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Browser origins allowed to call the API (the page's origin)."
+  description = "Browser origins allowed to call the API cross-origin; empty: no CORS configuration (the page reaches the API on its own origin)."
   type        = list(string)
 }
 

@@ -18,6 +18,7 @@ locals {
     state_machine  = "${local.prefix}-triage"
     api            = "${local.prefix}-api"
     dlq            = "${local.prefix}-media-process-dlq"
+    web            = "${local.prefix}-web"
   }
 
   tags = merge(var.tags, { Project = var.project, Environment = var.env })
@@ -58,6 +59,43 @@ locals {
     STALL_TIMEOUT_SECONDS = tostring(var.stall_timeout_seconds)
   }
 
+  # ------------------------------------------------------------------- the web page
+
+  # What the page checks before uploading: the same values the functions are configured with
+  # (their environment below), so the page and the API never disagree.
+  page_limits = {
+    # init_session.api_models.MAX_FILES (a contract constant, not a setting).
+    max_files                 = 1000
+    max_file_bytes            = var.init_session.max_file_bytes
+    multipart_threshold_bytes = var.init_session.multipart_threshold_bytes
+    max_photo_bytes           = var.media_process.max_photo_bytes
+    max_video_bytes           = var.media_process.max_video_bytes
+    # media_process.detect.PHOTO_TYPES and VIDEO_TYPES: what media-process accepts.
+    accepted_types = [
+      "image/jpeg", "image/png", "image/webp", "image/gif", "image/heic", "image/heif",
+      "video/mp4", "video/quicktime", "video/webm", "video/x-matroska", "video/x-msvideo",
+    ]
+  }
+
+  # Without CloudFront the emulator serves the page on localhost, the presigned S3 URLs stay
+  # on the endpoint's 127.0.0.1: two origins, as the page's and the bucket's are in AWS.
+  emulator_endpoint   = var.emulator_endpoint == null ? null : trimsuffix(var.emulator_endpoint, "/")
+  emulator_web_origin = local.emulator_endpoint == null ? null : replace(local.emulator_endpoint, "127.0.0.1", "localhost")
+  dns_suffix          = data.aws_partition.current.dns_suffix
+  media_origins = var.web_cdn_enabled ? [
+    "https://${local.names.bucket}.s3.${local.dns_suffix}",
+    "https://${local.names.bucket}.s3.${local.region}.${local.dns_suffix}",
+  ] : [local.emulator_endpoint]
+
+  # The HTTP API's CORS: with CloudFront the page calls /api/* on its own origin (no CORS, and
+  # the distribution's domain cannot be named here: the distribution routes to this API, a
+  # cycle); only extra origins call it cross-origin. On the emulator the page's origin
+  # (localhost) is known from the endpoint.
+  api_cors_origins = distinct(concat(
+    var.web_cdn_enabled ? [] : [local.emulator_web_origin],
+    var.extra_web_origins,
+  ))
+
   definition_path = coalesce(var.state_machine_definition_path, "${path.module}/../../../statemachine/triage.asl.json")
 }
 
@@ -66,13 +104,14 @@ locals {
 module "storage" {
   source = "../storage"
 
-  bucket_name                    = local.names.bucket
-  sessions_table_name            = local.names.sessions_table
-  files_table_name               = local.names.files_table
-  object_expiration_days         = var.object_expiration_days
-  kms_key_arn                    = var.bucket_kms_key_arn
-  table_kms_key_arn              = var.table_kms_key_arn
-  cors_allowed_origins           = var.cors_allowed_origins
+  bucket_name            = local.names.bucket
+  sessions_table_name    = local.names.sessions_table
+  files_table_name       = local.names.files_table
+  object_expiration_days = var.object_expiration_days
+  kms_key_arn            = var.bucket_kms_key_arn
+  table_kms_key_arn      = var.table_kms_key_arn
+  # Browser uploads and presigned reads come from the page: its origin, and any extra one.
+  cors_allowed_origins           = distinct(concat([module.web.web_origin], var.extra_web_origins))
   force_destroy                  = var.force_destroy
   point_in_time_recovery_enabled = var.point_in_time_recovery_enabled
   deletion_protection_enabled    = var.deletion_protection_enabled
@@ -103,8 +142,10 @@ module "media_process" {
 
   environment_variables = merge(local.common_environment, {
     PROCESSING_DEADLINE_SECONDS = tostring(var.media_process.processing_deadline_seconds)
-    # The last attempt finalises an unexpected failure as `internal` instead of raising (ADR 0009).
+    # The last attempt finalises an unexpected failure as `internal` instead of raising (ADR 0012).
     ASYNC_RETRY_ATTEMPTS = tostring(var.media_process.async_maximum_retry_attempts)
+    MAX_PHOTO_BYTES      = tostring(var.media_process.max_photo_bytes)
+    MAX_VIDEO_BYTES      = tostring(var.media_process.max_video_bytes)
   })
 
   # S3 invokes asynchronously: Lambda retries a failed invocation, then sends the failure record
@@ -159,6 +200,7 @@ module "init_session" {
   environment_variables = merge(local.common_environment, {
     STATE_MACHINE_ARN         = local.arn.state_machine
     MULTIPART_THRESHOLD_BYTES = tostring(var.init_session.multipart_threshold_bytes)
+    MAX_FILE_BYTES            = tostring(var.init_session.max_file_bytes)
   })
 
   tags = local.tags
@@ -196,7 +238,7 @@ module "http_api" {
   description            = "media-triage (${var.env}): sessions, upload targets and results."
   function_name          = module.init_session.function_name
   function_invoke_arn    = module.init_session.function_invoke_arn
-  cors_allowed_origins   = var.cors_allowed_origins
+  cors_allowed_origins   = local.api_cors_origins
   throttling_burst_limit = var.api_throttling_burst_limit
   throttling_rate_limit  = var.api_throttling_rate_limit
   jwt_authorizer         = var.api_jwt_authorizer
@@ -207,6 +249,31 @@ module "http_api" {
   )
   log_retention_days = var.log_retention_days
   tags               = local.tags
+}
+
+# ----------------------------------------------------------------------------- web page
+
+module "web" {
+  source = "../web"
+
+  name          = local.names.web
+  env           = var.env
+  site_dir      = coalesce(var.web_site_dir, "${var.artifacts_dir}/web")
+  force_destroy = var.force_destroy
+  site_config = merge(local.page_limits, {
+    # With CloudFront /api/* is on the page's origin; the emulator serves the API under
+    # /_aws/execute-api/<apiId> of the same host and port as the page.
+    api_base = var.web_cdn_enabled ? "" : "/_aws/execute-api/${module.http_api.api_id}"
+  })
+  media_origins = local.media_origins
+
+  cdn_enabled       = var.web_cdn_enabled
+  api_endpoint      = module.http_api.api_endpoint
+  emulator_origin   = local.emulator_web_origin
+  price_class       = var.web_price_class
+  web_acl_arn       = var.web_acl_arn
+  access_log_bucket = var.web_access_log_bucket
+  tags              = local.tags
 }
 
 # ----------------------------------------------------------------------------- operations

@@ -141,3 +141,33 @@ output "alarm_names" {
   description = "Names of the CloudWatch alarms (empty when alarms_enabled is false)."
   value       = module.operations.alarm_names
 }
+
+output "web_url" {
+  description = "URL of the web page (https://<distribution domain>/; on the emulator http://localhost:<port>/_aws/site/<bucket>/)."
+  value       = module.web.web_url
+
+  precondition {
+    condition     = var.web_cdn_enabled || var.emulator_endpoint != null
+    error_message = "web_cdn_enabled = false needs emulator_endpoint (the emulator serves the page)."
+  }
+}
+
+output "web_origin" {
+  description = "Origin of the web page (scheme://host[:port]), allowed by the media bucket's CORS."
+  value       = module.web.web_origin
+}
+
+output "web_bucket_name" {
+  description = "Name of the web page's bucket."
+  value       = module.web.bucket_name
+}
+
+output "web_distribution_id" {
+  description = "ID of the page's CloudFront distribution (null on the emulator)."
+  value       = module.web.distribution_id
+}
+
+output "web_distribution_domain_name" {
+  description = "Domain name of the page's CloudFront distribution (null on the emulator)."
+  value       = module.web.distribution_domain_name
+}

@@ -71,11 +71,6 @@ variable "log_retention_days" {
   default     = 14
 }
 
-variable "cors_allowed_origins" {
-  description = "Origins of the web page: allowed by the API's CORS and by the bucket's CORS (browser uploads)."
-  type        = list(string)
-}
-
 variable "file_ttl_hours" {
   description = "TTL of session and file rows (FILE_TTL_HOURS of every function)."
   type        = number
@@ -139,7 +134,8 @@ variable "media_process" {
     (MB), reserved_concurrent_executions (null = unreserved), processing_deadline_seconds (must
     stay below timeout), async_maximum_retry_attempts (0-2: Lambda's retries of a failed S3
     event before it goes to the dead-letter queue) and async_maximum_event_age_seconds (null =
-    AWS default, 6 h; throttled events are retried that long).
+    AWS default, 6 h; throttled events are retried that long), max_photo_bytes and
+    max_video_bytes (larger files end invalid, too_large; the page shows them before upload).
   EOT
   type = object({
     memory_size                     = optional(number, 2048)
@@ -149,6 +145,8 @@ variable "media_process" {
     processing_deadline_seconds     = optional(number, 240)
     async_maximum_retry_attempts    = optional(number, 2)
     async_maximum_event_age_seconds = optional(number)
+    max_photo_bytes                 = optional(number, 104857600)
+    max_video_bytes                 = optional(number, 5368709120)
   })
   default = {}
 
@@ -169,13 +167,15 @@ variable "init_session" {
   description = <<-EOT
     init-session (the HTTP API handler) sizing and behaviour: memory_size (MB), timeout (s, below
     the API's 30 s), reserved_concurrent_executions (null = unreserved) and
-    multipart_threshold_bytes (files above it get a multipart plan).
+    multipart_threshold_bytes (files above it get a multipart plan) and max_file_bytes (init
+    refuses larger files; the page checks it before upload).
   EOT
   type = object({
     memory_size                    = optional(number, 512)
     timeout                        = optional(number, 28)
     reserved_concurrent_executions = optional(number)
     multipart_threshold_bytes      = optional(number, 104857600)
+    max_file_bytes                 = optional(number, 5368709120)
   })
   default = {}
 
@@ -351,4 +351,53 @@ variable "alarm_state_machine_failed_threshold" {
   description = "Failed triage executions tolerated per alarm period (sessions abandoned before any upload end Failed too)."
   type        = number
   default     = 0
+}
+
+# ----------------------------------------------------------------------------- web page
+
+variable "web_site_dir" {
+  description = "Directory of the built page (make web); null means artifacts_dir/web."
+  type        = string
+  default     = null
+}
+
+variable "web_cdn_enabled" {
+  description = "Serve the page through CloudFront (dev/prod: origin access control, /api/* to the HTTP API on the same distribution); false on the emulator, which serves the bucket itself (emulator_endpoint required)."
+  type        = bool
+  default     = true
+}
+
+variable "emulator_endpoint" {
+  description = "URL of the local AWS emulator (envs/local var.endpoint) when web_cdn_enabled is false: the page is served at the same port on localhost, the media bucket's presigned URLs stay on this endpoint."
+  type        = string
+  default     = null
+}
+
+variable "extra_web_origins" {
+  description = "Other origins of the page (scheme://host[:port], e.g. a developer's page server calling the API cross-origin) allowed by the media bucket's and the HTTP API's CORS besides the page's own origin."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for o in var.extra_web_origins : can(regex("^https?://[^*/]+$", o))])
+    error_message = "extra_web_origins must list explicit origins (scheme://host[:port]), no wildcard and no path."
+  }
+}
+
+variable "web_price_class" {
+  description = "CloudFront price class of the page's distribution."
+  type        = string
+  default     = "PriceClass_100"
+}
+
+variable "web_acl_arn" {
+  description = "ARN of an existing WAFv2 web ACL (CLOUDFRONT scope) for the page's distribution; null attaches none."
+  type        = string
+  default     = null
+}
+
+variable "web_access_log_bucket" {
+  description = "Existing S3 bucket (ACLs enabled) for the distribution's standard access logs; null logs nothing."
+  type        = string
+  default     = null
 }
