@@ -263,6 +263,10 @@ class FakeFileRepository:
             for row in rows:
                 self.rows[(row.job_id, row.file_id)] = row
 
+    def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
+        with self.lock:
+            return [self.rows.setdefault((row.job_id, row.file_id), row) for row in rows]
+
     def delete_uploading(self, job_id: str, file_id: str) -> bool:
         with self.lock:
             row = self.rows.get((job_id, file_id))

@@ -130,7 +130,14 @@ class FileRepository(Protocol):
     # -- the HTTP API's rows (init_session)
 
     def add_uploading(self, rows: list[FileRow]) -> None:
-        """Write ``uploading`` rows for fresh fileIds (batched, unconditional)."""
+        """Write ``uploading`` rows for fresh fileIds (batched, unconditional): only for ids
+        this call just drew, which nobody else can know yet."""
+        ...
+
+    def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
+        """Write each ``uploading`` row unless its fileId already has a row, never overwriting
+        one (ids a concurrent idempotent replay may be writing too). Returns the stored rows in
+        the given order: the given row where it was written, the existing one where not."""
         ...
 
     def delete_uploading(self, job_id: str, file_id: str) -> bool:

@@ -235,22 +235,32 @@ def _new_rows(
     return rows
 
 
-def _replayed_rows(
-    job: JobRow, specs: list[FileSpec], file_ids: list[str], svc: Services, now: datetime
+def _planned_rows(
+    job: JobRow,
+    specs: list[FileSpec],
+    file_ids: list[str],
+    svc: Services,
+    now: datetime,
+    *,
+    replay: bool,
 ) -> list[FileRow]:
-    """A replayed init: reuse the rows the first call wrote, write (guarded) what it did not."""
-    existing = {row.file_id: row for row in svc.files.list_files(job.job_id)}
-    rows: list[FileRow] = []
-    for spec, fid in zip(specs, file_ids, strict=True):
-        row = existing.get(fid)
-        if row is None:
-            row = _with_multipart(_uploading_row(job, spec, fid, now, svc.cfg.ttl_hours), svc)
-            if not svc.files.begin(row):  # a concurrent replay wrote it first
-                if row.upload_id:
-                    svc.uploads.abort_multipart(row.original_key, row.upload_id)
-                row = svc.files.get_file(job.job_id, fid) or row
-        rows.append(row)
-    return rows
+    """Rows of an init with an ``Idempotency-Key``: its fileIds are in the idempotency record,
+    so a concurrent replay may be writing the same rows. Every row is written only if absent
+    (ADR 0002): whoever writes a row first wins, the other call adopts that row (its uploadId)
+    and aborts the multipart upload it created for nothing. No call ever overwrites a row, so a
+    file that a client already uploaded (and MediaProcess counted) keeps its final state.
+    A replay first reuses the rows it finds, creating no multipart upload for them."""
+    existing = {r.file_id: r for r in svc.files.list_files(job.job_id)} if replay else {}
+    fresh = [
+        _with_multipart(_uploading_row(job, spec, fid, now, svc.cfg.ttl_hours), svc)
+        for spec, fid in zip(specs, file_ids, strict=True)
+        if fid not in existing
+    ]
+    stored = {r.file_id: r for r in svc.files.add_uploading_if_absent(fresh)} if fresh else {}
+    for row in fresh:
+        if row.upload_id and stored[row.file_id].upload_id != row.upload_id:
+            svc.uploads.abort_multipart(row.original_key, row.upload_id)  # lost the race
+    return [existing.get(fid) or stored[fid] for fid in file_ids]
 
 
 # ---------------------------------------------------------------------------- init
@@ -309,8 +319,10 @@ def init_session(
             expires_at=ttl_epoch(now, cfg.ttl_hours),
         )
     )
-    make_rows = _replayed_rows if replay else _new_rows
-    rows = make_rows(job, req.files, file_ids, svc, now)
+    if idempotency_key is None:
+        rows = _new_rows(job, req.files, file_ids, svc, now)
+    else:
+        rows = _planned_rows(job, req.files, file_ids, svc, now, replay=replay)
     arn = svc.executions.start(
         execution_name(job), TriageInput(session_id=session_id, job_id=job_id)
     )

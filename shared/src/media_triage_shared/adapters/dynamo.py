@@ -21,6 +21,8 @@ from media_triage_shared.models import (
     utcnow,
 )
 
+TRANSACTION_ITEMS = 100  # TransactWriteItems takes at most 100 actions
+
 
 def _is_conditional_failure(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
@@ -421,6 +423,35 @@ class DynamoFileRepository:
                 time.sleep(min(1.0, 0.05 * 2**attempt))
             else:
                 raise RuntimeError(f"DynamoDB left {len(pending[self._table])} file rows unwritten")
+
+    def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
+        stored: list[FileRow] = []
+        for start in range(0, len(rows), TRANSACTION_ITEMS):
+            chunk = rows[start : start + TRANSACTION_ITEMS]
+            try:  # all or nothing: the usual case (no concurrent writer) is one call per 100
+                self._ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": row.to_item(),
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        }
+                        for row in chunk
+                    ]
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                # Some row exists (or a concurrent transaction touched one): row by row, each
+                # put guarded, the existing row read back where the guard holds.
+                for row in chunk:
+                    existing = None if self.begin(row) else self.get_file(row.job_id, row.file_id)
+                    stored.append(existing or row)
+                continue
+            stored.extend(chunk)
+        return stored
 
     def delete_uploading(self, job_id: str, file_id: str) -> bool:
         try:
