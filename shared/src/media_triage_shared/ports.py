@@ -13,6 +13,7 @@ from media_triage_shared.models import (
     JobRow,
     JobStatus,
     MediaItem,
+    TriageInput,
     Verdict,
     VerdictSummary,
 )
@@ -105,6 +106,37 @@ class JobRepository(Protocol):
 
     def cancel(self, session_id: str, job_id: str) -> bool:
         """Any status -> cancelled; False when it was cancelled already."""
+        ...
+
+    def begin_successor(self, session_id: str, job_id: str, seen_count: int) -> int | None:
+        """Reserve the next execution of a live job: bump executionCount from ``seen_count``
+        (the count the caller read) and return the new count, if the job is still
+        pending/processing and nobody bumped it since. None otherwise: another caller (a
+        concurrent successor, a retry) got there first, or the job moved on."""
+        ...
+
+
+class Executions(Protocol):
+    """Executions of the triage state machine, by name (``<jobId>``, ``<jobId>-r<n>``)."""
+
+    def start(self, name: str, payload: TriageInput) -> str:
+        """Start the execution ``name`` and return its ARN. Never starts a second execution
+        with the same name: an existing one (running or not) is returned instead."""
+        ...
+
+    def stop(self, name: str, cause: str) -> bool:
+        """Stop the execution ``name``; False when there is none running."""
+        ...
+
+    def status(self, name: str) -> str | None:
+        """``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` or ``ABORTED``; None when there
+        is no execution of that name."""
+        ...
+
+
+class Waker(Protocol):
+    def wake_if_ready(self, session_id: str, job_id: str) -> bool:
+        """Wake the job's sleeping state machine if every expected file is processed."""
         ...
 
 

@@ -103,6 +103,9 @@ module "media_process" {
 
   environment_variables = merge(local.common_environment, {
     PROCESSING_DEADLINE_SECONDS = tostring(var.media_process.processing_deadline_seconds)
+    # The count that makes a job ready starts a successor execution when the job's execution
+    # ended at its timeout (issue 13 item 4; ADR 0007).
+    STATE_MACHINE_ARN = local.arn.state_machine
   })
 
   # S3 invokes asynchronously: Lambda retries a failed invocation, then sends the failure record

@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from api_harness import SM_ARN, Api, event
+from api_harness import Api, event
+from fakes import SM_ARN
 
 
 @pytest.fixture

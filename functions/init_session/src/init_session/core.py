@@ -47,8 +47,9 @@ from init_session.ports import (
     UploadSigner,
     Waker,
 )
-from media_triage_shared import keys
+from media_triage_shared import keys, lifecycle
 from media_triage_shared.errors import Conflict, InvalidRequest, NotFound
+from media_triage_shared.lifecycle import execution_name
 from media_triage_shared.models import (
     FileError,
     FileRow,
@@ -102,11 +103,6 @@ class Services:
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def execution_name(job: JobRow) -> str:
-    """``<jobId>`` for the first execution, ``<jobId>-r<n>`` for the n-th retry."""
-    return job.job_id if job.execution_count <= 1 else f"{job.job_id}-r{job.execution_count - 1}"
 
 
 def job_view(job: JobRow) -> JobView:
@@ -356,6 +352,7 @@ def add_uploads(job: JobRow, req: UploadsRequest, svc: Services, now: datetime) 
             details=[{"field": "body.files", "message": "limit reached"}],
         )
     rows = _new_rows(job, req.files, [new_id() for _ in req.files], svc, now)
+    _keep_running(job.model_copy(update={"stall_deadline": deadline}), svc, now)
     return UploadsResponse(job_id=job.job_id, uploads=[upload_target(r, svc, now) for r in rows])
 
 
@@ -426,9 +423,20 @@ def patch_job(job: JobRow, req: PatchJobRequest, svc: Services, now: datetime) -
         current = svc.jobs.get_job(job.session_id, job.job_id) or job
         _require_active(current, "change expectedFileCount")
         raise Conflict("the job changed concurrently; try again", code="conflict")
-    if svc.waker is not None and updated.processed_count >= updated.expected_file_count:
+    resumed = _keep_running(updated, svc, now)
+    if (
+        resumed is None
+        and svc.waker is not None
+        and updated.processed_count >= updated.expected_file_count
+    ):
         svc.waker.wake_if_ready(job.session_id, job.job_id)  # triage now, not at the timeout
     return job_view(updated)
+
+
+def _keep_running(job: JobRow, svc: Services, now: datetime) -> str | None:
+    """A sign of life (a PATCH, more upload targets) on a job whose execution ended at its
+    timeout starts a successor ``<jobId>-r<n>`` (issue 13 item 4; ``lifecycle``)."""
+    return lifecycle.keep_running(job, jobs=svc.jobs, executions=svc.executions, now=now)
 
 
 def retry(job: JobRow, svc: Services, now: datetime) -> RetryResponse:

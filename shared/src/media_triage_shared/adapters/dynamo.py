@@ -243,6 +243,32 @@ class DynamoJobRepository:
         )
         return None if resp is None else int(resp["Attributes"]["executionCount"]["N"])
 
+    def begin_successor(self, session_id: str, job_id: str, seen_count: int) -> int | None:
+        # executionCount is absent on rows older than retries: it counts as 1.
+        seen = "executionCount = :seen" + (
+            " OR attribute_not_exists(executionCount)" if seen_count <= 1 else ""
+        )
+        resp = self._guarded_update(
+            session_id,
+            job_id,
+            UpdateExpression="SET updatedAt = :now, "
+            "executionCount = if_not_exists(executionCount, :one) + :one",
+            ConditionExpression=f"attribute_exists(tokenHash) AND #s IN (:pending, :processing)"
+            f" AND ({seen})",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=serialize(
+                {
+                    ":now": iso(utcnow()),
+                    ":one": 1,
+                    ":seen": seen_count,
+                    ":pending": JobStatus.PENDING.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                }
+            ),
+            ReturnValues="UPDATED_NEW",
+        )
+        return None if resp is None else int(resp["Attributes"]["executionCount"]["N"])
+
     def cancel(self, session_id: str, job_id: str) -> bool:
         return (
             self._guarded_update(
