@@ -413,7 +413,8 @@ def abort_multipart(
 def patch_job(job: JobRow, req: PatchJobRequest, svc: Services, now: datetime) -> JobView:
     """Change expectedFileCount while files are still expected. Lowering it below
     processedCount is allowed: the next poll moves on to triage. It also counts as a sign of
-    life: the stall deadline moves forward."""
+    life: the stall deadline moves forward, and a job whose execution ended at its timeout
+    gets a successor execution (the keep-alive of a session longer than that timeout)."""
     _require_active(job, "change expectedFileCount")
     deadline = iso(now + timedelta(seconds=svc.cfg.stall_timeout_seconds))
     updated = svc.jobs.set_expected_count(
