@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from media_triage_shared.errors import JobCancelled
@@ -12,11 +12,14 @@ from media_triage_shared.models import (
     FileStatus,
     JobRow,
     JobStatus,
+    TriageInput,
     VerdictSummary,
     iso,
     utcnow,
 )
 from media_triage_shared.ports import ObjectInfo
+
+SM_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:media-triage-test-triage"
 
 
 class FakeObjectStore:
@@ -186,6 +189,16 @@ class FakeJobRepository:
             )
             return job.execution_count + 1
 
+    def begin_successor(self, session_id: str, job_id: str, seen_count: int) -> int | None:
+        with self.lock:
+            job = self.jobs.get((session_id, job_id))
+            if job is None or job.status not in {JobStatus.PENDING, JobStatus.PROCESSING}:
+                return None
+            if job.execution_count != seen_count:
+                return None
+            self._update(session_id, job_id, execution_count=seen_count + 1)
+            return seen_count + 1
+
     def cancel(self, session_id: str, job_id: str) -> bool:
         with self.lock:
             job = self.jobs.get((session_id, job_id))
@@ -265,6 +278,10 @@ class FakeFileRepository:
             for row in rows:
                 self.rows[(row.job_id, row.file_id)] = row
 
+    def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
+        with self.lock:
+            return [self.rows.setdefault((row.job_id, row.file_id), row) for row in rows]
+
     def delete_uploading(self, job_id: str, file_id: str) -> bool:
         with self.lock:
             row = self.rows.get((job_id, file_id))
@@ -283,3 +300,39 @@ class RecordingWaker:
     def wake_if_ready(self, session_id: str, job_id: str) -> bool:
         self.calls.append((session_id, job_id))
         return True
+
+
+class FakeExecutions:
+    def __init__(self) -> None:
+        self.started: dict[str, TriageInput] = {}
+        self.stopped: list[str] = []
+        self.ended: dict[str, str] = {}  # name -> final status (a test ends one by hand)
+        self.status_calls = 0
+        self.on_status: Callable[[], None] | None = None  # runs inside status(): a race
+        self.fail_next = 0
+
+    def arn(self, name: str) -> str:
+        return SM_ARN.replace(":stateMachine:", ":execution:") + f":{name}"
+
+    def start(self, name: str, payload: TriageInput) -> str:
+        if self.fail_next:
+            self.fail_next -= 1
+            raise RuntimeError("ThrottlingException (fake)")
+        self.started.setdefault(name, payload)
+        return self.arn(name)
+
+    def stop(self, name: str, cause: str) -> bool:
+        if name not in self.started or name in self.stopped:
+            return False
+        self.stopped.append(name)
+        return True
+
+    def status(self, name: str) -> str | None:
+        self.status_calls += 1
+        if self.on_status is not None:
+            self.on_status()
+        if name not in self.started:
+            return None
+        if name in self.stopped:
+            return "ABORTED"
+        return self.ended.get(name, "RUNNING")

@@ -87,6 +87,7 @@ FUNCTIONS = {
             "ASYNC_RETRY_ATTEMPTS",
             "MAX_PHOTO_BYTES",
             "MAX_VIDEO_BYTES",
+            "STATE_MACHINE_ARN",
         },
     ),
     "init_session": (
@@ -121,6 +122,10 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
             (a, SESSIONS)
             for a in ("dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem")
         },
+        # The count that makes a job ready after its execution timed out starts the successor
+        # (issue 13 item 4): this state machine only, and no StopExecution.
+        ("states:StartExecution", MACHINE),
+        ("states:DescribeExecution", EXECUTIONS),
     },
     "init_session": {
         ("s3:PutObject", UPLOADS),
@@ -605,6 +610,27 @@ def test_only_the_counters_may_wake_the_state_machine(plan: dict[str, Any]) -> N
     assert wakers == {"media_process", "init_session"}
     every_action = {a for policy in role_policies(plan).values() for a, _ in grants(policy)}
     assert not {a for a in every_action if a.startswith("states:Send")} - {"states:SendTaskSuccess"}
+
+
+@pytest.mark.slow
+def test_executions_are_started_only_on_the_triage_state_machine(plan: dict[str, Any]) -> None:
+    """The API (init, retry, successors) and media-process (the successor a late last file
+    needs, issue 13 item 4) start executions; both on the one state machine, by exact ARN;
+    only the API may stop one."""
+    starters = {
+        role: {r for a, r in grants(policy) if a == "states:StartExecution"}
+        for role, policy in role_policies(plan).items()
+    }
+    assert {role: arns for role, arns in starters.items() if arns} == {
+        "init_session": {MACHINE},
+        "media_process": {MACHINE},
+    }
+    stoppers = {
+        role
+        for role, policy in role_policies(plan).items()
+        if any(a == "states:StopExecution" for a, _ in grants(policy))
+    }
+    assert stoppers == {"init_session"}
 
 
 # ----------------------------------------------------------------------------- prod settings

@@ -13,6 +13,7 @@ from media_triage_shared.models import (
     JobRow,
     JobStatus,
     MediaItem,
+    TriageInput,
     Verdict,
     VerdictSummary,
 )
@@ -107,6 +108,37 @@ class JobRepository(Protocol):
         """Any status -> cancelled; False when it was cancelled already."""
         ...
 
+    def begin_successor(self, session_id: str, job_id: str, seen_count: int) -> int | None:
+        """Reserve the next execution of a live job: bump executionCount from ``seen_count``
+        (the count the caller read) and return the new count, if the job is still
+        pending/processing and nobody bumped it since. None otherwise: another caller (a
+        concurrent successor, a retry) got there first, or the job moved on."""
+        ...
+
+
+class Executions(Protocol):
+    """Executions of the triage state machine, by name (``<jobId>``, ``<jobId>-r<n>``)."""
+
+    def start(self, name: str, payload: TriageInput) -> str:
+        """Start the execution ``name`` and return its ARN. Never starts a second execution
+        with the same name: an existing one (running or not) is returned instead."""
+        ...
+
+    def stop(self, name: str, cause: str) -> bool:
+        """Stop the execution ``name``; False when there is none running."""
+        ...
+
+    def status(self, name: str) -> str | None:
+        """``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` or ``ABORTED``; None when there
+        is no execution of that name."""
+        ...
+
+
+class Waker(Protocol):
+    def wake_if_ready(self, session_id: str, job_id: str) -> bool:
+        """Wake the job's sleeping state machine if every expected file is processed."""
+        ...
+
 
 class FileRepository(Protocol):
     def get_file(self, job_id: str, file_id: str) -> FileRow | None: ...
@@ -130,7 +162,14 @@ class FileRepository(Protocol):
     # -- the HTTP API's rows (init_session)
 
     def add_uploading(self, rows: list[FileRow]) -> None:
-        """Write ``uploading`` rows for fresh fileIds (batched, unconditional)."""
+        """Write ``uploading`` rows for fresh fileIds (batched, unconditional): only for ids
+        this call just drew, which nobody else can know yet."""
+        ...
+
+    def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
+        """Write each ``uploading`` row unless its fileId already has a row, never overwriting
+        one (ids a concurrent idempotent replay may be writing too). Returns the stored rows in
+        the given order: the given row where it was written, the existing one where not."""
         ...
 
     def delete_uploading(self, job_id: str, file_id: str) -> bool:

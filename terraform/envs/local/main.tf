@@ -17,6 +17,8 @@ module "media_triage" {
   log_level             = var.log_level
   stall_timeout_seconds = var.stall_timeout_seconds
 
+  execution_timeout_seconds = var.execution_timeout_seconds
+
   # A throwaway deployment: destroyable with objects in it, no backups.
   force_destroy                  = true
   object_expiration_days         = var.object_expiration_days

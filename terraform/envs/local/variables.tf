@@ -40,6 +40,12 @@ variable "stall_timeout_seconds" {
   default     = 600
 }
 
+variable "execution_timeout_seconds" {
+  description = "Execution timeout of the state machine (tests shorten it to see successor executions start)."
+  type        = number
+  default     = 3600
+}
+
 variable "triage_analyzer" {
   description = "Analyzer of triage-run: \"local\", \"gemini\", or null: Gemini when gemini_api_key is set, else local."
   type        = string

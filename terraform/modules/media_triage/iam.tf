@@ -67,6 +67,19 @@ locals {
       resources = [local.arn.sessions_table]
     },
     local.wake_triage_statement,
+    {
+      # The last file counted after the job's execution timed out: start its successor
+      # <jobId>-r<n> (reserved on the job row first, so at most one; issue 13 item 4).
+      sid       = "StartTriageSuccessor"
+      actions   = ["states:StartExecution"]
+      resources = [local.arn.state_machine]
+    },
+    {
+      # Only when that count made the job ready: is its execution still running?
+      sid       = "DescribeTriageExecutions"
+      actions   = ["states:DescribeExecution"]
+      resources = [local.arn.executions]
+    },
   ], local.bucket_kms_statements, local.table_kms_statements)
 
   init_session_statements = concat([

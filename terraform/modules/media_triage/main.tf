@@ -146,6 +146,9 @@ module "media_process" {
     ASYNC_RETRY_ATTEMPTS = tostring(var.media_process.async_maximum_retry_attempts)
     MAX_PHOTO_BYTES      = tostring(var.media_process.max_photo_bytes)
     MAX_VIDEO_BYTES      = tostring(var.media_process.max_video_bytes)
+    # The count that makes a job ready starts a successor execution when the job's execution
+    # ended at its timeout (issue 13 item 4; ADR 0007).
+    STATE_MACHINE_ARN = local.arn.state_machine
   })
 
   # S3 invokes asynchronously: Lambda retries a failed invocation, then sends the failure record

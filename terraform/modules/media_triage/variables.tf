@@ -257,9 +257,14 @@ variable "poll_interval_seconds" {
 }
 
 variable "execution_timeout_seconds" {
-  description = "Execution timeout of the state machine, a backstop only (stalls are detected by stallDeadline)."
+  description = "Execution timeout of the state machine, a backstop only (stalls are detected by stallDeadline). A job still receiving files when it passes gets a successor execution <jobId>-r<n> from its next PATCH, upload-target call or ready-making count."
   type        = number
   default     = 3600
+
+  validation {
+    condition     = var.execution_timeout_seconds >= 10 && var.execution_timeout_seconds <= 31536000
+    error_message = "execution_timeout_seconds must be between 10 and 31536000 (one year)."
+  }
 }
 
 variable "state_machine_log_level" {

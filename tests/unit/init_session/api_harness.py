@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
+from fakes import FakeExecutions, FakeFileRepository, FakeJobRepository, FakeObjectStore
 
 from init_session import http
 from init_session.core import ApiConfig, Services
@@ -23,7 +23,6 @@ from media_triage_shared.models import (
     FileStatus,
     JobStatus,
     MediaType,
-    TriageInput,
     VerdictKind,
     iso,
 )
@@ -31,43 +30,6 @@ from media_triage_shared.models import (
 MIB = 1024 * 1024
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 BUCKET = "media-triage-test-media"
-SM_ARN = "arn:aws:states:us-east-1:000000000000:stateMachine:media-triage-test-triage"
-
-
-class FakeExecutions:
-    def __init__(self) -> None:
-        self.started: dict[str, TriageInput] = {}
-        self.stopped: list[str] = []
-        self.ended: dict[str, str] = {}  # name -> final status (a test ends one by hand)
-        self.status_calls = 0
-        self.on_status: Callable[[], None] | None = None  # runs inside status(): a race
-        self.fail_next = 0
-
-    def arn(self, name: str) -> str:
-        return SM_ARN.replace(":stateMachine:", ":execution:") + f":{name}"
-
-    def start(self, name: str, payload: TriageInput) -> str:
-        if self.fail_next:
-            self.fail_next -= 1
-            raise RuntimeError("ThrottlingException (fake)")
-        self.started.setdefault(name, payload)
-        return self.arn(name)
-
-    def stop(self, name: str, cause: str) -> bool:
-        if name not in self.started or name in self.stopped:
-            return False
-        self.stopped.append(name)
-        return True
-
-    def status(self, name: str) -> str | None:
-        self.status_calls += 1
-        if self.on_status is not None:
-            self.on_status()
-        if name not in self.started:
-            return None
-        if name in self.stopped:
-            return "ABORTED"
-        return self.ended.get(name, "RUNNING")
 
 
 @dataclass

@@ -143,6 +143,54 @@ def test_file_repository_uploading_rows(aws: dict[str, Any]) -> None:
     assert not files.delete_uploading("j1", "f001")  # landed: stays
 
 
+def _uploading(i: int, upload_id: str | None = None, job_id: str = "j1") -> FileRow:
+    return FileRow(
+        job_id=job_id,
+        file_id=f"f{i:03}",
+        session_id="s1",
+        filename=f"IMG {i}.jpg",
+        original_key=f"uploads/s1/{job_id}/f{i:03}/IMG {i}.jpg",
+        status=FileStatus.UPLOADING,
+        size=10,
+        upload_id=upload_id,
+        created_at="t",
+        updated_at="t",
+        expires_at=2_000_000_000,
+    )
+
+
+def test_conditional_uploading_rows_never_overwrite_a_row(aws: dict[str, Any]) -> None:
+    """Issue 13 item 5: the rows of an idempotent init are written only where absent; the
+    writer that comes second gets the stored rows back (and the stored rows stay as they are)."""
+    files = DynamoFileRepository(aws["ddb"], FILES, SESSIONS, 24)
+    # 150 rows: two transactions, the first 100 and the last 50.
+    written = files.add_uploading_if_absent([_uploading(i, "mpu-replay") for i in range(150)])
+    assert [r.upload_id for r in written] == ["mpu-replay"] * 150
+    # The replay's client uploaded f001; MediaProcess finalized and counted it.
+    files.finalize(
+        _uploading(1, "mpu-replay").model_copy(update={"status": FileStatus.VALID}),
+        stall_deadline="d",
+    )
+    # The first call arrives late with its own uploadIds, and one row nobody wrote yet.
+    late = [_uploading(i, "mpu-first") for i in (0, 1, 150)]
+    stored = files.add_uploading_if_absent(late)
+    assert [r.upload_id for r in stored] == ["mpu-replay", "mpu-replay", "mpu-first"]
+    assert stored[1].status is FileStatus.VALID
+    f001 = files.get_file("j1", "f001")
+    assert f001 is not None
+    assert f001.status is FileStatus.VALID  # not put back to uploading
+    assert f001.counted
+    f000 = files.get_file("j1", "f000")
+    assert f000 is not None
+    assert f000.upload_id == "mpu-replay"
+    assert len(files.list_files("j1")) == 151
+    # The unconditional batch write (fresh ids only) is what the guard replaces here:
+    files.add_uploading([_uploading(1, "mpu-first")])
+    clobbered = files.get_file("j1", "f001")
+    assert clobbered is not None
+    assert clobbered.status is FileStatus.UPLOADING
+
+
 def test_idempotency_store_claims_once(aws: dict[str, Any]) -> None:
     store = DynamoIdempotencyStore(aws["ddb"], SESSIONS)
     first = IdempotencyRecord(

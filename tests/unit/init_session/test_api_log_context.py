@@ -10,7 +10,8 @@ import re
 from typing import Any
 
 import pytest
-from api_harness import SM_ARN, Api, event
+from api_harness import Api, event
+from fakes import SM_ARN
 
 
 @pytest.fixture

@@ -12,7 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore, RecordingWaker
+from fakes import (
+    SM_ARN,
+    FakeExecutions,
+    FakeFileRepository,
+    FakeJobRepository,
+    FakeObjectStore,
+    RecordingWaker,
+)
 
 from media_process import core
 from media_process.adapters.photo import PillowPhotoTool
@@ -67,6 +74,7 @@ class Env:
         )
     )
     waker: RecordingWaker = field(default_factory=RecordingWaker)
+    executions: FakeExecutions = field(default_factory=FakeExecutions)
     _next: int = 0
 
     def create_job(self, expected: int = 1, session_id: str = SESSION, job_id: str = JOB) -> None:
@@ -165,11 +173,12 @@ def handler(env: Env, monkeypatch: pytest.MonkeyPatch) -> Any:
         "MEDIA_BUCKET": "media-triage-local-media",
         "SESSIONS_TABLE": "sessions",
         "FILES_TABLE": "files",
+        "STATE_MACHINE_ARN": SM_ARN,
     }.items():
         monkeypatch.setenv(name, value)
     from media_process import deps
     from media_process import handler as module
 
-    for port in ("store", "files", "jobs", "media", "limits", "waker"):
+    for port in ("store", "files", "jobs", "media", "limits", "waker", "executions"):
         monkeypatch.setattr(deps, port, lambda port=port: getattr(env, port))
     return module.handler

@@ -78,6 +78,7 @@ def test_settings_defaults_match_the_spec(monkeypatch: pytest.MonkeyPatch) -> No
         "MEDIA_BUCKET": "bucket",
         "SESSIONS_TABLE": "sessions",
         "FILES_TABLE": "files",
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:t",
         "MAX_PHOTO_PIXELS": "50000000",
     }.items():
         monkeypatch.setenv(name, value)
@@ -94,6 +95,7 @@ def test_settings_refuse_a_reserve_that_eats_the_deadline(monkeypatch: pytest.Mo
         "MEDIA_BUCKET": "bucket",
         "SESSIONS_TABLE": "sessions",
         "FILES_TABLE": "files",
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:t",
         "PROCESSING_DEADLINE_SECONDS": "5",
         "FINALIZE_RESERVE_SECONDS": "5",
     }.items():

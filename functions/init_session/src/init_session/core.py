@@ -47,8 +47,9 @@ from init_session.ports import (
     UploadSigner,
     Waker,
 )
-from media_triage_shared import keys
+from media_triage_shared import keys, lifecycle
 from media_triage_shared.errors import Conflict, InvalidRequest, NotFound
+from media_triage_shared.lifecycle import execution_name
 from media_triage_shared.models import (
     FileError,
     FileRow,
@@ -102,11 +103,6 @@ class Services:
 
 def new_id() -> str:
     return uuid.uuid4().hex
-
-
-def execution_name(job: JobRow) -> str:
-    """``<jobId>`` for the first execution, ``<jobId>-r<n>`` for the n-th retry."""
-    return job.job_id if job.execution_count <= 1 else f"{job.job_id}-r{job.execution_count - 1}"
 
 
 def job_view(job: JobRow) -> JobView:
@@ -235,22 +231,32 @@ def _new_rows(
     return rows
 
 
-def _replayed_rows(
-    job: JobRow, specs: list[FileSpec], file_ids: list[str], svc: Services, now: datetime
+def _planned_rows(
+    job: JobRow,
+    specs: list[FileSpec],
+    file_ids: list[str],
+    svc: Services,
+    now: datetime,
+    *,
+    replay: bool,
 ) -> list[FileRow]:
-    """A replayed init: reuse the rows the first call wrote, write (guarded) what it did not."""
-    existing = {row.file_id: row for row in svc.files.list_files(job.job_id)}
-    rows: list[FileRow] = []
-    for spec, fid in zip(specs, file_ids, strict=True):
-        row = existing.get(fid)
-        if row is None:
-            row = _with_multipart(_uploading_row(job, spec, fid, now, svc.cfg.ttl_hours), svc)
-            if not svc.files.begin(row):  # a concurrent replay wrote it first
-                if row.upload_id:
-                    svc.uploads.abort_multipart(row.original_key, row.upload_id)
-                row = svc.files.get_file(job.job_id, fid) or row
-        rows.append(row)
-    return rows
+    """Rows of an init with an ``Idempotency-Key``: its fileIds are in the idempotency record,
+    so a concurrent replay may be writing the same rows. Every row is written only if absent
+    (ADR 0002): whoever writes a row first wins, the other call adopts that row (its uploadId)
+    and aborts the multipart upload it created for nothing. No call ever overwrites a row, so a
+    file that a client already uploaded (and MediaProcess counted) keeps its final state.
+    A replay first reuses the rows it finds, creating no multipart upload for them."""
+    existing = {r.file_id: r for r in svc.files.list_files(job.job_id)} if replay else {}
+    fresh = [
+        _with_multipart(_uploading_row(job, spec, fid, now, svc.cfg.ttl_hours), svc)
+        for spec, fid in zip(specs, file_ids, strict=True)
+        if fid not in existing
+    ]
+    stored = {r.file_id: r for r in svc.files.add_uploading_if_absent(fresh)} if fresh else {}
+    for row in fresh:
+        if row.upload_id and stored[row.file_id].upload_id != row.upload_id:
+            svc.uploads.abort_multipart(row.original_key, row.upload_id)  # lost the race
+    return [existing.get(fid) or stored[fid] for fid in file_ids]
 
 
 # ---------------------------------------------------------------------------- init
@@ -309,8 +315,10 @@ def init_session(
             expires_at=ttl_epoch(now, cfg.ttl_hours),
         )
     )
-    make_rows = _replayed_rows if replay else _new_rows
-    rows = make_rows(job, req.files, file_ids, svc, now)
+    if idempotency_key is None:
+        rows = _new_rows(job, req.files, file_ids, svc, now)
+    else:
+        rows = _planned_rows(job, req.files, file_ids, svc, now, replay=replay)
     arn = svc.executions.start(
         execution_name(job), TriageInput(session_id=session_id, job_id=job_id)
     )
@@ -344,6 +352,7 @@ def add_uploads(job: JobRow, req: UploadsRequest, svc: Services, now: datetime) 
             details=[{"field": "body.files", "message": "limit reached"}],
         )
     rows = _new_rows(job, req.files, [new_id() for _ in req.files], svc, now)
+    _keep_running(job.model_copy(update={"stall_deadline": deadline}), svc, now)
     return UploadsResponse(job_id=job.job_id, uploads=[upload_target(r, svc, now) for r in rows])
 
 
@@ -404,7 +413,8 @@ def abort_multipart(
 def patch_job(job: JobRow, req: PatchJobRequest, svc: Services, now: datetime) -> JobView:
     """Change expectedFileCount while files are still expected. Lowering it below
     processedCount is allowed: the next poll moves on to triage. It also counts as a sign of
-    life: the stall deadline moves forward."""
+    life: the stall deadline moves forward, and a job whose execution ended at its timeout
+    gets a successor execution (the keep-alive of a session longer than that timeout)."""
     _require_active(job, "change expectedFileCount")
     deadline = iso(now + timedelta(seconds=svc.cfg.stall_timeout_seconds))
     updated = svc.jobs.set_expected_count(
@@ -414,9 +424,20 @@ def patch_job(job: JobRow, req: PatchJobRequest, svc: Services, now: datetime) -
         current = svc.jobs.get_job(job.session_id, job.job_id) or job
         _require_active(current, "change expectedFileCount")
         raise Conflict("the job changed concurrently; try again", code="conflict")
-    if svc.waker is not None and updated.processed_count >= updated.expected_file_count:
+    resumed = _keep_running(updated, svc, now)
+    if (
+        resumed is None
+        and svc.waker is not None
+        and updated.processed_count >= updated.expected_file_count
+    ):
         svc.waker.wake_if_ready(job.session_id, job.job_id)  # triage now, not at the timeout
     return job_view(updated)
+
+
+def _keep_running(job: JobRow, svc: Services, now: datetime) -> str | None:
+    """A sign of life (a PATCH, more upload targets) on a job whose execution ended at its
+    timeout starts a successor ``<jobId>-r<n>`` (issue 13 item 4; ``lifecycle``)."""
+    return lifecycle.keep_running(job, jobs=svc.jobs, executions=svc.executions, now=now)
 
 
 def retry(job: JobRow, svc: Services, now: datetime) -> RetryResponse:

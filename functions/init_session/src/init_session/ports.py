@@ -8,7 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Protocol
 
-from media_triage_shared.models import Row, TriageInput
+from media_triage_shared.models import Row
+from media_triage_shared.ports import Executions, Waker
+
+__all__ = [
+    "IDEMPOTENCY_PK",
+    "Executions",
+    "IdempotencyRecord",
+    "IdempotencyStore",
+    "UploadSigner",
+    "Waker",
+]
 
 IDEMPOTENCY_PK = "IDEMPOTENCY#"
 
@@ -39,22 +49,6 @@ class IdempotencyStore(Protocol):
         ...
 
 
-class Executions(Protocol):
-    def start(self, name: str, payload: TriageInput) -> str:
-        """Start the execution ``name`` and return its ARN. Never starts a second execution
-        with the same name: an existing one (running or not) is returned instead."""
-        ...
-
-    def stop(self, name: str, cause: str) -> bool:
-        """Stop the execution ``name``; False when there is none running."""
-        ...
-
-    def status(self, name: str) -> str | None:
-        """``RUNNING``, ``SUCCEEDED``, ``FAILED``, ``TIMED_OUT`` or ``ABORTED``; None when there
-        is no execution of that name."""
-        ...
-
-
 class UploadSigner(Protocol):
     """Presigned uploads straight to S3 and the multipart-upload calls around them."""
 
@@ -76,10 +70,4 @@ class UploadSigner(Protocol):
 
     def list_multipart(self, prefix: str) -> Iterator[tuple[str, str]]:
         """(key, uploadId) of every in-flight multipart upload under ``prefix``."""
-        ...
-
-
-class Waker(Protocol):
-    def wake_if_ready(self, session_id: str, job_id: str) -> bool:
-        """Wake the job's sleeping state machine if every expected file is processed."""
         ...

@@ -11,6 +11,7 @@ from media_process.core import Limits
 from media_process.settings import MediaProcessSettings
 from media_triage_shared import aws
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
+from media_triage_shared.adapters.executions import StepFunctionsExecutions
 from media_triage_shared.adapters.s3 import S3ObjectStore
 from media_triage_shared.adapters.wake import JobWaker
 
@@ -42,6 +43,11 @@ def jobs() -> DynamoJobRepository:
 def waker() -> JobWaker:
     s = settings()
     return JobWaker(aws.client("dynamodb"), aws.client("stepfunctions"), s.sessions_table)
+
+
+@functools.cache
+def executions() -> StepFunctionsExecutions:
+    return StepFunctionsExecutions(aws.client("stepfunctions"), settings().state_machine_arn)
 
 
 @functools.cache

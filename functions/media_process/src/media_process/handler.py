@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 from media_process import core, deps
+from media_triage_shared import lifecycle
 from media_triage_shared.aws import is_transient
 from media_triage_shared.keys import InvalidKey, parse_upload_key
 from media_triage_shared.logging import bind_invocation, configure_logging, get_logger
@@ -46,8 +47,15 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             deadline=deadline,
             transient=is_transient,
         )
-        if outcome.counted:  # this count may complete the job: wake its state machine
-            deps.waker().wake_if_ready(upload.session_id, upload.job_id)
+        if outcome.counted:  # this count may complete the job: wake (or restart) its workflow
+            lifecycle.after_count(
+                upload.session_id,
+                upload.job_id,
+                jobs=deps.jobs(),
+                executions=deps.executions(),
+                waker=deps.waker(),
+                now=utcnow(),
+            )
         error = outcome.row.error.code if outcome.row.error else None
         log.info(
             "media.processed",

@@ -10,6 +10,11 @@ MIB = 1024 * 1024
 
 
 class MediaProcessSettings(BaseAppSettings):
+    state_machine_arn: str = Field(
+        min_length=20,
+        description="The triage state machine: the count that makes a job ready starts a "
+        "successor execution when the job's execution has ended (its timeout).",
+    )
     processing_deadline_seconds: float = Field(
         default=240, gt=0, description="Finalise every file before this (below the timeout)."
     )

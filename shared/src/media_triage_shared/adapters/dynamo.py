@@ -21,6 +21,8 @@ from media_triage_shared.models import (
     utcnow,
 )
 
+TRANSACTION_ITEMS = 100  # TransactWriteItems takes at most 100 actions
+
 
 def _is_conditional_failure(exc: ClientError) -> bool:
     return bool(exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
@@ -241,6 +243,32 @@ class DynamoJobRepository:
         )
         return None if resp is None else int(resp["Attributes"]["executionCount"]["N"])
 
+    def begin_successor(self, session_id: str, job_id: str, seen_count: int) -> int | None:
+        # executionCount is absent on rows older than retries: it counts as 1.
+        seen = "executionCount = :seen" + (
+            " OR attribute_not_exists(executionCount)" if seen_count <= 1 else ""
+        )
+        resp = self._guarded_update(
+            session_id,
+            job_id,
+            UpdateExpression="SET updatedAt = :now, "
+            "executionCount = if_not_exists(executionCount, :one) + :one",
+            ConditionExpression=f"attribute_exists(tokenHash) AND #s IN (:pending, :processing)"
+            f" AND ({seen})",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues=serialize(
+                {
+                    ":now": iso(utcnow()),
+                    ":one": 1,
+                    ":seen": seen_count,
+                    ":pending": JobStatus.PENDING.value,
+                    ":processing": JobStatus.PROCESSING.value,
+                }
+            ),
+            ReturnValues="UPDATED_NEW",
+        )
+        return None if resp is None else int(resp["Attributes"]["executionCount"]["N"])
+
     def cancel(self, session_id: str, job_id: str) -> bool:
         return (
             self._guarded_update(
@@ -421,6 +449,35 @@ class DynamoFileRepository:
                 time.sleep(min(1.0, 0.05 * 2**attempt))
             else:
                 raise RuntimeError(f"DynamoDB left {len(pending[self._table])} file rows unwritten")
+
+    def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
+        stored: list[FileRow] = []
+        for start in range(0, len(rows), TRANSACTION_ITEMS):
+            chunk = rows[start : start + TRANSACTION_ITEMS]
+            try:  # all or nothing: the usual case (no concurrent writer) is one call per 100
+                self._ddb.transact_write_items(
+                    TransactItems=[
+                        {
+                            "Put": {
+                                "TableName": self._table,
+                                "Item": row.to_item(),
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        }
+                        for row in chunk
+                    ]
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                    raise
+                # Some row exists (or a concurrent transaction touched one): row by row, each
+                # put guarded, the existing row read back where the guard holds.
+                for row in chunk:
+                    existing = None if self.begin(row) else self.get_file(row.job_id, row.file_id)
+                    stored.append(existing or row)
+                continue
+            stored.extend(chunk)
+        return stored
 
     def delete_uploading(self, job_id: str, file_id: str) -> bool:
         try:
