@@ -23,6 +23,11 @@ JOB_ROUTES = [
     ("POST", "/api/triage/{jobId}/uploads", {"files": [{"filename": "x.jpg", "size": 1}]}),
     (
         "POST",
+        "/api/triage/{jobId}/multipart/parts",
+        {"fileId": "f" * 32, "uploadId": "u", "partNumbers": [1]},
+    ),
+    (
+        "POST",
         "/api/triage/{jobId}/multipart/complete",
         {"fileId": "f" * 32, "uploadId": "u", "parts": [{"partNumber": 1, "etag": "e"}]},
     ),
@@ -212,7 +217,7 @@ def test_errors_have_one_shape_and_name_the_field(stack: Stack) -> None:
     assert doc.status_code == 200
     spec = doc.json()
     assert spec["openapi"] == "3.1.0"
-    assert len([op for ops in spec["paths"].values() for op in ops]) == 10
+    assert len([op for ops in spec["paths"].values() for op in ops]) == 11
 
 
 def test_cross_session_access_is_refused_on_every_endpoint(stack: Stack) -> None:
