@@ -100,7 +100,7 @@ def test_large_files_get_a_multipart_plan_without_urls(api: Api) -> None:
     [(100 * MIB + 1, 7), (5 * 1024**3, 100), (200 * 1024**3, 100), (5 * 1024**4, 1024)],
 )
 def test_part_size_keeps_parts_within_limits(size: int, parts_at_most: int) -> None:
-    """At most 100 presigned part URLs per file (a response stays far below Lambda's 6 MB),
+    """At most 100 parts per file up to 5 GiB (one /multipart/parts call presigns them all),
     never more than S3's 10,000 parts, each part 5 MiB..5 GiB."""
     part = core.part_size_for(size, 16 * MIB)
     assert 5 * MIB <= part <= 5 * 1024**3
