@@ -23,6 +23,11 @@ JOB_ROUTES = [
     ("POST", "/api/triage/{jobId}/uploads", {"files": [{"filename": "x.jpg", "size": 1}]}),
     (
         "POST",
+        "/api/triage/{jobId}/multipart/parts",
+        {"fileId": "f" * 32, "uploadId": "u", "partNumbers": [1]},
+    ),
+    (
+        "POST",
         "/api/triage/{jobId}/multipart/complete",
         {"fileId": "f" * 32, "uploadId": "u", "parts": [{"partNumber": 1, "etag": "e"}]},
     ),
@@ -212,7 +217,7 @@ def test_errors_have_one_shape_and_name_the_field(stack: Stack) -> None:
     assert doc.status_code == 200
     spec = doc.json()
     assert spec["openapi"] == "3.1.0"
-    assert len([op for ops in spec["paths"].values() for op in ops]) == 10
+    assert len([op for ops in spec["paths"].values() for op in ops]) == 11
 
 
 def test_cross_session_access_is_refused_on_every_endpoint(stack: Stack) -> None:
@@ -267,13 +272,27 @@ def test_multipart_upload_through_presigned_parts(stack: Stack) -> None:
     (target,) = init["uploads"]
     plan = target["multipart"]
     assert target["method"] == "PUT"
-    assert plan["partCount"] == len(plan["parts"]) >= 2
+    assert "url" not in target  # the plan has no URLs: parts are presigned on demand
+    assert plan["partCount"] >= 2
     parts = []
-    for part in plan["parts"]:
-        start = (part["partNumber"] - 1) * plan["partSize"]
+    for number in range(1, plan["partCount"] + 1):  # one part per call: the smallest batch
+        answer = stack.api(
+            "POST",
+            f"/api/triage/{init['jobId']}/multipart/parts",
+            json={
+                "fileId": target["fileId"],
+                "uploadId": plan["uploadId"],
+                "partNumbers": [number],
+            },
+            token=init["sessionToken"],
+        )
+        assert answer.status_code == 200, answer.text
+        (part,) = answer.json()["parts"]
+        start = (number - 1) * plan["partSize"]
+        assert part["size"] == len(data[start : start + plan["partSize"]])
         resp = requests.put(part["url"], data=data[start : start + part["size"]], timeout=300)
         assert resp.status_code == 200, resp.text
-        parts.append({"partNumber": part["partNumber"], "etag": resp.headers["ETag"]})
+        parts.append({"partNumber": number, "etag": resp.headers["ETag"]})
     done = stack.api(
         "POST",
         f"/api/triage/{init['jobId']}/multipart/complete",
@@ -285,6 +304,37 @@ def test_multipart_upload_through_presigned_parts(stack: Stack) -> None:
     assert head_obj["ContentLength"] == size
     job = stack.wait_job(init["sessionId"], init["jobId"], {"complete", "failed"}, timeout=180)
     assert job["processedCount"] == 1
+
+
+def test_multipart_parts_refuse_other_uploads_and_numbers_past_the_plan(stack: Stack) -> None:
+    size = _threshold(stack) + 1
+    init = stack.init(2, [fspec("big.mov", b"", "video/quicktime") | {"size": size}])
+    (big,) = init["uploads"]
+    path, token = f"/api/triage/{init['jobId']}/multipart/parts", init["sessionToken"]
+    req = {"fileId": big["fileId"], "uploadId": big["multipart"]["uploadId"]}
+    count = big["multipart"]["partCount"]
+    past = stack.api("POST", path, json={**req, "partNumbers": [count + 1]}, token=token)
+    assert past.status_code == 400
+    assert past.json()["error"]["details"][0]["field"] == "body.partNumbers.0"
+    other = stack.api("POST", path, json={**req, "uploadId": "x", "partNumbers": [1]}, token=token)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "upload_id_mismatch"
+    stack.api("DELETE", f"/api/triage/{init['jobId']}", token=token)
+
+
+def test_a_retried_uploads_call_with_a_key_leaves_no_phantom_rows(stack: Stack) -> None:
+    init = stack.init(3, [])
+    path, token = f"/api/triage/{init['jobId']}/uploads", init["sessionToken"]
+    body = {"files": [fspec("a.jpg", jpeg(20)), fspec("b.jpg", jpeg(21))]}
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = stack.api("POST", path, json=body, token=token, headers=key)
+    again = stack.api("POST", path, json=body, token=token, headers=key)
+    assert first.status_code == again.status_code == 200, again.text
+    ids = [u["fileId"] for u in first.json()["uploads"]]
+    assert [u["fileId"] for u in again.json()["uploads"]] == ids
+    assert sorted(r["fileId"] for r in stack.file_rows(init["jobId"])) == sorted(ids)
+    assert stack.job_row(init["sessionId"], init["jobId"])["uploadTargetCount"] == 2
+    stack.api("DELETE", f"/api/triage/{init['jobId']}", token=token)
 
 
 def test_multipart_abort_and_lowered_count(stack: Stack) -> None:

@@ -65,6 +65,7 @@ DERIVED = f"{BUCKET}/derived/*"
 CONTRACT_ROUTES = {
     "POST /api/triage/init",
     "POST /api/triage/{jobId}/uploads",
+    "POST /api/triage/{jobId}/multipart/parts",
     "POST /api/triage/{jobId}/multipart/complete",
     "POST /api/triage/{jobId}/multipart/abort",
     "PATCH /api/triage/{jobId}",

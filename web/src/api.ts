@@ -1,7 +1,7 @@
 // A typed client of the HTTP API over an injectable `fetch` (tests pass a fake).
 // Like the CLI's ApiClient: calls are repeated with exponential backoff on network errors,
-// 429 and 5xx; init is only repeated because it always carries an Idempotency-Key; POST
-// /uploads is never repeated (it would reserve the targets twice).
+// 429 and 5xx; init and POST /uploads are repeated because they carry an Idempotency-Key
+// (a repeat returns the same job / the same files).
 
 import type {
   FileSpec,
@@ -9,6 +9,7 @@ import type {
   InitResponse,
   JobView,
   MediaResponse,
+  MultipartPartsResponse,
   ResultsResponse,
   UploadTarget,
   UploadsResponse,
@@ -139,12 +140,25 @@ export class ApiClient {
     return out;
   }
 
-  async addUploads(jobId: string, files: FileSpec[]): Promise<UploadTarget[]> {
+  async addUploads(jobId: string, files: FileSpec[], idempotencyKey: string): Promise<UploadTarget[]> {
     const resp = await this.call("POST", `/api/triage/${jobId}/uploads`, {
       body: { files },
-      retries: 0,
+      headers: { "Idempotency-Key": idempotencyKey },
     });
     return (await this.json<UploadsResponse>(resp)).uploads;
+  }
+
+  /** Presigned PUTs for some parts of a multipart upload (at most 100 per call). */
+  async multipartParts(
+    jobId: string,
+    fileId: string,
+    uploadId: string,
+    partNumbers: readonly number[],
+  ): Promise<MultipartPartsResponse> {
+    const resp = await this.call("POST", `/api/triage/${jobId}/multipart/parts`, {
+      body: { fileId, uploadId, partNumbers },
+    });
+    return this.json<MultipartPartsResponse>(resp);
   }
 
   async setExpectedCount(jobId: string, count: number): Promise<JobView> {

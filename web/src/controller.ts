@@ -277,7 +277,8 @@ export class Controller {
     }
     let targets: UploadTarget[];
     try {
-      targets = await this.d.api.addUploads(jobId, this.specs(picked));
+      // a key per drop: a retried call (answer lost) returns the same files, not new ones
+      targets = await this.d.api.addUploads(jobId, this.specs(picked), this.d.uuid());
     } catch (exc) {
       await this.patchExpected(rec.expected);
       throw exc;
@@ -332,6 +333,7 @@ export class Controller {
         sleep: this.d.sleep,
         concurrency: this.d.concurrency ?? 4,
         partConcurrency: this.d.concurrency ?? 4,
+        now: () => this.d.now(),
       });
     }
     return this.uploader;

@@ -1,7 +1,8 @@
 // What survives a reload, in sessionStorage (never localStorage: the token dies with the tab).
 // Like the CLI's resume journal: the Idempotency-Key of the init (a replayed init returns the
-// same job, token and multipart uploadIds with fresh URLs), the files that finished uploading
-// and the ETag of every multipart part S3 accepted. One small item per file, so finishing a
+// same job, token and multipart uploadIds with fresh POSTs), the files that finished uploading
+// and the ETag of every multipart part S3 accepted. A multipart target is its plan only (no
+// URLs, nothing to expire): after a reload its parts are presigned anew by /multipart/parts. One small item per file, so finishing a
 // file rewrites a few hundred bytes, not the whole job.
 
 import type { InitRequest, UploadTarget, VerdictKind } from "./types";

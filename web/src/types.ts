@@ -20,10 +20,17 @@ export interface MultipartPart {
   size: number;
 }
 
+/** A multipart upload's plan, without URLs: `/multipart/parts` presigns its parts. */
 export interface MultipartPlan {
   uploadId: string;
   partSize: number;
   partCount: number;
+}
+
+export interface MultipartPartsResponse {
+  fileId: string;
+  uploadId: string;
+  expiresAt: string;
   parts: MultipartPart[];
 }
 
@@ -32,7 +39,8 @@ export interface UploadTarget {
   filename: string;
   key: string;
   method: "POST" | "PUT";
-  url: string;
+  /** The presigned POST's URL; absent for a multipart plan. */
+  url?: string | null;
   fields?: Record<string, string> | null;
   headers?: Record<string, string> | null;
   expiresAt: string;

@@ -2,15 +2,22 @@
 // a presigned POST sends the target's `fields` then the file last; a multipart plan PUTs every
 // part (in parallel, each part retried on its own, parts already done are skipped, so an
 // interrupted upload resumes at the part that broke), collects the ETags and calls
-// `/multipart/complete`; on giving up it calls `/multipart/abort`. Network errors, stalls,
-// 429 and 5xx are retried with exponential backoff; any other answer (S3 refusing the policy,
-// an expired URL) fails the file at once. At most `concurrency` files upload at once and at most
-// `partConcurrency` parts are in flight over all multipart files.
+// `/multipart/complete`; on giving up it calls `/multipart/abort`. Part URLs are not in the
+// plan: they are asked for (`/multipart/parts`) in batches shortly before use, and again when
+// they expire (a part S3 refuses with 403 gets one fresh URL). Network errors, stalls, 429 and
+// 5xx are retried with exponential backoff; any other answer (S3 refusing the policy) fails
+// the file at once. At most `concurrency` files upload at once and at most `partConcurrency`
+// parts are in flight over all multipart files.
 
 import { ApiError } from "./api";
 import { Limiter, backoffDelay, type Sleep } from "./backoff";
 import { TransferError, s3ErrorCode, type Transport } from "./transport";
-import type { MultipartPart, UploadTarget } from "./types";
+import type { MultipartPartsResponse, UploadTarget } from "./types";
+
+/** Part URLs asked for at once: the part wanted and the next ones not sent yet. */
+export const PART_URL_BATCH = 12;
+/** A cached part URL this close to its expiry is asked for again before use. */
+export const PART_URL_MARGIN_MS = 120_000;
 
 export interface UploadItem {
   fileId: string;
@@ -41,6 +48,12 @@ export interface MultipartApi {
     parts: ReadonlyArray<readonly [number, string]>,
   ): Promise<void>;
   abortMultipart(jobId: string, fileId: string, uploadId: string): Promise<void>;
+  multipartParts(
+    jobId: string,
+    fileId: string,
+    uploadId: string,
+    partNumbers: readonly number[],
+  ): Promise<MultipartPartsResponse>;
 }
 
 export interface UploaderOptions {
@@ -54,6 +67,9 @@ export interface UploaderOptions {
   attempts?: number;
   backoffMs?: number;
   random?: () => number;
+  /** Clock for part URL expiry (ms since the epoch). */
+  now?: () => number;
+  partUrlBatch?: number;
 }
 
 /** An answer of S3 that is not a success. */
@@ -96,21 +112,83 @@ export function describeError(exc: unknown): [string, string] {
 
 /** Byte offset and length of every part of a plan; throws when the file no longer fits it. */
 export function partLayout(
-  parts: readonly MultipartPart[],
   partSize: number,
+  partCount: number,
   fileSize: number,
 ): Map<number, { start: number; length: number }> {
-  const out = new Map<number, { start: number; length: number }>();
-  let offset = 0;
-  for (const part of [...parts].sort((a, b) => a.partNumber - b.partNumber)) {
-    const length = part.size || Math.min(partSize, fileSize - offset);
-    out.set(part.partNumber, { start: offset, length });
-    offset += length;
-  }
-  if (offset !== fileSize) {
+  const last = (partCount - 1) * partSize;
+  if (partCount < 1 || partSize < 1 || fileSize <= last || fileSize > last + partSize) {
     throw new UploadFailed("size_changed", "the file no longer matches its multipart plan");
   }
+  const out = new Map<number, { start: number; length: number }>();
+  for (let n = 1; n <= partCount; n++) {
+    const start = (n - 1) * partSize;
+    out.set(n, { start, length: Math.min(partSize, fileSize - start) });
+  }
   return out;
+}
+
+/** Presigned part URLs of one multipart upload, asked for on demand: the part wanted and the
+ * next ones not sent yet, `batch` at a time, shortly before they are sent. A cached URL within
+ * `marginMs` of its expiry is asked for again; `expire` drops one S3 refused, with every URL
+ * of the same answer. One call at a time per file: parts that want a URL meanwhile wait for it
+ * and usually find theirs in its answer. */
+export class PartUrls {
+  private readonly urls = new Map<number, { url: string; expires: number }>();
+  private readonly unsent: Set<number>;
+  private pending: Promise<void> | null = null;
+
+  constructor(
+    private readonly api: MultipartApi,
+    private readonly jobId: string,
+    private readonly fileId: string,
+    private readonly uploadId: string,
+    private readonly todo: readonly number[],
+    private readonly now: () => number,
+    private readonly batch = PART_URL_BATCH,
+    private readonly marginMs = PART_URL_MARGIN_MS,
+  ) {
+    this.unsent = new Set(todo);
+  }
+
+  private fresh(n: number): boolean {
+    const c = this.urls.get(n);
+    return c !== undefined && c.expires - this.now() > this.marginMs;
+  }
+
+  async get(n: number): Promise<string> {
+    while (this.pending) await this.pending;
+    const cached = this.urls.get(n);
+    if (cached && this.fresh(n)) return cached.url;
+    const at = this.todo.indexOf(n);
+    const later = at < 0 ? [] : this.todo.slice(at + 1).filter((m) => this.unsent.has(m) && !this.fresh(m));
+    const wanted = [n, ...later.slice(0, Math.max(1, Math.min(this.batch, 100)) - 1)];
+    const call = this.api.multipartParts(this.jobId, this.fileId, this.uploadId, wanted).then((resp) => {
+      const expires = Date.parse(resp.expiresAt);
+      for (const p of resp.parts) this.urls.set(p.partNumber, { url: p.url, expires });
+    });
+    this.pending = call.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      this.pending = null;
+    });
+    await call;
+    const got = this.urls.get(n);
+    if (!got) throw new UploadFailed("bad_response", `no URL for part ${n} in the answer`);
+    return got.url; // fresh from the API: used even when its expiry is near
+  }
+
+  expire(n: number): void {
+    const dropped = this.urls.get(n);
+    if (!dropped) return;
+    for (const [m, c] of [...this.urls]) if (c.expires === dropped.expires) this.urls.delete(m);
+  }
+
+  sent(n: number): void {
+    this.unsent.delete(n);
+    this.urls.delete(n);
+  }
 }
 
 export class Uploader {
@@ -121,6 +199,7 @@ export class Uploader {
   private readonly attempts: number;
   private readonly backoffMs: number;
   private readonly random: () => number;
+  private readonly now: () => number;
 
   constructor(private readonly o: UploaderOptions) {
     this.files = new Limiter(Math.max(1, o.concurrency ?? 4));
@@ -128,6 +207,7 @@ export class Uploader {
     this.attempts = Math.max(1, o.attempts ?? 5);
     this.backoffMs = o.backoffMs ?? 500;
     this.random = o.random ?? Math.random;
+    this.now = o.now ?? Date.now;
   }
 
   /** Uploads not finished yet (queued or sending). */
@@ -232,6 +312,7 @@ export class Uploader {
     await this.retrying(item.fileId, async () => {
       count(1, 0);
       const onProgress = (loaded: number): void => count(1, Math.min(loaded, item.size));
+      if (!t.url) throw new UploadFailed("upload_error", "the target has no URL");
       if (t.method === "PUT") {
         await this.send("PUT", t.url, item.file, t.headers ?? {}, onProgress);
         return;
@@ -248,39 +329,50 @@ export class Uploader {
     const plan = item.target.multipart;
     if (!plan) throw new UploadFailed("upload_error", "no multipart plan");
     const fid = item.fileId;
-    const layout = partLayout(plan.parts, plan.partSize, item.size);
+    const layout = partLayout(plan.partSize, plan.partCount, item.size);
     const count = this.counter(fid);
     const etags = new Map<number, string>();
     let failed = false;
-    const todo: MultipartPart[] = [];
-    for (const part of plan.parts) {
-      const known = item.doneParts?.[String(part.partNumber)];
+    const todo: number[] = [];
+    for (const [n, span] of layout) {
+      const known = item.doneParts?.[String(n)];
       if (known) {
-        etags.set(part.partNumber, known);
-        count(part.partNumber, layout.get(part.partNumber)?.length ?? 0);
+        etags.set(n, known);
+        count(n, span.length);
       } else {
-        todo.push(part);
+        todo.push(n);
       }
     }
-    const sendPart = async (part: MultipartPart): Promise<void> => {
-      const span = layout.get(part.partNumber);
-      if (!span) throw new UploadFailed("upload_error", `no part ${part.partNumber} in the plan`);
+    const urls = new PartUrls(this.o.api, this.o.jobId, fid, plan.uploadId, todo, this.now, this.o.partUrlBatch);
+    const headers = item.target.headers ?? {};
+    const sendPart = async (n: number): Promise<void> => {
+      const span = layout.get(n);
+      if (!span) throw new UploadFailed("upload_error", `no part ${n} in the plan`);
+      const put = async (url: string): Promise<string> => {
+        count(n, 0);
+        const blob = item.file.slice(span.start, span.start + span.length);
+        const got = await this.send("PUT", url, blob, headers, (b) => count(n, Math.min(b, span.length)));
+        if (!got) throw new S3Error(200, "no_etag");
+        return got;
+      };
       try {
         const etag = await this.parts.run(() =>
           this.retrying(fid, async () => {
             if (failed) throw new Cancelled();
-            count(part.partNumber, 0);
-            const blob = item.file.slice(span.start, span.start + span.length);
-            const got = await this.send("PUT", part.url, blob, item.target.headers ?? {}, (n) =>
-              count(part.partNumber, Math.min(n, span.length)),
-            );
-            if (!got) throw new S3Error(200, "no_etag");
-            return got;
+            try {
+              return await put(await urls.get(n));
+            } catch (exc) {
+              // an expired URL (S3: 403 "Request has expired"): ask for a fresh one, once
+              if (!(exc instanceof S3Error) || exc.status !== 403) throw exc;
+              urls.expire(n);
+              return await put(await urls.get(n));
+            }
           }),
         );
-        count(part.partNumber, span.length);
-        etags.set(part.partNumber, etag);
-        this.o.listener.partDone(fid, part.partNumber, etag);
+        count(n, span.length);
+        etags.set(n, etag);
+        urls.sent(n);
+        this.o.listener.partDone(fid, n, etag);
       } catch (exc) {
         failed = true;
         throw exc;

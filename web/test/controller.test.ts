@@ -24,11 +24,17 @@ function postTarget(fileId: string, name: string): UploadTarget {
 }
 
 function mpTarget(fileId: string, name: string, sizes: number[]): UploadTarget {
-  const parts = sizes.map((size, i) => ({ partNumber: i + 1, url: `http://s3/${fileId}/p${i + 1}`, size }));
   return {
-    fileId, filename: name, key: `k/${fileId}`, method: "PUT", url: parts[0]?.url ?? "", expiresAt: FUTURE,
-    multipart: { uploadId: "U", partSize: sizes[0] ?? 0, partCount: sizes.length, parts },
+    fileId, filename: name, key: `k/${fileId}`, method: "PUT", expiresAt: FUTURE,
+    multipart: { uploadId: "U", partSize: sizes[0] ?? 0, partCount: sizes.length },
   };
+}
+
+/** `POST /multipart/parts`: URLs `http://s3/<fileId>/p<n>`. */
+function partUrls(body: unknown): Response {
+  const b = body as { fileId: string; uploadId: string; partNumbers: number[] };
+  const parts = b.partNumbers.map((n) => ({ partNumber: n, url: `http://s3/${b.fileId}/p${n}`, size: 1 }));
+  return json(200, { fileId: b.fileId, uploadId: b.uploadId, expiresAt: FUTURE, parts });
 }
 
 /** A fake HTTP API: routes answer from `handlers`; every call is recorded. */
@@ -127,6 +133,27 @@ test("a later drop raises the count first, then asks for targets; a refused drop
     "PATCH /api/triage/{id} 2",
   ]);
   assert.match(said.at(-1) ?? "", /not accepted/);
+  const keys = server.seen.filter((s) => s.path.endsWith("/uploads")).map((s) => s.headers["Idempotency-Key"]);
+  assert.deepEqual(keys, ["key-1", "key-1"]); // every drop's call carries a key (uuid() is fixed here)
+});
+
+test("a later drop whose /uploads answer was lost is asked again with the same key", async () => {
+  const server = fakeServer({
+    "POST /api/triage/init": () => json(202, { sessionId: "S", jobId: "J1", sessionToken: "tok", expiresAt: FUTURE, uploads: [postTarget("f1", "a.jpg")] }),
+    "PATCH /api/triage/{id}": (b) => jobView((b as { expectedFileCount: number }).expectedFileCount),
+    "POST /api/triage/{id}/uploads": (_b, n) =>
+      n === 1 ? json(502, { message: "Internal Server Error" }) : json(200, { jobId: "J1", uploads: [postTarget("f2", "b.jpg")] }),
+    "GET /api/triage/{id}/results": results,
+  });
+  const { c, state } = setup(server.fetch, ok204);
+  await c.add([{ file: file("a.jpg", 3), contentType: "image/jpeg" }]);
+  await c.add([{ file: file("b.jpg", 3), contentType: "image/jpeg" }]);
+  await settle();
+  const calls = server.seen.filter((s) => s.path.endsWith("/uploads"));
+  assert.equal(calls.length, 2);
+  assert.equal(calls[0]?.headers["Idempotency-Key"], calls[1]?.headers["Idempotency-Key"]);
+  assert.equal(state.rows.get("f2")?.phase, "processing");
+  assert.deepEqual(server.seen.filter((s) => s.method === "PATCH").map((s) => s.body), [{ expectedFileCount: 2 }]);
 });
 
 test("keep-alive: the unchanged count is PATCHed every 2 minutes while an upload is in flight, not after", async () => {
@@ -162,6 +189,7 @@ test("after a reload: the job is re-attached, a re-picked file continues its mul
   const storage = new MemoryStorage();
   const server = fakeServer({
     "POST /api/triage/init": () => json(202, { sessionId: "S", jobId: "J1", sessionToken: "tok", expiresAt: FUTURE, uploads: [mpTarget("f1", "big.mp4", [6, 6, 3])] }),
+    "POST /api/triage/{id}/multipart/parts": partUrls,
     "POST /api/triage/{id}/multipart/complete": () => json(200, { fileId: "f1", key: "k" }),
     "GET /api/triage/{id}/results": results,
   });
@@ -185,7 +213,9 @@ test("after a reload: the job is re-attached, a re-picked file continues its mul
   assert.deepEqual(put.sort(), ["http://s3/f1/p2", "http://s3/f1/p3"]);
   const complete = server.seen.find((s) => s.path.endsWith("/multipart/complete"));
   assert.deepEqual(complete?.body, { fileId: "f1", uploadId: "U", parts: [{ partNumber: 1, etag: '"e1"' }, { partNumber: 2, etag: '"n2"' }, { partNumber: 3, etag: '"n3"' }] });
-  assert.equal(server.seen.filter((s) => s.path === "/api/triage/init").length, 1); // URLs still valid: no replay
+  assert.equal(server.seen.filter((s) => s.path === "/api/triage/init").length, 1); // the plan has no URL to expire: no replay
+  const asked = server.seen.filter((s) => s.path.endsWith("/multipart/parts")).map((s) => (s.body as { partNumbers: number[] }).partNumbers);
+  assert.deepEqual(asked, [[1, 2, 3], [2, 3]]); // each page life asks for the parts it sends
   assert.equal(second.state.rows.get("f1")?.phase, "processing");
 });
 

@@ -39,25 +39,37 @@ function postItem(id: string, size = 10): UploadItem {
 
 function multipartItem(id: string, sizes: number[], doneParts?: Record<string, string>): UploadItem {
   const total = sizes.reduce((a, b) => a + b, 0);
-  const parts = sizes.map((size, i) => ({ partNumber: i + 1, url: `http://s3/part${i + 1}`, size }));
   const target: UploadTarget = {
     fileId: id,
     filename: `${id}.mp4`,
     key: `k/${id}`,
     method: "PUT",
-    url: parts[0]?.url ?? "",
     expiresAt: "2099-01-01T00:00:00Z",
-    multipart: { uploadId: "U1", partSize: sizes[0] ?? 0, partCount: sizes.length, parts },
+    multipart: { uploadId: "U1", partSize: sizes[0] ?? 0, partCount: sizes.length },
   };
   const bytes = new Uint8Array(total).map((_, i) => i % 251);
   return { fileId: id, file: new Blob([bytes]), filename: `${id}.mp4`, contentType: "video/mp4", size: total, target, doneParts };
 }
 
-function fakeApi() {
+/** The API's side of the uploads: complete/abort recorded in `calls`, part URL requests in
+ * `partsCalls`; part URLs are `http://s3/part<n>?v=<answer>` and expire `ttlMs` after `clock`. */
+function fakeApi(clock: { now: number } = { now: Date.parse("2030-01-01T00:00:00Z") }, ttlMs = 3_600_000) {
   const calls: string[] = [];
+  const partsCalls: number[][] = [];
   let completeError: unknown = null;
   return {
     calls,
+    partsCalls,
+    async multipartParts(_job: string, fileId: string, uploadId: string, partNumbers: readonly number[]) {
+      partsCalls.push([...partNumbers]);
+      const v = partsCalls.length;
+      return {
+        fileId,
+        uploadId,
+        expiresAt: new Date(clock.now + ttlMs).toISOString(),
+        parts: partNumbers.map((n) => ({ partNumber: n, url: `http://s3/part${n}?v=${v}`, size: 1 })),
+      };
+    },
     failComplete(e: unknown) {
       completeError = e;
     },
@@ -182,8 +194,9 @@ test("multipart: every part PUT with its byte range, ETags collected, complete c
   const seen: Array<[string, number]> = [];
   const up = new Uploader({
     transport: async (req) => {
+      const n = /part(\d+)/.exec(req.url)?.[1];
       seen.push([req.url, (req.body as Blob).size]);
-      return { status: 200, etag: `"e${req.url.slice(-1)}"`, text: "" };
+      return { status: 200, etag: `"e${n}"`, text: "" };
     },
     api,
     jobId: "J",
@@ -193,10 +206,11 @@ test("multipart: every part PUT with its byte range, ETags collected, complete c
   up.add([multipartItem("m", [6, 6, 3])]);
   await up.idle();
   assert.deepEqual(seen.sort(), [
-    ["http://s3/part1", 6],
-    ["http://s3/part2", 6],
-    ["http://s3/part3", 3],
+    ["http://s3/part1?v=1", 6],
+    ["http://s3/part2?v=1", 6],
+    ["http://s3/part3?v=1", 3],
   ]);
+  assert.deepEqual(api.partsCalls, [[1, 2, 3]]); // one call: the part wanted and those after it
   assert.deepEqual(api.calls, ['complete m U1 [[1,"\\"e1\\""],[2,"\\"e2\\""],[3,"\\"e3\\""]]']);
   assert.ok(l.events.includes("done m"));
   assert.equal(l.events.filter((e) => e.startsWith("part m")).length, 3);
@@ -217,7 +231,8 @@ test("multipart resume: parts already done are not sent again, their ETags are r
   });
   up.add([multipartItem("m", [6, 6, 3], { "1": '"old1"', "3": '"old3"' })]);
   await up.idle();
-  assert.deepEqual(urls, ["http://s3/part2"]);
+  assert.deepEqual(urls, ["http://s3/part2?v=1"]);
+  assert.deepEqual(api.partsCalls, [[2]]); // no URL asked for the parts already done
   assert.deepEqual(api.calls, ['complete m U1 [[1,"\\"old1\\""],[2,"\\"new\\""],[3,"\\"old3\\""]]']);
 });
 
@@ -226,7 +241,7 @@ test("multipart: a part that fails for good aborts the upload and fails the file
   const l = recorder();
   const up = new Uploader({
     transport: async (req) =>
-      req.url.endsWith("2") ? { status: 403, etag: null, text: "<Code>AccessDenied</Code>" } : { status: 200, etag: '"x"', text: "" },
+      req.url.includes("part2") ? { status: 403, etag: null, text: "<Code>AccessDenied</Code>" } : { status: 200, etag: '"x"', text: "" },
     api,
     jobId: "J",
     listener: l,
@@ -267,15 +282,78 @@ test("multipart: a failed complete aborts the upload", async () => {
 });
 
 test("partLayout: offsets from the plan; a file that no longer fits the plan is refused", () => {
-  const parts = [
-    { partNumber: 2, url: "", size: 4 },
-    { partNumber: 1, url: "", size: 6 },
-  ];
-  assert.deepEqual([...partLayout(parts, 6, 10)], [
+  assert.deepEqual([...partLayout(6, 2, 10)], [
     [1, { start: 0, length: 6 }],
     [2, { start: 6, length: 4 }],
   ]);
-  assert.throws(() => partLayout(parts, 6, 11), /no longer matches/);
+  assert.throws(() => partLayout(6, 2, 13), /no longer matches/);
+  assert.throws(() => partLayout(6, 2, 6), /no longer matches/);
+});
+
+test("multipart: part URLs are asked for in batches shortly before use, each part once", async () => {
+  const t = new ManualTransport();
+  const api = fakeApi();
+  const up = new Uploader({ transport: t.send, api, jobId: "J", listener: recorder(), sleep: noSleep, partConcurrency: 2, partUrlBatch: 8 });
+  up.add([multipartItem("m", Array.from({ length: 30 }, () => 2))]);
+  await settle();
+  assert.deepEqual(api.partsCalls, [[1, 2, 3, 4, 5, 6, 7, 8]]); // not all 30 up front
+  assert.equal(t.calls.length, 2);
+  while (t.calls.length) {
+    const call = t.calls.shift();
+    call?.resolve({ status: 200, etag: '"x"' });
+    await settle();
+  }
+  await up.idle();
+  assert.ok(api.partsCalls.every((b) => b.length <= 8));
+  assert.deepEqual(api.partsCalls.flat().sort((a, b) => a - b), Array.from({ length: 30 }, (_, i) => i + 1));
+  assert.equal(api.calls.length, 1);
+  assert.match(api.calls[0] ?? "", /^complete m U1/);
+});
+
+test("multipart: URLs that expired meanwhile are asked for again before use", async () => {
+  const clock = { now: Date.parse("2030-01-01T00:00:00Z") };
+  const api = fakeApi(clock);
+  const puts: string[] = [];
+  const up = new Uploader({
+    transport: async (req) => {
+      puts.push(req.url);
+      clock.now += 2 * 3_600_000; // each part takes two hours
+      return { status: 200, etag: '"x"', text: "" };
+    },
+    api,
+    jobId: "J",
+    listener: recorder(),
+    sleep: noSleep,
+    partConcurrency: 1,
+    partUrlBatch: 3,
+    now: () => clock.now,
+  });
+  up.add([multipartItem("m", [2, 2, 2])]);
+  await up.idle();
+  assert.deepEqual(api.partsCalls, [[1, 2, 3], [2, 3], [3]]);
+  assert.deepEqual(puts, ["http://s3/part1?v=1", "http://s3/part2?v=2", "http://s3/part3?v=3"]);
+});
+
+test("multipart: a URL S3 refuses as expired is asked for again, with the rest of its answer", async () => {
+  const api = fakeApi();
+  const l = recorder();
+  const up = new Uploader({
+    // S3's clock is ahead of ours: every URL of the first answer has expired but part 1's
+    transport: async (req) =>
+      req.url.endsWith("v=1") && !req.url.includes("part1?")
+        ? { status: 403, etag: null, text: "<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>" }
+        : { status: 200, etag: '"x"', text: "" },
+    api,
+    jobId: "J",
+    listener: l,
+    sleep: noSleep,
+    partConcurrency: 1,
+  });
+  up.add([multipartItem("m", [2, 2, 2])]);
+  await up.idle();
+  assert.deepEqual(l.failures, []);
+  assert.deepEqual(api.partsCalls, [[1, 2, 3], [2, 3]]);
+  assert.match(api.calls[0] ?? "", /^complete m U1/);
 });
 
 test("cancel aborts transfers in flight and reports no failure for them", async () => {

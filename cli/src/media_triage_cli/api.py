@@ -3,9 +3,10 @@
 It knows the routes, the bearer token, the error body and which calls are safe to repeat; it
 knows nothing about progress views or files on disk. Calls to the API are retried with
 exponential backoff on connection errors, 429 and 5xx (every call it makes is idempotent:
-init carries an ``Idempotency-Key``, PATCH sets an absolute count, complete/abort/cancel are
-idempotent on the server). Transfers to S3 (``post_object``, ``put_part``) are single attempts:
-the uploader decides whether to repeat them, because it has to rebuild the body.
+init carries an ``Idempotency-Key``, PATCH sets an absolute count, presigning parts writes
+nothing, complete/abort/cancel are idempotent on the server; ``/uploads`` only with a key).
+Transfers to S3 (``post_object``, ``put_part``) are single attempts: the uploader decides
+whether to repeat them, because it has to rebuild the body.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 import requests
@@ -59,9 +61,32 @@ class PartTarget:
 
 @dataclass(frozen=True, slots=True)
 class MultipartPlan:
+    """A multipart upload's plan: no URLs (``ApiClient.multipart_parts`` presigns parts)."""
+
     upload_id: str
     part_size: int
+    part_count: int
+
+    def span(self, part_number: int, file_size: int) -> tuple[int, int]:
+        """(offset, length) of one part of a file of ``file_size`` bytes."""
+        start = (part_number - 1) * self.part_size
+        return start, min(self.part_size, file_size - start)
+
+    def fits(self, file_size: int) -> bool:
+        last = (self.part_count - 1) * self.part_size
+        return self.part_count >= 1 and last < max(file_size, 1) <= last + self.part_size
+
+
+@dataclass(frozen=True, slots=True)
+class PartUrls:
+    """One answer of ``/multipart/parts``: presigned PUTs valid until ``expires_at``."""
+
+    expires_at: float  # epoch seconds
     parts: tuple[PartTarget, ...]
+
+
+def _epoch(iso_time: str) -> float:
+    return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +95,7 @@ class UploadTarget:
     filename: str
     key: str
     method: Literal["POST", "PUT"]
-    url: str
+    url: str  # the presigned POST's URL; "" for a multipart plan
     expires_at: str
     fields: Mapping[str, str] = field(default_factory=dict)
     headers: Mapping[str, str] = field(default_factory=dict)
@@ -87,17 +112,14 @@ class UploadTarget:
             plan = MultipartPlan(
                 upload_id=str(mp["uploadId"]),
                 part_size=int(mp["partSize"]),
-                parts=tuple(
-                    PartTarget(int(p["partNumber"]), str(p["url"]), int(p.get("size", 0)))
-                    for p in mp["parts"]
-                ),
+                part_count=int(mp["partCount"]),
             )
         return cls(
             file_id=str(raw["fileId"]),
             filename=str(raw["filename"]),
             key=str(raw["key"]),
             method=method,
-            url=str(raw["url"]),
+            url=str(raw.get("url") or ""),
             expires_at=str(raw.get("expiresAt", "")),
             fields=dict(raw.get("fields") or {}),
             headers=dict(raw.get("headers") or {}),
@@ -285,16 +307,36 @@ class ApiClient:
         self.token = result.session_token
         return result
 
-    def add_uploads(self, job_id: str, files: Sequence[FileSpec]) -> tuple[UploadTarget, ...]:
-        """``POST /api/triage/{jobId}/uploads``: targets for more files. Not repeated on an
-        ambiguous failure (it would reserve the targets twice)."""
+    def add_uploads(
+        self, job_id: str, files: Sequence[FileSpec], *, idempotency_key: str | None = None
+    ) -> tuple[UploadTarget, ...]:
+        """``POST /api/triage/{jobId}/uploads``: targets for more files. Repeated on an
+        ambiguous failure only with an ``Idempotency-Key`` (the retry then returns the same
+        files); without one a repeat would make a second set of files."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
         resp = self.request(
             "POST",
             f"/api/triage/{job_id}/uploads",
             body={"files": [f.to_json() for f in files]},
-            retries=0,
+            headers=headers,
+            retries=None if idempotency_key else 0,
         )
         return tuple(UploadTarget.from_json(u) for u in self._json(resp)["uploads"])
+
+    def multipart_parts(
+        self, job_id: str, file_id: str, upload_id: str, part_numbers: Sequence[int]
+    ) -> PartUrls:
+        """``POST /api/triage/{jobId}/multipart/parts``: presigned PUTs for some parts (at most
+        100 per call), asked for shortly before they are sent."""
+        body = {"fileId": file_id, "uploadId": upload_id, "partNumbers": list(part_numbers)}
+        data = self._json(self.request("POST", f"/api/triage/{job_id}/multipart/parts", body=body))
+        return PartUrls(
+            expires_at=_epoch(str(data["expiresAt"])),
+            parts=tuple(
+                PartTarget(int(p["partNumber"]), str(p["url"]), int(p["size"]))
+                for p in data["parts"]
+            ),
+        )
 
     def set_expected_count(self, job_id: str, count: int) -> dict[str, Any]:
         """``PATCH /api/triage/{jobId}`` with ``{expectedFileCount}``."""

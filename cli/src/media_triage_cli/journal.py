@@ -2,7 +2,8 @@
 was killed or the connection dropped.
 
 It keeps the ``Idempotency-Key`` of the init (so a new init returns the same job, token and
-multipart uploadIds, with fresh URLs), the files that finished uploading and the ETag of every
+multipart uploadIds, with fresh POSTs; part URLs are never kept: the resumed run asks
+``/multipart/parts`` for fresh ones), the files that finished uploading and the ETag of every
 multipart part that S3 accepted. Written atomically after every change, owner-only (0600):
 the Idempotency-Key is what the API derives the session token from.
 """

@@ -3,8 +3,10 @@
 A presigned POST sends the returned ``fields`` then the file last; a multipart plan PUTs every
 part (in parallel, each part retried on its own, so an interrupted upload resumes at the part
 that broke), collects the ETags and calls ``/multipart/complete``; on giving up it calls
-``/multipart/abort``. Connection errors, timeouts, 429 and 5xx are retried with exponential
-backoff; any other answer (S3 refusing the policy, an expired URL) fails the file at once.
+``/multipart/abort``. Part URLs are not in the plan: they are asked for in batches shortly
+before use (``/multipart/parts``, :class:`PartUrlCache`), and again when they expired (a part
+S3 refuses with 403 gets one fresh URL). Connection errors, timeouts, 429 and 5xx are retried
+with exponential backoff; any other answer (S3 refusing the policy) fails the file at once.
 The uploader reports to an :class:`UploadListener` and never touches the terminal.
 """
 
@@ -22,10 +24,16 @@ from typing import Protocol, TypeVar
 
 import requests
 
-from media_triage_cli.api import ApiClient, ApiError, PartTarget, UploadTarget
+from media_triage_cli.api import ApiClient, ApiError, MultipartPlan, UploadTarget
 from media_triage_cli.files import Cancelled, FileSlice, FormBody, LocalFile
 
 T = TypeVar("T")
+
+# Part URLs asked for at once: the part wanted plus the next ones not sent yet, a few rounds of
+# the parts in flight (4); the API presigns at most 100 per call.
+PART_URL_BATCH = 12
+# A cached part URL this close to its expiry is asked for again before use.
+PART_URL_MARGIN = 120.0
 
 
 class UploadListener(Protocol):
@@ -239,52 +247,35 @@ class Uploader:
         plan = up.target.multipart
         assert plan is not None
         fid = up.target.file_id
+        if not plan.fits(up.file.size):
+            raise UploadFailed("size_changed", "the file no longer matches its multipart plan")
         counter = _Counter(fid, self.listener)
         etags: dict[int, str] = {}
         failed = threading.Event()
-        offsets, offset = {}, 0
-        for part in sorted(plan.parts, key=lambda p: p.part_number):
-            offsets[part.part_number] = offset
-            offset += part.size or min(plan.part_size, up.file.size - offset)
-        if offset != up.file.size:
-            raise UploadFailed("size_changed", "the file no longer matches its multipart plan")
+        known = dict(up.done_parts or {})
+        numbers = range(1, plan.part_count + 1)
+        todo_numbers = [n for n in numbers if n not in known]
+        urls = PartUrlCache(self.client, self.job_id, fid, plan, todo_numbers)
 
-        def send_part(part: PartTarget) -> None:
-            start = offsets[part.part_number]
-            length = part.size or min(plan.part_size, up.file.size - start)
-
-            def once() -> str:
-                if failed.is_set():
-                    raise Cancelled("another part failed")
-                body = FileSlice(
-                    up.file.path,
-                    start,
-                    length,
-                    on_read=counter.reader(part.part_number),
-                    cancel=self.cancel,
-                )
-                try:
-                    return self.client.put_part(part.url, body, headers=up.target.headers)
-                finally:
-                    body.close()
-
+        def send_part(number: int) -> None:
             try:
-                etag = self._retrying(fid, once)
+                etag = self._retrying(
+                    fid, lambda: self._put_part(up, plan, number, urls, counter, failed)
+                )
             except BaseException:
                 failed.set()
                 raise
-            etags[part.part_number] = etag
-            self.listener.part_done(fid, part.part_number, etag)
+            etags[number] = etag
+            urls.sent(number)
+            self.listener.part_done(fid, number, etag)
 
-        known = dict(up.done_parts or {})
         todo = []
-        for part in plan.parts:
-            if part.part_number in known:
-                etags[part.part_number] = known[part.part_number]
-                length = part.size or min(plan.part_size, up.file.size - offsets[part.part_number])
-                counter.set(part.part_number, length)
+        for number in numbers:
+            if number in known:
+                etags[number] = known[number]
+                counter.set(number, plan.span(number, up.file.size)[1])
             else:
-                todo.append(self._parts.submit(send_part, part))
+                todo.append(self._parts.submit(send_part, number))
         wait(todo)
         errors = [e for f in todo if (e := f.exception()) is not None]
         real = [e for e in errors if not isinstance(e, Cancelled)]
@@ -299,7 +290,104 @@ class Uploader:
             self._abort(up, plan.upload_id)
             raise
 
+    def _put_part(
+        self,
+        up: Upload,
+        plan: MultipartPlan,
+        number: int,
+        urls: PartUrlCache,
+        counter: _Counter,
+        failed: threading.Event,
+    ) -> str:
+        """One attempt at one part; an expired URL (S3: 403 "Request has expired") is asked
+        for again once."""
+        if failed.is_set():
+            raise Cancelled("another part failed")
+        start, length = plan.span(number, up.file.size)
+
+        def put(url: str) -> str:
+            body = FileSlice(
+                up.file.path, start, length, on_read=counter.reader(number), cancel=self.cancel
+            )
+            try:
+                return self.client.put_part(url, body, headers=up.target.headers)
+            finally:
+                body.close()
+
+        try:
+            return put(urls.get(number))
+        except ApiError as exc:
+            if exc.status != 403:
+                raise
+            urls.expire(number)
+            return put(urls.get(number))
+
     def _abort(self, up: Upload, upload_id: str) -> None:
         # on failure S3's lifecycle rule drops the parts; the PATCH goes out all the same
         with contextlib.suppress(ApiError, requests.RequestException):
             self.client.abort_multipart(self.job_id, up.target.file_id, upload_id)
+
+
+class PartUrlCache:
+    """Presigned part URLs of one multipart upload, asked for on demand: the part wanted and
+    the next ones not sent yet, ``batch`` at a time, shortly before they are sent. A URL
+    within ``margin`` seconds of its expiry is asked for again (a resumed upload an hour
+    later gets fresh ones); :meth:`expire` drops one S3 refused. One call at a time per file:
+    parts that want a URL meanwhile wait for it and usually find theirs in its answer."""
+
+    def __init__(
+        self,
+        client: ApiClient,
+        job_id: str,
+        file_id: str,
+        plan: MultipartPlan,
+        todo: Sequence[int],
+        *,
+        batch: int = PART_URL_BATCH,
+        margin: float = PART_URL_MARGIN,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._client = client
+        self._job_id = job_id
+        self._file_id = file_id
+        self._plan = plan
+        self._todo = list(todo)  # in sending order
+        self._unsent = set(todo)
+        self._batch = max(1, min(batch, 100))
+        self._margin = margin
+        self._clock = clock
+        self._urls: dict[int, tuple[str, float]] = {}
+        self._lock = threading.Lock()
+
+    def _fresh(self, number: int) -> bool:
+        cached = self._urls.get(number)
+        return cached is not None and cached[1] - self._clock() > self._margin
+
+    def get(self, number: int) -> str:
+        with self._lock:
+            if self._fresh(number):
+                return self._urls[number][0]
+            later = self._todo[self._todo.index(number) + 1 :] if number in self._todo else []
+            ahead = [n for n in later if n in self._unsent and not self._fresh(n)]
+            wanted = [number, *ahead[: self._batch - 1]]
+            answer = self._client.multipart_parts(
+                self._job_id, self._file_id, self._plan.upload_id, wanted
+            )
+            for part in answer.parts:
+                self._urls[part.part_number] = (part.url, answer.expires_at)
+            if number not in self._urls:
+                raise ApiError(200, "bad_response", f"no URL for part {number} in the answer")
+            return self._urls[number][0]  # fresh from the API: used even if its expiry is near
+
+    def expire(self, number: int) -> None:
+        """S3 refused this part's URL: drop it and every URL of the same answer (they expire
+        together; a clock that differs from S3's makes them all stale at once)."""
+        with self._lock:
+            dropped = self._urls.pop(number, None)
+            if dropped is not None:
+                self._urls = {n: u for n, u in self._urls.items() if u[1] != dropped[1]}
+
+    def sent(self, number: int) -> None:
+        with self._lock:
+            self._unsent.discard(number)
+            self._urls.pop(number, None)

@@ -25,6 +25,7 @@ variable "route_keys" {
   default = [
     "POST /api/triage/init",
     "POST /api/triage/{jobId}/uploads",
+    "POST /api/triage/{jobId}/multipart/parts",
     "POST /api/triage/{jobId}/multipart/complete",
     "POST /api/triage/{jobId}/multipart/abort",
     "PATCH /api/triage/{jobId}",

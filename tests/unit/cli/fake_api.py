@@ -1,8 +1,10 @@
 """A small fake of the media-triage HTTP API and of S3's presigned endpoints, on 127.0.0.1 in
 a thread (stdlib ``http.server``), speaking the SPEC section 3 contract: init (with
 Idempotency-Key replay), presigned POST (policy fields checked, file last, exact size),
-multipart plans (part PUTs with ETags, complete, abort), PATCH expectedFileCount, results
-with ETag / If-None-Match, DELETE, thumbnails. Faults are injected per filename.
+multipart plans without URLs (part URLs from ``/multipart/parts``, expiring after ``url_ttl``
+seconds: an expired one is S3's 403; part PUTs with ETags, complete, abort), PATCH
+expectedFileCount, results with ETag / If-None-Match, DELETE, thumbnails. Faults are injected
+per filename.
 
 Processing is simulated on results polls: an uploaded file becomes final one poll later
 (``corrupt`` in the name -> invalid/corrupt, ``copy`` -> duplicate of the first file, else
@@ -19,10 +21,12 @@ import io
 import json
 import re
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -81,6 +85,10 @@ class State:
         self.faults = Faults()
         self.multipart_threshold = multipart_threshold
         self.part_size = part_size
+        self.url_ttl = 3600.0  # seconds a presigned part URL works
+        self.clock = time.time
+        self.parts_requests: list[list[int]] = []  # partNumbers of every /multipart/parts call
+        self.expired_puts = 0
         self.log: list[tuple[str, str]] = []  # (method, path) of every request
         self.init_headers: list[dict[str, str]] = []
         self.init_bodies: list[dict[str, Any]] = []
@@ -273,6 +281,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._patch(job)
         if rest == "" and method == "DELETE":
             return self._delete(job)
+        if rest == "/multipart/parts" and method == "POST":
+            return self._parts(job)
         if rest == "/multipart/complete" and method == "POST":
             return self._complete(job)
         if rest == "/multipart/abort" and method == "POST":
@@ -293,23 +303,12 @@ class Handler(BaseHTTPRequestHandler):
                 "expiresAt": "2026-11-28T13:00:00Z",
             }
             if f.multipart:
-                count = max(1, -(-f.size // self.state.part_size))
-                parts = [
-                    {
-                        "partNumber": n,
-                        "url": f"{self.state.base}/s3/part?uploadId={f.upload_id}&partNumber={n}",
-                        "size": min(self.state.part_size, f.size - (n - 1) * self.state.part_size),
-                    }
-                    for n in range(1, count + 1)
-                ]
                 target.update(
                     method="PUT",
-                    url=parts[0]["url"],
                     multipart={
                         "uploadId": f.upload_id,
                         "partSize": self.state.part_size,
-                        "partCount": count,
-                        "parts": parts,
+                        "partCount": self._part_count(f),
                     },
                 )
             else:
@@ -325,6 +324,38 @@ class Handler(BaseHTTPRequestHandler):
                 )
             out.append(target)
         return out
+
+    def _part_count(self, f: FakeFile) -> int:
+        return max(1, -(-f.size // self.state.part_size))
+
+    def _parts(self, job: FakeJob) -> None:
+        body = json.loads(self._body())
+        with self.state.lock:
+            numbers = body["partNumbers"]
+            self.state.parts_requests.append(list(numbers))
+            f = job.files.get(body["fileId"])
+            if f is None or not f.multipart:
+                return self._error(404, "not_found", "no multipart upload for this file")
+            if body["uploadId"] != f.upload_id:
+                return self._error(409, "upload_id_mismatch", "wrong upload")
+            count, size = self._part_count(f), self.state.part_size
+            if not 1 <= len(numbers) <= 100 or any(not 1 <= n <= count for n in numbers):
+                return self._error(400, "invalid_request", f"parts are 1..{count}, 100 at most")
+            expires = self.state.clock() + self.state.url_ttl
+            parts = [
+                {
+                    "partNumber": n,
+                    "url": f"{self.state.base}/s3/part?uploadId={f.upload_id}&partNumber={n}"
+                    f"&expires={expires}",
+                    "size": min(size, f.size - (n - 1) * size),
+                }
+                for n in numbers
+            ]
+        stamp = datetime.fromtimestamp(expires, tz=UTC).isoformat().replace("+00:00", "Z")
+        self._send(
+            200,
+            {"fileId": f.file_id, "uploadId": f.upload_id, "expiresAt": stamp, "parts": parts},
+        )
 
     def _init(self) -> None:
         body = json.loads(self._body())
@@ -498,6 +529,9 @@ class Handler(BaseHTTPRequestHandler):
                 for x in job.files.values()
                 if x.upload_id == upload_id
             )
+            if float(query.get("expires", "0")) <= self.state.clock():
+                self.state.expired_puts += 1
+                return self._s3_error(403, "AccessDenied", "Request has expired")
             key = (f.filename, number)
             self.state.part_attempts[key] = self.state.part_attempts.get(key, 0) + 1
             hang = key in self.state.faults.part_hang

@@ -16,6 +16,7 @@ from media_triage_shared.models import JobStatus
 CONTRACT_ROUTES = {
     ("POST", "/api/triage/init"),
     ("POST", "/api/triage/{jobId}/uploads"),
+    ("POST", "/api/triage/{jobId}/multipart/parts"),
     ("POST", "/api/triage/{jobId}/multipart/complete"),
     ("POST", "/api/triage/{jobId}/multipart/abort"),
     ("PATCH", "/api/triage/{jobId}"),
@@ -28,6 +29,11 @@ CONTRACT_ROUTES = {
 # A valid body for every job route, so that only the token decides the outcome.
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/triage/{jobId}/uploads"): {"files": [spec()]},
+    ("POST", "/api/triage/{jobId}/multipart/parts"): {
+        "fileId": "f" * 32,
+        "uploadId": "u",
+        "partNumbers": [1],
+    },
     ("POST", "/api/triage/{jobId}/multipart/complete"): {
         "fileId": "f" * 32,
         "uploadId": "u",

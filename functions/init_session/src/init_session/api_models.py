@@ -33,6 +33,9 @@ from media_triage_shared.models import (
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_FILES = 1000
 MAX_PARTS = 10_000
+# Part URLs presigned by one /multipart/parts call: ~1.8 KB each on AWS (the role's session
+# token is in every URL), so a full answer stays near 200 KB.
+MAX_PART_URLS_PER_CALL = 100
 S3_MAX_OBJECT_BYTES = 5 * 1024**4
 
 Id = Annotated[str, StringConstraints(pattern=ID_PATTERN)]
@@ -138,6 +141,25 @@ class MultipartCompleteRequest(Request):
         return parts
 
 
+class MultipartPartsRequest(Request):
+    file_id: Id
+    upload_id: str = Field(min_length=1, max_length=1024)
+    part_numbers: list[Annotated[JsonInt, Field(ge=1, le=MAX_PARTS)]] = Field(
+        min_length=1,
+        max_length=MAX_PART_URLS_PER_CALL,
+        description="Parts to presign, each in 1..partCount of the file's plan, each once. "
+        "Ask shortly before sending them (a few ahead of the parts in flight) and again once "
+        "their URLs expire.",
+    )
+
+    @field_validator("part_numbers")
+    @classmethod
+    def _unique_numbers(cls, numbers: list[int]) -> list[int]:
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("lists a part number more than once")
+        return numbers
+
+
 class MultipartAbortRequest(Request):
     file_id: Id
     upload_id: str = Field(min_length=1, max_length=1024)
@@ -153,10 +175,12 @@ class MultipartPart(Contract):
 
 
 class MultipartPlan(Contract):
+    """The plan of one multipart upload, without URLs: presign its parts with
+    ``POST /api/triage/{jobId}/multipart/parts`` shortly before sending them."""
+
     upload_id: str
     part_size: int = Field(description="Every part but the last has exactly this many bytes.")
-    part_count: int
-    parts: list[MultipartPart]
+    part_count: int = Field(description="Parts 1..partCount; the last one carries the rest.")
 
 
 class UploadTarget(Contract):
@@ -165,13 +189,17 @@ class UploadTarget(Contract):
     key: str = Field(description="uploads/{sessionId}/{jobId}/{fileId}/{sanitised filename}")
     method: Literal["POST", "PUT"] = Field(
         description="POST: a multipart/form-data upload to `url` with `fields` first and the "
-        "file last. PUT: a multipart plan; PUT each part to its URL, then call "
-        "`/multipart/complete` with the ETags (`url` is part 1's URL)."
+        "file last. PUT: a multipart plan (no URL here); get the parts' URLs from "
+        "`/multipart/parts` in batches, PUT each part, then call `/multipart/complete` with "
+        "the ETags."
     )
-    url: str
+    url: str | None = Field(default=None, description="The presigned POST's URL (POST only).")
     fields: dict[str, str] | None = None
     headers: dict[str, str] | None = None
-    expires_at: str
+    expires_at: str = Field(
+        description="POST: when `url` and `fields` stop working (a replayed init gives fresh "
+        "ones). PUT: when the file's row expires; each batch of part URLs has its own expiry."
+    )
     multipart: MultipartPlan | None = None
 
 
@@ -207,6 +235,13 @@ class RetryResponse(JobView):
 class CancelResponse(JobView):
     deleted_objects: int
     aborted_uploads: int
+
+
+class MultipartPartsResponse(Contract):
+    file_id: str
+    upload_id: str
+    expires_at: str = Field(description="When these URLs stop working; ask again after.")
+    parts: list[MultipartPart] = Field(description="In the order asked.")
 
 
 class MultipartCompleteResponse(Contract):

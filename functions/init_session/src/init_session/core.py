@@ -30,6 +30,8 @@ from init_session.api_models import (
     MultipartCompleteRequest,
     MultipartCompleteResponse,
     MultipartPart,
+    MultipartPartsRequest,
+    MultipartPartsResponse,
     MultipartPlan,
     PatchJobRequest,
     ResultsResponse,
@@ -67,9 +69,10 @@ from media_triage_shared.ports import FileRepository, JobRepository, ObjectStore
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MIN_PART_BYTES = 5 * 1024 * 1024
 MAX_PART_BYTES = 5 * 1024**3
-# Parts planned per file: every part's presigned URL is in the response (about 2 KB each on
-# AWS, with the role's session token), and a Lambda response is at most 6 MB. 100 parts keep a
-# 5 GiB file's plan near 200 KB; parts grow instead (52 MiB for 5 GiB).
+# Parts planned per file: parts grow beyond the preferred size instead (52 MiB for 5 GiB), so a
+# 5 GiB file takes one /multipart/parts call. Part URLs are never in the init or /uploads
+# response (about 1.8 KB each on AWS with the role's session token, against Lambda's 6 MB
+# response limit: ADR 0013); the plan there is uploadId, partSize and partCount.
 PLAN_MAX_PARTS = 100
 DELETE_BATCH = 1000
 ACTIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING})
@@ -187,35 +190,39 @@ def _with_multipart(row: FileRow, svc: Services) -> FileRow:
     return row.model_copy(update={"upload_id": upload_id})
 
 
+def part_plan(size: int, preferred: int) -> tuple[int, int]:
+    """(part size, part count) of a multipart upload of ``size`` bytes."""
+    part = part_size_for(size, preferred)
+    return part, max(1, math.ceil(size / part))
+
+
 def upload_target(row: FileRow, svc: Services, now: datetime) -> UploadTarget:
-    """Presigned (locally, no AWS call) target for one uploading row."""
+    """The target for one uploading row: a presigned POST (locally, no AWS call), or the
+    multipart plan without any URL (its parts are presigned on demand: ``multipart_parts``)."""
     cfg, size = svc.cfg, row.size or 0
+    if row.upload_id is not None:
+        part, count = part_plan(size, cfg.multipart_part_bytes)
+        return UploadTarget(
+            file_id=row.file_id,
+            filename=row.filename,
+            key=row.original_key,
+            method="PUT",
+            expires_at=iso(datetime.fromtimestamp(row.expires_at, tz=UTC)),
+            multipart=MultipartPlan(upload_id=row.upload_id, part_size=part, part_count=count),
+        )
     expires = cfg.upload_expiry_seconds
-    target = UploadTarget(
+    url, fields = svc.uploads.presign_post(
+        row.original_key, row.content_type or DEFAULT_CONTENT_TYPE, size, expires
+    )
+    return UploadTarget(
         file_id=row.file_id,
         filename=row.filename,
         key=row.original_key,
         method="POST",
-        url="",
+        url=url,
+        fields=fields,
         expires_at=iso(now + timedelta(seconds=expires)),
     )
-    if row.upload_id is None:
-        url, fields = svc.uploads.presign_post(
-            row.original_key, row.content_type or DEFAULT_CONTENT_TYPE, size, expires
-        )
-        return target.model_copy(update={"url": url, "fields": fields})
-    part = part_size_for(size, cfg.multipart_part_bytes)
-    count = max(1, math.ceil(size / part))
-    parts = [
-        MultipartPart(
-            part_number=n,
-            url=svc.uploads.presign_part(row.original_key, row.upload_id, n, expires),
-            size=min(part, size - (n - 1) * part),
-        )
-        for n in range(1, count + 1)
-    ]
-    plan = MultipartPlan(upload_id=row.upload_id, part_size=part, part_count=count, parts=parts)
-    return target.model_copy(update={"method": "PUT", "url": parts[0].url, "multipart": plan})
 
 
 def _new_rows(
@@ -238,15 +245,15 @@ def _planned_rows(
     svc: Services,
     now: datetime,
     *,
-    replay: bool,
+    existing: dict[str, FileRow],
 ) -> list[FileRow]:
-    """Rows of an init with an ``Idempotency-Key``: its fileIds are in the idempotency record,
-    so a concurrent replay may be writing the same rows. Every row is written only if absent
-    (ADR 0002): whoever writes a row first wins, the other call adopts that row (its uploadId)
-    and aborts the multipart upload it created for nothing. No call ever overwrites a row, so a
-    file that a client already uploaded (and MediaProcess counted) keeps its final state.
-    A replay first reuses the rows it finds, creating no multipart upload for them."""
-    existing = {r.file_id: r for r in svc.files.list_files(job.job_id)} if replay else {}
+    """Rows of a call with an ``Idempotency-Key`` (init, or more uploads): its fileIds are
+    fixed by the key, so a concurrent replay may be writing the same rows. Every row is written
+    only if absent (ADR 0002): whoever writes a row first wins, the other call adopts that row
+    (its uploadId) and aborts the multipart upload it created for nothing. No call ever
+    overwrites a row, so a file that a client already uploaded (and MediaProcess counted) keeps
+    its final state. A replay first reuses the ``existing`` rows it found, creating no
+    multipart upload for them."""
     fresh = [
         _with_multipart(_uploading_row(job, spec, fid, now, svc.cfg.ttl_hours), svc)
         for spec, fid in zip(specs, file_ids, strict=True)
@@ -257,6 +264,14 @@ def _planned_rows(
         if row.upload_id and stored[row.file_id].upload_id != row.upload_id:
             svc.uploads.abort_multipart(row.original_key, row.upload_id)  # lost the race
     return [existing.get(fid) or stored[fid] for fid in file_ids]
+
+
+def _key_reused(field: str) -> Conflict:
+    return Conflict(
+        "this Idempotency-Key was used with a different request body",
+        code="idempotency_key_reused",
+        details=[{"field": field, "message": "reused"}],
+    )
 
 
 # ---------------------------------------------------------------------------- init
@@ -292,11 +307,7 @@ def init_session(
         )
         stored = svc.idempotency.claim(claimed, int(now.timestamp()))
         if stored.request_hash != claimed.request_hash:
-            raise Conflict(
-                "this Idempotency-Key was used with a different request body",
-                code="idempotency_key_reused",
-                details=[{"field": "header.idempotency-key", "message": "reused"}],
-            )
+            raise _key_reused("header.idempotency-key")
         replay = stored.session_id != session_id
         session_id, job_id, file_ids = stored.session_id, stored.job_id, stored.file_ids
         token = tokens.derived_token(idempotency_key, session_id, job_id)
@@ -318,7 +329,8 @@ def init_session(
     if idempotency_key is None:
         rows = _new_rows(job, req.files, file_ids, svc, now)
     else:
-        rows = _planned_rows(job, req.files, file_ids, svc, now, replay=replay)
+        existing = {r.file_id: r for r in svc.files.list_files(job_id)} if replay else {}
+        rows = _planned_rows(job, req.files, file_ids, svc, now, existing=existing)
     arn = svc.executions.start(
         execution_name(job), TriageInput(session_id=session_id, job_id=job_id)
     )
@@ -336,13 +348,54 @@ def init_session(
 # ---------------------------------------------------------------------------- uploads
 
 
-def add_uploads(job: JobRow, req: UploadsRequest, svc: Services, now: datetime) -> UploadsResponse:
-    """Targets for more files; reserving them pushes the stall deadline forward."""
+def upload_file_ids(job_id: str, key_hash: str, count: int) -> list[str]:
+    """fileIds of a ``POST .../uploads`` with an ``Idempotency-Key``: the same key in the same
+    job names the same files, so a retry finds the rows the first call wrote."""
+    return [
+        hashlib.sha256(f"media-triage/upload-file/v1|{job_id}|{key_hash}|{i}".encode()).hexdigest()[
+            :32
+        ]
+        for i in range(count)
+    ]
+
+
+def add_uploads(
+    job: JobRow,
+    req: UploadsRequest,
+    idempotency_key: str | None,
+    svc: Services,
+    now: datetime,
+) -> UploadsResponse:
+    """Targets for more files; reserving them pushes the stall deadline forward.
+
+    With an ``Idempotency-Key`` the fileIds derive from the key (``upload_file_ids``) and rows
+    are written only if absent: a retry (response lost) returns the same files, with fresh
+    POSTs, and reserves only the targets the first call did not write; the same key for other
+    files is a 409. Without one, a retry makes new files."""
     _require_active(job, "add uploads")
     _check_sizes(req.files, svc.cfg)
+    existing: dict[str, FileRow] = {}
+    if idempotency_key is None:
+        file_ids = [new_id() for _ in req.files]
+    else:
+        file_ids = upload_file_ids(job.job_id, tokens.key_hash(idempotency_key), len(req.files))
+        wanted = set(file_ids)
+        existing = {r.file_id: r for r in svc.files.list_files(job.job_id) if r.file_id in wanted}
+        for i, (spec, fid) in enumerate(zip(req.files, file_ids, strict=True)):
+            row = existing.get(fid)
+            if row is not None and (row.filename, row.size, row.content_type) != (
+                spec.filename,
+                spec.size,
+                spec.content_type or DEFAULT_CONTENT_TYPE,
+            ):
+                raise _key_reused(f"body.files.{i}")
     deadline = iso(now + timedelta(seconds=svc.cfg.stall_timeout_seconds))
     if not svc.jobs.reserve_uploads(
-        job.session_id, job.job_id, len(req.files), deadline, svc.cfg.max_targets_per_job
+        job.session_id,
+        job.job_id,
+        len(req.files) - len(existing),
+        deadline,
+        svc.cfg.max_targets_per_job,
     ):
         current = svc.jobs.get_job(job.session_id, job.job_id) or job
         _require_active(current, "add uploads")
@@ -351,7 +404,10 @@ def add_uploads(job: JobRow, req: UploadsRequest, svc: Services, now: datetime) 
             code="too_many_uploads",
             details=[{"field": "body.files", "message": "limit reached"}],
         )
-    rows = _new_rows(job, req.files, [new_id() for _ in req.files], svc, now)
+    if idempotency_key is None:
+        rows = _new_rows(job, req.files, file_ids, svc, now)
+    else:
+        rows = _planned_rows(job, req.files, file_ids, svc, now, existing=existing)
     _keep_running(job.model_copy(update={"stall_deadline": deadline}), svc, now)
     return UploadsResponse(job_id=job.job_id, uploads=[upload_target(r, svc, now) for r in rows])
 
@@ -373,13 +429,47 @@ def _multipart_row(job: JobRow, file_id: str, upload_id: str, svc: Services) -> 
     return row
 
 
+def multipart_parts(
+    job: JobRow, req: MultipartPartsRequest, svc: Services, now: datetime
+) -> MultipartPartsResponse:
+    """Presigned PUT URLs for some parts of one file's multipart upload (ADR 0013): clients
+    ask in batches shortly before sending the parts, and again when the URLs expired.
+    One GetItem of the file row, then local presigning: no write, no S3 call."""
+    _require_active(job, "upload parts")
+    row = _multipart_row(job, req.file_id, req.upload_id, svc)
+    size = row.size or 0
+    part, count = part_plan(size, svc.cfg.multipart_part_bytes)
+    outside = [(i, n) for i, n in enumerate(req.part_numbers) if n > count]
+    if outside:
+        raise InvalidRequest(
+            f"body.partNumbers.{outside[0][0]}: this upload has parts 1..{count}",
+            details=[
+                {"field": f"body.partNumbers.{i}", "message": f"must be <= {count}"}
+                for i, _ in outside
+            ],
+        )
+    expires = svc.cfg.upload_expiry_seconds
+    return MultipartPartsResponse(
+        file_id=row.file_id,
+        upload_id=req.upload_id,
+        expires_at=iso(now + timedelta(seconds=expires)),
+        parts=[
+            MultipartPart(
+                part_number=n,
+                url=svc.uploads.presign_part(row.original_key, req.upload_id, n, expires),
+                size=min(part, size - (n - 1) * part),
+            )
+            for n in req.part_numbers
+        ],
+    )
+
+
 def complete_multipart(
     job: JobRow, req: MultipartCompleteRequest, svc: Services
 ) -> MultipartCompleteResponse:
     _require_active(job, "complete an upload")
     row = _multipart_row(job, req.file_id, req.upload_id, svc)
-    part = part_size_for(row.size or 0, svc.cfg.multipart_part_bytes)
-    count = max(1, math.ceil((row.size or 0) / part))
+    _, count = part_plan(row.size or 0, svc.cfg.multipart_part_bytes)
     numbers = sorted(p.part_number for p in req.parts)
     if numbers != list(range(1, count + 1)):
         raise InvalidRequest(

@@ -31,6 +31,8 @@ _REASONS = {
 # Where a job route's path parameters come from in an init response: OpenAPI links from init to
 # every authenticated route (clients and fuzzers such as schemathesis follow them).
 _LINK_SOURCES = {"jobId": "$response.body#/jobId", "fileId": "$response.body#/uploads/0/fileId"}
+# Operations that take an optional Idempotency-Key header (what one key stands for).
+_IDEMPOTENT = {"initSession": "init", "addUploads": "call"}
 _REQUEST_ID = {
     "required": True,
     "description": "Echoes API Gateway's request id; quote it when reporting a problem.",
@@ -63,14 +65,15 @@ def _operation(route: Route) -> dict[str, Any]:
         }
         for name in re.findall(r"\{(\w+)\}", route.template)
     ]
-    if route.operation_id == "initSession":
+    if route.operation_id in _IDEMPOTENT:
         params.append(
             {
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
                 "schema": {"type": "string", "pattern": r"^\"?[A-Za-z0-9+/=_.:-]{16,255}\"?$"},
-                "description": "A random UUID per logical init; retries reuse it.",
+                "description": f"A random UUID per logical {_IDEMPOTENT[route.operation_id]}; "
+                "retries reuse it.",
             }
         )
     if route.operation_id == "getResults":

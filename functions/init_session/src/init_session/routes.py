@@ -22,6 +22,8 @@ from init_session.api_models import (
     MultipartAbortResponse,
     MultipartCompleteRequest,
     MultipartCompleteResponse,
+    MultipartPartsRequest,
+    MultipartPartsResponse,
     PatchJobRequest,
     ResultsResponse,
     RetryResponse,
@@ -83,7 +85,12 @@ def _init(c: Call) -> Reply:
 
 
 def _uploads(c: Call) -> Reply:
-    return Reply(200, core.add_uploads(c.the_job, c.body, c.svc, c.now))
+    key = tokens.idempotency_key(c.headers.get("idempotency-key"))
+    return Reply(200, core.add_uploads(c.the_job, c.body, key, c.svc, c.now))
+
+
+def _parts(c: Call) -> Reply:
+    return Reply(200, core.multipart_parts(c.the_job, c.body, c.svc, c.now))
 
 
 def _complete(c: Call) -> Reply:
@@ -154,7 +161,26 @@ ROUTES: tuple[Route, ...] = (
         UploadsRequest,
         errors=(400, 401, 403, 404, 409, 413, 429, 500),
         description="Each target pushes the job's stall deadline forward. Files up to the "
-        "multipart threshold get a presigned POST; larger files a multipart plan.",
+        "multipart threshold get a presigned POST; larger files a multipart plan without URLs "
+        "(`/multipart/parts` presigns its parts). The optional `Idempotency-Key` header (a "
+        "random UUID per call) makes a retried call return the same files (fresh POSTs) "
+        "instead of new ones; the same key for other files is a 409.",
+    ),
+    Route(
+        "POST",
+        f"{JOB}/multipart/parts",
+        "presignMultipartParts",
+        "Presigned PUT URLs for some parts of a multipart upload",
+        _parts,
+        200,
+        MultipartPartsResponse,
+        MultipartPartsRequest,
+        errors=(400, 401, 403, 404, 409, 413, 429, 500),
+        description="At most 100 part numbers per call, each in 1..partCount of the file's "
+        "plan. Ask shortly before sending the parts (a few ahead of those in flight) and ask "
+        "again for parts whose URLs expired (`expiresAt`; S3 answers 403 after). 404 when "
+        "the file has no multipart upload, 409 `upload_id_mismatch` for another uploadId, "
+        "409 `job_not_active` once the job moved on.",
     ),
     Route(
         "POST",
