@@ -805,7 +805,11 @@ def test_failed_triage_shows_retry_and_retry_completes(
             wait_job(page, "failed", timeout=180_000)
             retry = page.get_by_test_id("retry")
             expect_(retry).to_be_visible()
-            expect_(page.get_by_test_id("message")).to_contain_text("You can retry it.")
+            # a sentence, not the workflow's cause (it once showed it twice, in parentheses)
+            expect_(page.get_by_test_id("message")).to_have_text(
+                "Triage failed: the analyzer (the AI model) did not answer, even after several"
+                " tries. You can retry it."
+            )
             expect_(page.get_by_test_id("verdicts")).to_be_hidden()
             shot(page, "failed")
             refused = len(gemini.calls)
