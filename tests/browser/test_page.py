@@ -296,6 +296,9 @@ def test_demo_batch_every_status_change_and_the_verdict_grid(
     expect(page.get_by_test_id("dropzone")).to_be_visible()
     shot(page, "start")
 
+    # at most 512 KB/s up (about a second per photo, 4 in parallel): the page draws once per
+    # animation frame, so a file that uploads within one frame would never show "uploading"
+    throttle_uploads(tab, 512 * 1024)
     page.get_by_test_id("folder-input").set_input_files(folder)
     rejected = page.get_by_test_id("rejected")
     expect(rejected).to_be_visible()
@@ -468,7 +471,7 @@ def test_reload_mid_job_reattaches_and_a_cut_upload_continues(
     job comes back with its rows; the cut file asks to be picked again and, picked, finishes
     the job."""
     photos = small_photos(tmp_path / "trip", 3)
-    big = random_file(tmp_path / "long walk.mp4", 1_500_000, seed=2)
+    big = random_file(tmp_path / "long walk.mp4", 3_000_000, seed=2)
     tab = tabs()
     page = tab.page
     page.goto(web_url)
@@ -668,7 +671,7 @@ def test_axe_finds_no_serious_violations_on_start_processing_and_verdicts(
     bad = run_axe(page, "start")
 
     photos = small_photos(tmp_path / "a11y", 2, seed=60)
-    clip = random_file(tmp_path / "held.mp4", 600_000, seed=3)
+    clip = random_file(tmp_path / "held.mp4", 1_500_000, seed=3)
     cdp = throttle_uploads(tab, 32 * 1024)
     page.get_by_test_id("file-input").set_input_files([*photos, clip])
     for p in photos:
