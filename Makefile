@@ -50,7 +50,7 @@ DOCKER_PLATFORM := linux/$(if $(filter x86_64,$(ARCH)),amd64,arm64)
 CHECKOV := uvx --python 3.11 --from checkov==3.3.30 -c devtools/checkov-constraints.txt checkov
 
 .PHONY: help install web test-web build image up down status deploy-env destroy-env plan-env demo test \
-        test-unit test-integration test-e2e fuzz lint fmt typecheck tf-check checkov policy-check \
+        test-unit test-integration test-e2e test-browser fuzz lint fmt typecheck tf-check checkov policy-check \
         bench bench-triage bench-media bench-e2e bench-api clean apply-local
 
 help: ## List the tasks
@@ -230,6 +230,9 @@ test-integration: install ## Integration tests against the emulator (or AWS_ENDP
 
 test-e2e: install ## End-to-end tests: the HTTP API driven like the page
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+test-browser: install ## The page in Debian's Chromium (Playwright) against a freshly deployed local stack; screenshots in out/browser/
+	$(PY) -m pytest tests/browser $(PYTEST_ARGS)
 
 fuzz: install ## Long API fuzzing (schemathesis, new seed each run) against a freshly deployed local stack
 	MEDIA_TRIAGE_FUZZ=long $(PY) -m pytest tests/e2e/test_api_fuzz.py -s -p no:cacheprovider $(PYTEST_ARGS)

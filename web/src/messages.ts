@@ -56,6 +56,25 @@ export function errorSentence(code: string | null | undefined, message?: string 
   return `Something went wrong (${code || "unknown error"}${detail}).`;
 }
 
+// Why a job failed: the API's `error` is the workflow's cause as text (`<ErrorType>: <message>`
+// for a function error, see init_session's public_error; `stalled: ...` for a stall), not a code.
+const JOB_ERRORS: ReadonlyArray<[RegExp, string]> = [
+  [/^AnalyzerUnavailable\b/, "the analyzer (the AI model) did not answer, even after several tries."],
+  [/^stalled\b/i, "no file arrived before the job's deadline."],
+  [/timed? ?out/i, "it took longer than its time limit."],
+  [/^the triage workflow ended\b/, "the triage workflow stopped before it finished."],
+];
+
+/** A sentence for a failed job's `error`; an unknown cause is named by its error type only. */
+export function jobErrorSentence(error: string | null | undefined): string {
+  const text = (error ?? "").trim();
+  for (const [pattern, sentence] of JOB_ERRORS) if (pattern.test(text)) return `Triage failed: ${sentence}`;
+  const kind = /^([A-Za-z][\w.]*): /.exec(text)?.[1];
+  if (kind) return `Triage failed on the server (${kind}).`;
+  if (!text) return "Triage failed on the server.";
+  return `Triage failed on the server (${text.length > 120 ? `${text.slice(0, 117)}...` : text}).`;
+}
+
 export function knownCodes(): string[] {
   return Object.keys(FILE_ERRORS);
 }

@@ -9,6 +9,7 @@ import {
   formatBytes,
   formatDuration,
   issueWords,
+  jobErrorSentence,
   judgeWords,
   phaseWords,
   statusWords,
@@ -405,7 +406,7 @@ export class View {
     $("cancel-btn").hidden = s.terminal;
     $("retry-btn").hidden = job.status !== "failed";
     $("new-btn").hidden = !s.terminal;
-    if (job.status === "failed" && job.error) this.message(`Triage failed: ${errorSentence(job.error, job.error)} You can retry it.`, "error");
+    if (job.status === "failed") this.message(`${jobErrorSentence(job.error)} You can retry it.`, "error");
   }
 
   private tickElapsed(): void {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { errorSentence, formatBytes, formatDuration, phaseWords } from "../src/messages";
+import { errorSentence, formatBytes, formatDuration, jobErrorSentence, phaseWords } from "../src/messages";
 
 // Every code the server can put on a file row or an error body (grep `code=` in functions/ and
 // shared/, MediaErrorCode in shared/src/media_triage_shared/media.py).
@@ -35,4 +35,22 @@ test("phases and numbers in words", () => {
   assert.equal(formatBytes(1_500_000), "1.50 MB");
   assert.equal(formatDuration(75), "1 min 15 s");
   assert.equal(formatDuration(3700), "1 h 01 min");
+});
+
+test("a failed job's cause reads as a sentence, never as the raw cause twice", () => {
+  // what the API sends (init_session.core.public_error: "<ErrorType>: <message>", cut at 300)
+  const unavailable =
+    "AnalyzerUnavailable: gemini failed for 1 of 1 batches (2 files) after 2 rounds of SDK retries: 500 INTERNAL: backend error";
+  assert.equal(jobErrorSentence(unavailable), "Triage failed: the analyzer (the AI model) did not answer, even after several tries.");
+  assert.equal(jobErrorSentence("stalled: no file arrived"), "Triage failed: no file arrived before the job's deadline.");
+  assert.equal(jobErrorSentence("Sandbox.Timedout: Task timed out after 900.00 seconds"), "Triage failed: it took longer than its time limit.");
+  assert.equal(
+    jobErrorSentence("the triage workflow ended (FAILED) without finishing this job; retry runs it again"),
+    "Triage failed: the triage workflow stopped before it finished.",
+  );
+  // an unknown function error is named by its type, its message (internal detail) left out
+  assert.equal(jobErrorSentence("KeyError: 'verdicts' in /var/task/triage_run/core.py"), "Triage failed on the server (KeyError).");
+  assert.equal(jobErrorSentence("retry abc could not start"), "Triage failed on the server (retry abc could not start).");
+  assert.equal(jobErrorSentence(null), "Triage failed on the server.");
+  assert.match(jobErrorSentence("x".repeat(300)), /^Triage failed on the server \(x{117}\.\.\.\)\.$/);
 });
