@@ -13,13 +13,18 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from api_harness import CONFIG, MIB, event, spec
+from api_harness import CONFIG, MIB, SECRETS, event, spec
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from tables import create_app_tables
 
 from init_session import core, http
-from init_session.adapters import DynamoIdempotencyStore, S3UploadSigner, StepFunctionsExecutions
+from init_session.adapters import (
+    DynamoClientLimits,
+    DynamoIdempotencyStore,
+    S3UploadSigner,
+    StepFunctionsExecutions,
+)
 from init_session.ports import IdempotencyRecord
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
@@ -303,6 +308,8 @@ def test_the_api_wired_to_real_adapters(aws: dict[str, Any]) -> None:
         uploads=S3UploadSigner(s3, BUCKET),
         executions=StepFunctionsExecutions(aws["sfn"], aws["sm"]),
         idempotency=DynamoIdempotencyStore(ddb, SESSIONS),
+        limits=DynamoClientLimits(ddb, SESSIONS),
+        secrets=SECRETS,
         cfg=CONFIG,
     )
 
