@@ -118,9 +118,7 @@ class FakeClientLimits:
     tat: dict[str, int] = field(default_factory=dict)
     jobs: dict[str, set[str]] = field(default_factory=dict)
 
-    def take(
-        self, client: str, now_ms: int, interval_ms: int, burst: int, expires_at: int
-    ) -> int:
+    def take(self, client: str, now_ms: int, interval_ms: int, burst: int, expires_at: int) -> int:
         tat = max(self.tat.get(client, now_ms), now_ms)
         limit = now_ms + (burst - 1) * interval_ms
         if tat > limit:

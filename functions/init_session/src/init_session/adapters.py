@@ -166,9 +166,7 @@ class DynamoClientLimits:
     def _key(self, client: str, sk: str) -> dict[str, Any]:
         return {"pk": {"S": f"{CLIENT_PK}{client}"}, "sk": {"S": sk}}
 
-    def take(
-        self, client: str, now_ms: int, interval_ms: int, burst: int, expires_at: int
-    ) -> int:
+    def take(self, client: str, now_ms: int, interval_ms: int, burst: int, expires_at: int) -> int:
         limit = now_ms + (burst - 1) * interval_ms
         for _ in range(self.MAX_ATTEMPTS):
             try:  # the bucket holds tokens: one more interval of debt

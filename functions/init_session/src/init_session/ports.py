@@ -60,9 +60,7 @@ class ClientLimits(Protocol):
     """Per-client state in the sessions table (``CLIENT#<hash>`` items, ADR 0014): the init
     rate limit's token bucket and the client's open jobs. ``client`` is already a hash."""
 
-    def take(
-        self, client: str, now_ms: int, interval_ms: int, burst: int, expires_at: int
-    ) -> int:
+    def take(self, client: str, now_ms: int, interval_ms: int, burst: int, expires_at: int) -> int:
         """Take one token of the client's bucket (``burst`` tokens, one more every
         ``interval_ms``): 0 when taken, else the milliseconds until one is available."""
         ...
