@@ -362,12 +362,32 @@ def test_the_api_wired_to_real_adapters(aws: dict[str, Any]) -> None:
     assert status == "ABORTED"
 
 
+class AtomicRequests:
+    """DynamoDB runs each request atomically (a conditional update is checked and applied as
+    one step); moto in-process does not under threads. This wrapper makes each *request*
+    atomic, as DynamoDB does, while threads still interleave between requests: what the
+    adapter's read-then-conditional-write sequences must survive."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
+
+
 def test_the_token_bucket_never_gives_more_than_it_holds_under_concurrency(
     aws: dict[str, Any],
 ) -> None:
     """12 inits of one client at the same instant against a bucket of 5: every conditional
     update is atomic, so exactly 5 get a token and the others learn how long to wait."""
-    limits = DynamoClientLimits(aws["ddb"], SESSIONS)
+    limits = DynamoClientLimits(AtomicRequests(aws["ddb"]), SESSIONS)
     now_ms, interval = 1_800_000_000_000, 6000
     barrier = threading.Barrier(12)
 
@@ -396,7 +416,7 @@ def test_the_token_bucket_never_gives_more_than_it_holds_under_concurrency(
 
 
 def test_open_jobs_admission_holds_the_cap_under_concurrency(aws: dict[str, Any]) -> None:
-    limits = DynamoClientLimits(aws["ddb"], SESSIONS)
+    limits = DynamoClientLimits(AtomicRequests(aws["ddb"]), SESSIONS)
     barrier = threading.Barrier(8)
 
     def admit(i: int) -> bool:
