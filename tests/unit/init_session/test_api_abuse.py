@@ -6,12 +6,15 @@ the cap on a client's open jobs."""
 from __future__ import annotations
 
 import hashlib
+import re
 from typing import Any
 
 import pytest
 from api_harness import OTHER_SECRET, SECRET, Api
+from jsonschema import Draft202012Validator
 
-from init_session import tokens
+from init_session import openapi, tokens
+from init_session.routes import ROUTES
 from media_triage_shared.models import JobStatus
 
 KEY = "0f6f1d0e-2b9a-4c55-9d2e-5b8f3f7c1a42"
@@ -254,3 +257,46 @@ def test_a_retry_reopens_a_job_only_within_the_cap() -> None:
     assert resp.error["code"] == "too_many_open_jobs"
     api.set_job(second["sessionId"], second["jobId"], JobStatus.COMPLETE)
     assert api.call("POST", path, token=first["sessionToken"]).status_code == 202
+
+
+# ---------------------------------------------------------------------------- the document
+
+
+def _documented(op_path: str, method: str, resp: Any) -> None:
+    doc = openapi.document(ROUTES)
+    response = doc["paths"][op_path][method]["responses"][str(resp.status_code)]
+    for name, header in response.get("headers", {}).items():
+        if header.get("required"):
+            assert name.lower() in resp.headers, (name, resp.status_code)
+            pattern = header["schema"].get("pattern")
+            assert pattern is None or re.match(pattern, resp.headers[name.lower()])
+    schema = response["content"]["application/json"]["schema"]
+    resolvable = {**schema, "components": doc["components"]}
+    Draft202012Validator(resolvable).validate(resp.json())
+
+
+def test_the_limits_answers_are_the_documented_ones() -> None:
+    doc = openapi.document(ROUTES)
+    init_op = doc["paths"][INIT]["post"]
+    assert init_op["responses"]["429"]["headers"]["Retry-After"]["required"] is True
+    key = next(p for p in init_op["parameters"] if p["name"] == "Idempotency-Key")
+    assert re.match(key["schema"]["pattern"], KEY)
+    assert re.match(key["schema"]["pattern"], f'"{KEY}"')
+    assert not re.match(key["schema"]["pattern"], "0123456789abcdef")
+
+    api = Api().with_config(start_interval_ms=6000, start_burst=1, max_open_jobs=2)
+    first = _init(api).json()
+    limited = _init(api)
+    assert limited.status_code == 429
+    _documented(INIT, "post", limited)
+    api.tick(6)
+    _init(api)
+    api.tick(6)
+    capped = _init(api)
+    assert capped.status_code == 409
+    _documented(INIT, "post", capped)
+    api.set_job(first["sessionId"], first["jobId"], JobStatus.FAILED)
+    retry = f"/api/triage/{first['jobId']}/retry"
+    limited = api.call("POST", retry, token=first["sessionToken"])
+    assert limited.status_code == 429
+    _documented("/api/triage/{jobId}/retry", "post", limited)
