@@ -5,6 +5,7 @@ idempotent init, the error contract, multipart uploads, isolation between sessio
 from __future__ import annotations
 
 import io
+import json
 import statistics
 import time
 import uuid
@@ -16,6 +17,8 @@ from api_helpers import fspec, jpeg, png, results
 from corpus import mp4
 from PIL import Image
 from stack import Stack
+
+from init_session import tokens
 
 pytestmark = pytest.mark.integration
 
@@ -121,6 +124,48 @@ def test_init_retried_with_the_same_key_returns_the_same_job(stack: Stack) -> No
     assert other.status_code == 409
     assert other.json()["error"]["code"] == "idempotency_key_reused"
     stack.api("DELETE", f"/api/triage/{a['jobId']}", token=a["sessionToken"])
+
+
+def test_tokens_and_key_hashes_are_bound_to_the_secret_terraform_put_in_ssm(stack: Stack) -> None:
+    """ADR 0014: Terraform generated the server secret as an SSM SecureString; init-session
+    is configured with its name only, read it from SSM, and keyed both the session token's
+    hash and the Idempotency-Key's hash with it."""
+    name = "/media-triage/local/token-secret/g0"
+    param = stack.client("ssm").get_parameter(Name=name, WithDecryption=True)["Parameter"]
+    assert param["Type"] == "SecureString"
+    secret = str(param["Value"])
+    assert len(secret) == 64  # sha256 hex of two UUIDs
+    config = stack.client("lambda").get_function_configuration(
+        FunctionName=stack.functions["init_session"]
+    )
+    variables = config["Environment"]["Variables"]
+    assert variables["TOKEN_SECRET_PARAM"] == name
+    assert secret not in json.dumps(config)
+
+    key = str(uuid.uuid4())
+    body = {"expectedFileCount": 1}
+    created = stack.api("POST", "/api/triage/init", json=body, headers={"Idempotency-Key": key})
+    assert created.status_code == 202, created.text
+    init = created.json()
+    row = stack.job_row(init["sessionId"], init["jobId"])
+    assert row["tokenHash"] == tokens.hash_token(secret.encode(), init["sessionToken"])
+    assert init["sessionToken"] == tokens.derived_token(
+        secret.encode(), key, init["sessionId"], init["jobId"]
+    )
+    record = stack.client("dynamodb").get_item(
+        TableName=stack.sessions_table,
+        Key={
+            "pk": {"S": f"IDEMPOTENCY#{tokens.key_hash(secret.encode(), key)}"},
+            "sk": {"S": "IDEMPOTENCY"},
+        },
+    )
+    assert record["Item"]["jobId"] == {"S": init["jobId"]}
+    weak = stack.api(
+        "POST", "/api/triage/init", json=body, headers={"Idempotency-Key": "0123456789abcdef"}
+    )
+    assert weak.status_code == 400
+    assert weak.json()["error"]["details"][0]["field"] == "header.idempotency-key"
+    stack.api("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])
 
 
 # ---------------------------------------------------------------------------- one file's media

@@ -61,6 +61,8 @@ EXECUTIONS = f"arn:aws:states:{ACCOUNT_REGION}:execution:{P}-triage:*"
 TRIAGE_FN = f"arn:aws:lambda:{ACCOUNT_REGION}:function:{P}-triage-run"
 UPLOADS = f"{BUCKET}/uploads/*"
 DERIVED = f"{BUCKET}/derived/*"
+TOKEN_SECRET = "/media-triage/local/token-secret/g0"
+TOKEN_SECRET_ARN = f"arn:aws:ssm:{ACCOUNT_REGION}:parameter{TOKEN_SECRET}"
 
 CONTRACT_ROUTES = {
     "POST /api/triage/init",
@@ -99,6 +101,12 @@ FUNCTIONS = {
             "MULTIPART_THRESHOLD_BYTES",
             "MAX_FILE_BYTES",
             "STALL_TIMEOUT_SECONDS",
+            # ADR 0014: the server secret by name, the abuse limits
+            "TOKEN_SECRET_PARAM",
+            "ALLOWED_MODELS",
+            "RATE_LIMIT_PER_MINUTE",
+            "RATE_LIMIT_BURST",
+            "MAX_OPEN_JOBS_PER_CLIENT",
         },
     ),
     "triage_run": ("triage_run.handler.handler", COMMON_ENV | {"GEMINI_MODEL"}),
@@ -141,6 +149,8 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
         ("states:StartExecution", MACHINE),
         ("states:StopExecution", EXECUTIONS),
         ("states:DescribeExecution", EXECUTIONS),
+        # The server secret (ADR 0014): exactly its parameter, nothing else in SSM.
+        ("ssm:GetParameter", TOKEN_SECRET_ARN),
         *{
             (a, t)
             for t in (SESSIONS, FILES)
@@ -863,7 +873,7 @@ def test_local_without_a_key_uses_the_local_analyzer(plan: dict[str, Any]) -> No
     env = fn["environment"][0]["variables"]
     # no ANALYZER: triage-run decides by the key, and there is none
     assert not {"ANALYZER", "GEMINI_API_KEY_PARAM", "GEMINI_API_KEY"} & set(env)
-    assert not planned(plan, "aws_ssm_parameter")
+    assert [k for k in planned(plan, "aws_ssm_parameter") if "gemini" in k] == []
 
 
 @pytest.mark.slow
@@ -871,7 +881,7 @@ def test_local_with_a_key_keeps_it_in_ssm_and_triages_with_gemini_inline(
     keyed_plan: dict[str, Any],
 ) -> None:
     name = "/media-triage/local/gemini-api-key"
-    param = only(keyed_plan, "aws_ssm_parameter")["after"]
+    param = only(keyed_plan, "aws_ssm_parameter", "gemini")["after"]
     assert (param["name"], param["type"]) == (name, "SecureString")
     fn = only(keyed_plan, "aws_lambda_function", "module.triage_run.")["after"]
     env = fn["environment"][0]["variables"]
@@ -892,7 +902,73 @@ def test_prod_gemini_key_is_referenced_by_parameter_name_only(prod_plan: dict[st
     assert "GEMINI_API_KEY" not in env
     param = f"arn:aws:ssm:{PROD_REGION_ACCOUNT}:parameter/media-triage/prod/gemini-api-key"
     assert ("ssm:GetParameter", param) in grants(role_policies(prod_plan)["triage_run"])
-    assert not planned(prod_plan, "aws_ssm_parameter"), "the key is never managed by Terraform"
+    managed = [k for k in planned(prod_plan, "aws_ssm_parameter") if "gemini" in k]
+    assert managed == [], "the key is never managed by Terraform"
+
+
+# ----------------------------------------------------------------------------- ADR 0014
+
+
+def _env(plan: dict[str, Any], role: str) -> dict[str, str]:
+    fn = only(plan, "aws_lambda_function", f"module.{role}.")["after"]
+    return dict(fn["environment"][0]["variables"])
+
+
+@pytest.mark.slow
+def test_the_token_secret_is_generated_in_ssm_and_reaches_init_by_name_only(
+    plan: dict[str, Any],
+) -> None:
+    """One SecureString per environment, its value generated at apply (Terraform's uuid(),
+    no random provider) and so unknown in the plan; init-session gets its name, and is the
+    only role that may read it."""
+    (address,) = [k for k in planned(plan, "aws_ssm_parameter") if "token_secret" in k]
+    param = planned(plan, "aws_ssm_parameter")[address]
+    assert (param["after"]["name"], param["after"]["type"]) == (TOKEN_SECRET, "SecureString")
+    assert param["unknown"]["value"] is True
+    env = _env(plan, "init_session")
+    assert env["TOKEN_SECRET_PARAM"] == TOKEN_SECRET
+    assert "TOKEN_SECRET_PREVIOUS_PARAM" not in env  # generation 0 has no previous
+    readers = {
+        role
+        for role, policy in role_policies(plan).items()
+        if "ssm:GetParameter" in {a for a, _ in grants(policy)}
+    }
+    assert readers == {"init_session"}
+    # That the value is generated once and never churns (ignore_changes) is proven by the
+    # second plan after apply: tests/integration/test_terraform_local.py.
+
+
+@pytest.mark.slow
+def test_a_rotation_adds_a_generation_and_keeps_the_previous_readable(
+    workspace: Path, moto_endpoint: str
+) -> None:
+    rotated = plan_local(workspace, moto_endpoint, "rotated", "-var=token_secret_generation=1")
+    names = sorted(p["after"]["name"] for p in planned(rotated, "aws_ssm_parameter").values())
+    current, previous = TOKEN_SECRET.replace("g0", "g1"), TOKEN_SECRET
+    assert names == [previous, current]
+    env = _env(rotated, "init_session")
+    assert (env["TOKEN_SECRET_PARAM"], env["TOKEN_SECRET_PREVIOUS_PARAM"]) == (current, previous)
+    ssm = {g for g in grants(role_policies(rotated)["init_session"]) if g[0].startswith("ssm:")}
+    assert ssm == {
+        ("ssm:GetParameter", f"arn:aws:ssm:{ACCOUNT_REGION}:parameter{current}"),
+        ("ssm:GetParameter", TOKEN_SECRET_ARN),
+    }
+
+
+@pytest.mark.slow
+def test_abuse_limits_reach_init_session(plan: dict[str, Any], prod_plan: dict[str, Any]) -> None:
+    prod = _env(prod_plan, "init_session")
+    assert json.loads(prod["ALLOWED_MODELS"]) == ["gemini-2.5-flash", "gemini-2.5-flash-lite"]
+    assert (prod["RATE_LIMIT_PER_MINUTE"], prod["RATE_LIMIT_BURST"]) == ("10", "20")
+    assert prod["MAX_OPEN_JOBS_PER_CLIENT"] == "20"
+    assert prod["TOKEN_SECRET_PARAM"] == "/media-triage/prod/token-secret/g0"
+    secret = f"arn:aws:ssm:{PROD_REGION_ACCOUNT}:parameter/media-triage/prod/token-secret/g0"
+    assert ("ssm:GetParameter", secret) in grants(role_policies(prod_plan)["init_session"])
+    # every caller of the emulator is 127.0.0.1: generous there, so tests and fuzzing pass
+    local = _env(plan, "init_session")
+    assert int(local["RATE_LIMIT_PER_MINUTE"]) >= 10_000
+    assert int(local["RATE_LIMIT_BURST"]) >= 1000
+    assert int(local["MAX_OPEN_JOBS_PER_CLIENT"]) >= 1000
 
 
 @pytest.mark.slow

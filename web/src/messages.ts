@@ -41,6 +41,8 @@ const FILE_ERRORS: Record<string, string> = {
   idempotency_key_reused: "This start request was already used for a different set of files.",
   payload_too_large: "The request was too large for the server.",
   throttled: "The server is busy; we kept trying but it stayed busy.",
+  rate_limited: "Too many new jobs were started from here in a short time; wait a minute and try again.",
+  too_many_open_jobs: "Too many of your jobs are still running; let one finish or cancel one, then try again.",
   internal_error: "The server had an internal error.",
   job_cancelled: "The job was cancelled.",
   analyzer_unavailable: "The analyzer service was unavailable, so the job failed. Retry should work.",

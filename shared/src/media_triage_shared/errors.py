@@ -40,6 +40,16 @@ class PayloadTooLarge(DomainError):
     code = "payload_too_large"
 
 
+class RateLimited(DomainError):
+    """Too many requests from one client: retry after ``retry_after`` seconds (429)."""
+
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, details: list[Any] | None = None):
+        super().__init__(message, details=details)
+        self.retry_after = max(1, retry_after)
+
+
 class JobCancelled(DomainError):
     """The job was cancelled: what would have been written for it was not."""
 

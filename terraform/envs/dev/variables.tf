@@ -126,6 +126,44 @@ variable "gemini_model" {
   default     = "gemini-2.5-flash"
 }
 
+# ----------------------------------------------------------------------------- abuse limits (ADR 0014)
+
+variable "allowed_models" {
+  description = "Models an init may pick besides gemini_model (always allowed); anything else is a 400."
+  type        = list(string)
+  default     = ["gemini-2.5-flash-lite"]
+}
+
+variable "rate_limit_per_minute" {
+  description = "New executions (inits and retries) per client per minute (token bucket in the sessions table; a client is a source IP, an IPv6 /64, or the JWT identity)."
+  type        = number
+  default     = 10
+}
+
+variable "rate_limit_burst" {
+  description = "Bucket size of rate_limit_per_minute: inits a client may make at once."
+  type        = number
+  default     = 20
+}
+
+variable "max_open_jobs_per_client" {
+  description = "Non-final jobs one client may hold at once (409 too_many_open_jobs beyond)."
+  type        = number
+  default     = 20
+}
+
+variable "token_secret_generation" {
+  description = "Generation of the server secret of session tokens and idempotency keys; increment to rotate (docs/runbook.md)."
+  type        = number
+  default     = 0
+}
+
+variable "token_secret_keep_previous" {
+  description = "Keep accepting the previous generation's secret (the grace period, at least one session TTL); false revokes everything made with it."
+  type        = bool
+  default     = true
+}
+
 # ----------------------------------------------------------------------------- alarms
 
 variable "alarm_sns_topic_arn" {

@@ -19,6 +19,13 @@ module "media_triage" {
 
   execution_timeout_seconds = var.execution_timeout_seconds
 
+  init_session = {
+    rate_limit_per_minute    = var.rate_limit_per_minute
+    rate_limit_burst         = var.rate_limit_burst
+    max_open_jobs_per_client = var.max_open_jobs_per_client
+  }
+  token_secret = { generation = var.token_secret_generation }
+
   # A throwaway deployment: destroyable with objects in it, no backups.
   force_destroy                  = true
   object_expiration_days         = var.object_expiration_days

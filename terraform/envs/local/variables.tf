@@ -80,3 +80,27 @@ variable "object_expiration_days" {
   type        = number
   default     = null
 }
+
+variable "rate_limit_per_minute" {
+  description = "New executions per client per minute. Every caller of the local stack is 127.0.0.1, so the default is generous (tests and API fuzzing); tests that exercise the limit lower it."
+  type        = number
+  default     = 60000
+}
+
+variable "rate_limit_burst" {
+  description = "Bucket size of rate_limit_per_minute."
+  type        = number
+  default     = 10000
+}
+
+variable "max_open_jobs_per_client" {
+  description = "Non-final jobs one client may hold at once (generous here: every caller is 127.0.0.1)."
+  type        = number
+  default     = 10000
+}
+
+variable "token_secret_generation" {
+  description = "Generation of the server secret (SSM SecureString in the emulator); increment to rotate."
+  type        = number
+  default     = 0
+}

@@ -39,6 +39,15 @@ module "media_triage" {
 
   init_session = {
     reserved_concurrent_executions = var.init_session_reserved_concurrency
+    allowed_models                 = var.allowed_models
+    rate_limit_per_minute          = var.rate_limit_per_minute
+    rate_limit_burst               = var.rate_limit_burst
+    max_open_jobs_per_client       = var.max_open_jobs_per_client
+  }
+
+  token_secret = {
+    generation    = var.token_secret_generation
+    keep_previous = var.token_secret_keep_previous
   }
 
   triage_run = {

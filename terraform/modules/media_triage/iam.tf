@@ -130,10 +130,28 @@ locals {
       resources = [local.arn.executions]
     },
     {
+      # The server secret of tokens and key hashes (ADR 0014): exactly its current and
+      # previous generations, read once per container.
+      sid       = "ReadTokenSecret"
+      actions   = ["ssm:GetParameter"]
+      resources = local.arn.token_secret_params
+    },
+    {
       sid = "SessionAndFileRows"
       # BatchWriteItem: the file rows an init or upload plan registers, 25 per request.
       actions   = concat(local.row_read, local.row_write, ["dynamodb:DeleteItem", "dynamodb:BatchWriteItem"])
       resources = [local.arn.sessions_table, local.arn.files_table]
+    },
+    ], var.token_secret.kms_key_arn == null ? [] : [
+    {
+      sid       = "DecryptTokenSecret"
+      actions   = ["kms:Decrypt"]
+      resources = [var.token_secret.kms_key_arn]
+      conditions = [{
+        test     = "StringEquals"
+        variable = "kms:ViaService"
+        values   = ["ssm.${local.region}.amazonaws.com"]
+      }]
     },
   ], local.bucket_kms_statements, local.table_kms_statements)
 

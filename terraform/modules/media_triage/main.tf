@@ -35,6 +35,20 @@ locals {
   gemini_key_parameter = local.manage_gemini_key ? "/${var.project}/${var.env}/gemini-api-key" : (
     var.triage_run.gemini_api_key_parameter
   )
+  # The server secret of tokens and key hashes (ADR 0014): one SecureString per generation,
+  # "/<project>/<env>/token-secret/g<n>". Bumping token_secret.generation creates the next one
+  # and makes it current; the one before stays readable as the previous secret (the grace
+  # period) until the generation after, or until keep_previous is false.
+  token_secret_generation = var.token_secret.generation
+  token_secret_previous   = var.token_secret.keep_previous && var.token_secret.generation > 0
+  token_secret_names = {
+    for g in concat(local.token_secret_previous ? [local.token_secret_generation - 1] : [], [local.token_secret_generation]) :
+    tostring(g) => "/${var.project}/${var.env}/token-secret/g${g}"
+  }
+
+  # The models a request may pick: the configured default first, then the extra ones.
+  allowed_models = distinct(concat([var.triage_run.gemini_model], var.init_session.allowed_models))
+
   arn = {
     bucket         = "arn:${local.partition}:s3:::${local.names.bucket}"
     sessions_table = "arn:${local.partition}:dynamodb:${local.region}:${local.account}:table/${local.names.sessions_table}"
@@ -42,6 +56,9 @@ locals {
     triage_run     = "arn:${local.partition}:lambda:${local.region}:${local.account}:function:${local.names.triage_run}"
     state_machine  = "arn:${local.partition}:states:${local.region}:${local.account}:stateMachine:${local.names.state_machine}"
     executions     = "arn:${local.partition}:states:${local.region}:${local.account}:execution:${local.names.state_machine}:*"
+    token_secret_params = [
+      for name in values(local.token_secret_names) : "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${trimprefix(name, "/")}"
+    ]
     gemini_key_param = local.gemini_key_parameter == null ? null : (
       "arn:${local.partition}:ssm:${local.region}:${local.account}:parameter/${trimprefix(local.gemini_key_parameter, "/")}"
     )
@@ -200,11 +217,27 @@ module "init_session" {
   log_retention_days             = var.log_retention_days
   policy_statements              = local.init_session_statements
 
-  environment_variables = merge(local.common_environment, {
-    STATE_MACHINE_ARN         = local.arn.state_machine
-    MULTIPART_THRESHOLD_BYTES = tostring(var.init_session.multipart_threshold_bytes)
-    MAX_FILE_BYTES            = tostring(var.init_session.max_file_bytes)
-  })
+  environment_variables = merge(
+    local.common_environment,
+    {
+      STATE_MACHINE_ARN         = local.arn.state_machine
+      MULTIPART_THRESHOLD_BYTES = tostring(var.init_session.multipart_threshold_bytes)
+      MAX_FILE_BYTES            = tostring(var.init_session.max_file_bytes)
+      # Abuse limits (ADR 0014): models a request may pick, each client's rate of new
+      # executions (init, retry) and its open jobs.
+      ALLOWED_MODELS           = jsonencode(local.allowed_models)
+      RATE_LIMIT_PER_MINUTE    = tostring(var.init_session.rate_limit_per_minute)
+      RATE_LIMIT_BURST         = tostring(var.init_session.rate_limit_burst)
+      MAX_OPEN_JOBS_PER_CLIENT = tostring(var.init_session.max_open_jobs_per_client)
+      # The server secret by name only; the function reads the values at cold start. A new
+      # generation changes these names, so every container restarts with the new secret.
+      # (Read from the resources: the function is updated only once the parameters exist.)
+      TOKEN_SECRET_PARAM = aws_ssm_parameter.token_secret[tostring(local.token_secret_generation)].name
+    },
+    local.token_secret_previous ? {
+      TOKEN_SECRET_PREVIOUS_PARAM = aws_ssm_parameter.token_secret[tostring(local.token_secret_generation - 1)].name
+    } : {},
+  )
 
   tags = local.tags
 }
@@ -306,4 +339,23 @@ resource "aws_ssm_parameter" "gemini_api_key" {
   type        = "SecureString"
   value       = var.managed_gemini_api_key
   tags        = local.tags
+}
+
+# The server secret of session tokens and idempotency-key hashes (ADR 0014), generated once per
+# generation from Terraform's built-ins (no random provider): two UUIDs (244 random bits from
+# crypto/rand) through SHA-256. ignore_changes keeps the first value: later plans neither show
+# nor apply a new one. The value is in the state (encrypted backend); it never reaches a
+# function's configuration, only its parameter name does.
+resource "aws_ssm_parameter" "token_secret" {
+  for_each    = local.token_secret_names
+  name        = each.value
+  description = "Server secret (generation ${each.key}) of ${var.project}-${var.env}'s session tokens and idempotency keys."
+  type        = "SecureString"
+  key_id      = var.token_secret.kms_key_arn
+  value       = sha256("${uuid()}/${uuid()}")
+  tags        = local.tags
+
+  lifecycle {
+    ignore_changes = [value]
+  }
 }

@@ -16,6 +16,7 @@ from fakes import FakeExecutions, FakeFileRepository, FakeJobRepository, FakeObj
 from init_session import http
 from init_session.core import ApiConfig, Services
 from init_session.ports import IdempotencyRecord
+from init_session.tokens import TokenSecrets
 from media_triage_shared import keys
 from media_triage_shared.errors import InvalidRequest, NotFound
 from media_triage_shared.models import (
@@ -30,6 +31,10 @@ from media_triage_shared.models import (
 MIB = 1024 * 1024
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
 BUCKET = "media-triage-test-media"
+# Fake server secrets (ADR 0014): deployed stacks read theirs from SSM.
+SECRET = b"unit-test-token-secret-0123456789abcdef"
+OTHER_SECRET = b"unit-test-token-secret-fedcba9876543210"
+SECRETS = TokenSecrets(current=SECRET)
 
 
 @dataclass
@@ -101,6 +106,39 @@ class FakeIdempotency:
             return record
         return stored
 
+    def find(self, key_hash: str, now_epoch: int) -> IdempotencyRecord | None:
+        stored = self.records.get(key_hash)
+        return stored if stored is not None and stored.expires_at >= now_epoch else None
+
+
+@dataclass
+class FakeClientLimits:
+    """The GCRA bucket and the open-jobs set of ``DynamoClientLimits``, in memory."""
+
+    tat: dict[str, int] = field(default_factory=dict)
+    jobs: dict[str, set[str]] = field(default_factory=dict)
+
+    def take(self, client: str, now_ms: int, interval_ms: int, burst: int, expires_at: int) -> int:
+        tat = max(self.tat.get(client, now_ms), now_ms)
+        limit = now_ms + (burst - 1) * interval_ms
+        if tat > limit:
+            return tat - limit
+        self.tat[client] = tat + interval_ms
+        return 0
+
+    def open_jobs(self, client: str) -> set[str]:
+        return set(self.jobs.get(client, set()))
+
+    def admit_job(self, client: str, member: str, cap: int, expires_at: int) -> bool:
+        held = self.jobs.setdefault(client, set())
+        if member in held or len(held) < cap:
+            held.add(member)
+            return True
+        return False
+
+    def release_jobs(self, client: str, members: set[str]) -> None:
+        self.jobs.get(client, set()).difference_update(members)
+
 
 class CountingStore(FakeObjectStore):
     def __init__(self) -> None:
@@ -134,6 +172,11 @@ CONFIG = ApiConfig(
     multipart_part_bytes=16 * MIB,
     max_file_bytes=5 * 1024 * MIB,
     max_targets_per_job=2000,
+    allowed_models=("gemini-2.5-flash", "gemini-2.5-flash-lite"),
+    # Generous, as in envs/local: tests of the limits set their own.
+    start_interval_ms=10,
+    start_burst=10_000,
+    max_open_jobs=10_000,
 )
 
 
@@ -162,6 +205,8 @@ def event(
     raw: str | None = None,
     headers: dict[str, str] | None = None,
     b64: bool = False,
+    source_ip: str = "198.51.100.7",
+    claims: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     text = raw if raw is not None else (None if body is None else json.dumps(body))
     if text is not None and b64:
@@ -173,9 +218,10 @@ def event(
         "rawQueryString": "",
         "headers": {k.lower(): v for k, v in (headers or {}).items()},
         "requestContext": {
-            "http": {"method": method, "path": path},
+            "http": {"method": method, "path": path, "sourceIp": source_ip},
             "requestId": "req-123",
             "stage": "$default",
+            **({"authorizer": {"jwt": {"claims": claims, "scopes": None}}} if claims else {}),
         },
         "body": text,
         "isBase64Encoded": b64,
@@ -190,6 +236,7 @@ class Api:
         self.uploads = FakeUploads(self.store)
         self.executions = FakeExecutions()
         self.idempotency = FakeIdempotency()
+        self.limits = FakeClientLimits()
         self.svc = Services(
             jobs=self.jobs,
             files=self.files,
@@ -197,12 +244,19 @@ class Api:
             uploads=self.uploads,
             executions=self.executions,
             idempotency=self.idempotency,
+            limits=self.limits,
+            secrets=SECRETS,
             cfg=cfg,
         )
         self.now = T0
 
     def with_config(self, **changes: Any) -> Api:
         self.svc = replace(self.svc, cfg=replace(self.svc.cfg, **changes))
+        return self
+
+    def with_secrets(self, current: bytes, previous: bytes | None = None) -> Api:
+        """A deployment whose server secret is ``current`` (rotated from ``previous``)."""
+        self.svc = replace(self.svc, secrets=TokenSecrets(current=current, previous=previous))
         return self
 
     def tick(self, seconds: float) -> None:
@@ -223,11 +277,13 @@ class Api:
         headers: dict[str, str] | None = None,
         raw: str | None = None,
         b64: bool = False,
+        **context: Any,
     ) -> Response:
+        """``context``: ``source_ip`` and ``claims`` (JWT) of the request context."""
         hdrs = dict(headers or {})
         if token is not None:
             hdrs["authorization"] = f"Bearer {token}"
-        return self.send(event(method, path, body, raw=raw, headers=hdrs, b64=b64))
+        return self.send(event(method, path, body, raw=raw, headers=hdrs, b64=b64, **context))
 
     def init(self, expected: int = 1, files: list[dict[str, Any]] | None = None, **kw: Any) -> Any:
         headers = kw.pop("headers", None)

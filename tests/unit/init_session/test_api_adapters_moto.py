@@ -6,21 +6,29 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
 import requests
-from api_harness import CONFIG, MIB, event, spec
+from api_harness import CONFIG, MIB, SECRETS, event, spec
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from tables import create_app_tables
 
 from init_session import core, http
-from init_session.adapters import DynamoIdempotencyStore, S3UploadSigner, StepFunctionsExecutions
+from init_session.adapters import (
+    DynamoClientLimits,
+    DynamoIdempotencyStore,
+    S3UploadSigner,
+    StepFunctionsExecutions,
+)
 from init_session.ports import IdempotencyRecord
+from init_session.tokens import TokenSecrets
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
 from media_triage_shared.errors import InvalidRequest, NotFound
@@ -206,6 +214,10 @@ def test_idempotency_store_claims_once(aws: dict[str, Any]) -> None:
     second = first.model_copy(update={"session_id": "s2"})
     assert store.claim(second, 999) == first
     assert store.claim(second, 1001) == second  # expired (TTL deletes lazily)
+    # find: what a rotation's grace period looks up under the previous secret's hash
+    assert store.find("k", 1000) == second.model_copy(update={"expires_at": 1000})
+    assert store.find("k", 1001) is None
+    assert store.find("other", 0) is None
 
 
 def test_presigned_post_pins_key_type_and_exact_size(aws: dict[str, Any]) -> None:
@@ -303,6 +315,8 @@ def test_the_api_wired_to_real_adapters(aws: dict[str, Any]) -> None:
         uploads=S3UploadSigner(s3, BUCKET),
         executions=StepFunctionsExecutions(aws["sfn"], aws["sm"]),
         idempotency=DynamoIdempotencyStore(ddb, SESSIONS),
+        limits=DynamoClientLimits(ddb, SESSIONS),
+        secrets=SECRETS,
         cfg=CONFIG,
     )
 
@@ -346,3 +360,118 @@ def test_the_api_wired_to_real_adapters(aws: dict[str, Any]) -> None:
     assert "Contents" not in s3.list_objects_v2(Bucket=BUCKET, Prefix="uploads/")
     status = aws["sfn"].describe_execution(executionArn=executions[0]["executionArn"])["status"]
     assert status == "ABORTED"
+
+
+class AtomicRequests:
+    """DynamoDB runs each request atomically (a conditional update is checked and applied as
+    one step); moto in-process does not under threads. This wrapper makes each *request*
+    atomic, as DynamoDB does, while threads still interleave between requests: what the
+    adapter's read-then-conditional-write sequences must survive."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self._client, name)
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                return method(*args, **kwargs)
+
+        return call
+
+
+def test_the_token_bucket_never_gives_more_than_it_holds_under_concurrency(
+    aws: dict[str, Any],
+) -> None:
+    """12 inits of one client at the same instant against a bucket of 5: every conditional
+    update is atomic, so exactly 5 get a token and the others learn how long to wait."""
+    limits = DynamoClientLimits(AtomicRequests(aws["ddb"]), SESSIONS)
+    now_ms, interval = 1_800_000_000_000, 6000
+    barrier = threading.Barrier(12)
+
+    def take(_: int) -> int:
+        barrier.wait()
+        return limits.take("c1", now_ms, interval, 5, 2_000_000_000)
+
+    with ThreadPoolExecutor(12) as pool:
+        waits = list(pool.map(take, range(12)))
+    assert waits.count(0) == 5
+    assert all(w > 0 for w in waits if w)
+    assert limits.take("c1", now_ms, interval, 5, 2_000_000_000) == interval  # one interval
+    assert limits.take("c1", now_ms + interval, interval, 5, 2_000_000_000) == 0  # refilled one
+    assert limits.take("c1", now_ms + interval, interval, 5, 2_000_000_000) > 0
+    assert limits.take("c2", now_ms, interval, 5, 2_000_000_000) == 0  # another client
+    # an idle client's bucket is full again, not fuller: burst, then refused
+    later = now_ms + 3_600_000
+    assert [limits.take("c1", later, interval, 5, 2_000_000_000) for _ in range(6)][-2:] == [
+        0,
+        interval,
+    ]
+    item = aws["ddb"].get_item(
+        TableName=SESSIONS, Key={"pk": {"S": "CLIENT#c1"}, "sk": {"S": "RATE"}}
+    )
+    assert item["Item"]["expiresAt"] == {"N": "2000000000"}
+
+
+def test_open_jobs_admission_holds_the_cap_under_concurrency(aws: dict[str, Any]) -> None:
+    limits = DynamoClientLimits(AtomicRequests(aws["ddb"]), SESSIONS)
+    barrier = threading.Barrier(8)
+
+    def admit(i: int) -> bool:
+        barrier.wait()
+        return limits.admit_job("c1", f"s{i}/j{i}", 3, 2_000_000_000)
+
+    with ThreadPoolExecutor(8) as pool:
+        admitted = list(pool.map(admit, range(8)))
+    assert admitted.count(True) == 3
+    held = limits.open_jobs("c1")
+    assert len(held) == 3
+    member = sorted(held)[0]
+    assert limits.admit_job("c1", member, 3, 2_000_000_000)  # a replay of a held job
+    assert not limits.admit_job("c1", "s9/j9", 3, 2_000_000_000)
+    limits.release_jobs("c1", {member})
+    assert limits.admit_job("c1", "s9/j9", 3, 2_000_000_000)
+    assert limits.open_jobs("c1") == (held - {member}) | {"s9/j9"}
+    assert limits.open_jobs("nobody") == set()
+
+
+def test_the_container_reads_the_secrets_from_ssm_by_name(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only parameter names are configured; the values come from SSM SecureStrings."""
+    ssm = boto3.client("ssm", region_name=REGION)
+    current, previous = "c" * 64, "p" * 64
+    ssm.put_parameter(Name="/mt/unit/token-secret/g1", Value=current, Type="SecureString")
+    ssm.put_parameter(Name="/mt/unit/token-secret/g0", Value=previous, Type="SecureString")
+    for name, value in {
+        "MEDIA_BUCKET": BUCKET,
+        "SESSIONS_TABLE": SESSIONS,
+        "FILES_TABLE": FILES,
+        "STATE_MACHINE_ARN": aws["sm"],
+        "TOKEN_SECRET_PARAM": "/mt/unit/token-secret/g1",
+        "TOKEN_SECRET_PREVIOUS_PARAM": "/mt/unit/token-secret/g0",
+        "ALLOWED_MODELS": '["gemini-2.5-flash","gemini-2.5-pro"]',
+        "RATE_LIMIT_PER_MINUTE": "30",
+        "RATE_LIMIT_BURST": "4",
+        "MAX_OPEN_JOBS_PER_CLIENT": "7",
+    }.items():
+        monkeypatch.setenv(name, value)
+    from init_session import deps
+
+    for cached in (deps.settings, deps.token_secrets, deps.services):
+        cached.cache_clear()
+    try:
+        svc = deps.services()
+        assert svc.secrets == TokenSecrets(current=current.encode(), previous=previous.encode())
+        assert svc.cfg.allowed_models == ("gemini-2.5-flash", "gemini-2.5-pro")
+        assert (svc.cfg.start_interval_ms, svc.cfg.start_burst) == (2000, 4)
+        assert svc.cfg.max_open_jobs == 7
+        monkeypatch.delenv("TOKEN_SECRET_PREVIOUS_PARAM")
+        deps.settings.cache_clear()
+        deps.token_secrets.cache_clear()
+        assert deps.token_secrets() == TokenSecrets(current=current.encode())
+    finally:
+        for cached in (deps.settings, deps.token_secrets, deps.services):
+            cached.cache_clear()

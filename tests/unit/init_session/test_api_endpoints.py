@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from api_harness import MIB, T0, Api, spec
+from api_harness import MIB, SECRET, T0, Api, spec
 from fakes import RecordingWaker
 
 from init_session import core, tokens
@@ -37,7 +37,7 @@ def test_init_creates_job_rows_targets_and_one_execution_named_after_the_job(api
     assert job is not None
     assert job.status is JobStatus.PENDING
     assert job.expected_file_count == 2
-    assert job.token_hash == tokens.hash_token(token)
+    assert job.token_hash == tokens.hash_token(SECRET, token)
     assert token not in job.model_dump_json()
     assert job.stall_deadline == iso(T0 + timedelta(seconds=600))
     assert list(api.executions.started) == [job_id]

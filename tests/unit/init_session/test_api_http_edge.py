@@ -300,6 +300,7 @@ def test_handler_binds_context_and_returns_the_proxy_response(
     monkeypatch.setenv("SESSIONS_TABLE", "media-triage-test-sessions")
     monkeypatch.setenv("FILES_TABLE", "media-triage-test-files")
     monkeypatch.setenv("STATE_MACHINE_ARN", "arn:aws:states:us-east-1:0:stateMachine:x")
+    monkeypatch.setenv("TOKEN_SECRET_PARAM", "/media-triage/test/token-secret/g0")
     from init_session import deps, handler
 
     monkeypatch.setattr(deps, "services", lambda: api.svc)

@@ -21,6 +21,7 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Api]:
         "SESSIONS_TABLE": "sessions",
         "FILES_TABLE": "files",
         "STATE_MACHINE_ARN": SM_ARN,
+        "TOKEN_SECRET_PARAM": "/media-triage/test/token-secret/g0",
     }.items():
         monkeypatch.setenv(name, value)
     from init_session import deps

@@ -95,7 +95,8 @@ class InitRequest(Request):
     model: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$",
-        description="Analyzer model override (Gemini model name).",
+        description="Analyzer model override (Gemini model name): one of the deployment's "
+        "allowed models (ALLOWED_MODELS), else 400 `invalid_request` listing them.",
     )
 
     @field_validator("files")

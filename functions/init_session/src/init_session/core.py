@@ -43,6 +43,7 @@ from init_session.api_models import (
     Verdicts,
 )
 from init_session.ports import (
+    ClientLimits,
     Executions,
     IdempotencyRecord,
     IdempotencyStore,
@@ -50,7 +51,7 @@ from init_session.ports import (
     Waker,
 )
 from media_triage_shared import keys, lifecycle
-from media_triage_shared.errors import Conflict, InvalidRequest, NotFound
+from media_triage_shared.errors import Conflict, InvalidRequest, NotFound, RateLimited
 from media_triage_shared.lifecycle import execution_name
 from media_triage_shared.models import (
     FileError,
@@ -76,6 +77,8 @@ MAX_PART_BYTES = 5 * 1024**3
 PLAN_MAX_PARTS = 100
 DELETE_BATCH = 1000
 ACTIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING})
+# Not final yet: counts against a client's open jobs (ADR 0014).
+OPEN_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.ANALYZING})
 NOT_UPLOADED = FileError(code="not_uploaded", message="the file never arrived")
 
 
@@ -90,6 +93,12 @@ class ApiConfig:
     multipart_part_bytes: int
     max_file_bytes: int
     max_targets_per_job: int
+    # Abuse limits (ADR 0014): the models a request may pick, the token bucket of each client
+    # (one token per started execution: an init or a retry) and its open jobs.
+    allowed_models: tuple[str, ...]
+    start_interval_ms: int
+    start_burst: int
+    max_open_jobs: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +109,8 @@ class Services:
     uploads: UploadSigner
     executions: Executions
     idempotency: IdempotencyStore
+    limits: ClientLimits
+    secrets: tokens.TokenSecrets
     cfg: ApiConfig
     waker: Waker | None = None  # wakes the state machine when a PATCH makes the job ready
 
@@ -122,15 +133,81 @@ def job_view(job: JobRow) -> JobView:
 # ---------------------------------------------------------------------------- auth
 
 
-def authorize(authorization: str | None, job_id: str, jobs: JobRepository) -> JobRow:
+def authorize(
+    authorization: str | None, job_id: str, jobs: JobRepository, secrets: tokens.TokenSecrets
+) -> JobRow:
     """The caller's job: 401 without a well-formed token, 404 when the token's session has no
     such job (another session's job looks exactly like a missing one), 403 on a wrong token."""
     token = tokens.bearer(authorization)
     job = jobs.get_job(tokens.session_of(token), job_id)
     if job is None:
         raise NotFound("job not found")
-    tokens.verify(token, job.token_hash)
+    tokens.verify(token, job.token_hash, secrets)
     return job
+
+
+# ---------------------------------------------------------------------------- abuse limits
+
+
+def check_model(model: str | None, cfg: ApiConfig) -> None:
+    """Only the operator's allowlist: the model is billed to the operator, not the caller."""
+    if model is not None and model not in cfg.allowed_models:
+        allowed = ", ".join(cfg.allowed_models)
+        raise InvalidRequest(
+            f"body.model: {model!r} is not allowed here; allowed: {allowed}",
+            details=[
+                {"field": "body.model", "message": f"not allowed; allowed: {allowed}"},
+                *({"field": "body.model", "message": m} for m in cfg.allowed_models),
+            ],
+        )
+
+
+def take_start_token(client: str, svc: Services, now: datetime) -> None:
+    """One token of the client's bucket per execution started (init, retry), else 429.
+    ``client`` is ``tokens.client_hash`` of the caller's identity, as in ``admit_job``."""
+    cfg = svc.cfg
+    now_ms = int(now.timestamp() * 1000)
+    horizon = now_ms + cfg.start_burst * cfg.start_interval_ms
+    wait_ms = svc.limits.take(
+        client, now_ms, cfg.start_interval_ms, cfg.start_burst, horizon // 1000 + 3600
+    )
+    if wait_ms > 0:
+        seconds = math.ceil(wait_ms / 1000)
+        raise RateLimited(
+            f"too many new jobs from this client; retry in {seconds} s",
+            retry_after=seconds,
+            details=[{"field": "client", "message": f"retry after {seconds} s"}],
+        )
+
+
+def _still_open(member: str, svc: Services) -> bool:
+    session_id, _, job_id = member.partition("/")
+    job = svc.jobs.get_job(session_id, job_id)
+    return job is not None and job.status in OPEN_STATUSES
+
+
+def admit_job(client: str, job: JobRow, svc: Services, now: datetime) -> None:
+    """At most ``max_open_jobs`` non-final jobs per client (409 ``too_many_open_jobs``).
+
+    Members are released lazily: only a client at its cap pays for reading its jobs, and the
+    ones that ended (or expired) make room. A job admitted by a concurrent init whose row does
+    not exist yet can be released too early: the cap may then be passed by the client's
+    in-flight inits, which its rate limit bounds."""
+    cap = svc.cfg.max_open_jobs
+    member = f"{job.session_id}/{job.job_id}"
+    expires = ttl_epoch(now, svc.cfg.ttl_hours)
+    if svc.limits.admit_job(client, member, cap, expires):
+        return
+    ended = {m for m in svc.limits.open_jobs(client) if m != member and not _still_open(m, svc)}
+    if ended:
+        svc.limits.release_jobs(client, ended)
+        if svc.limits.admit_job(client, member, cap, expires):
+            return
+    raise Conflict(
+        f"this client has {cap} jobs still open; finish or cancel one first",
+        code="too_many_open_jobs",
+        details=[{"field": "client", "message": f"at most {cap} open jobs"}],
+    )
 
 
 def _require_active(job: JobRow, action: str) -> None:
@@ -281,23 +358,44 @@ def request_hash(req: InitRequest) -> str:
     return hashlib.sha256(req.model_dump_json(by_alias=True).encode()).hexdigest()
 
 
+def _claim(
+    claimed: IdempotencyRecord, idempotency_key: str, svc: Services, now: datetime
+) -> tuple[IdempotencyRecord, bytes]:
+    """The init's idempotency record and the secret its token is derived with. During a
+    rotation's grace period a record made under the previous secret is found first (its
+    token was derived with that secret); otherwise the key is claimed under the current one."""
+    now_epoch = int(now.timestamp())
+    previous = svc.secrets.previous
+    if previous is not None and previous != svc.secrets.current:
+        found = svc.idempotency.find(tokens.key_hash(previous, idempotency_key), now_epoch)
+        if found is not None:
+            return found, previous
+    return svc.idempotency.claim(claimed, now_epoch), svc.secrets.current
+
+
 def init_session(
-    req: InitRequest, idempotency_key: str | None, svc: Services, now: datetime
+    req: InitRequest, idempotency_key: str | None, client: str, svc: Services, now: datetime
 ) -> InitResponse:
     """Create the session and job, the upload targets and the execution named after the job.
 
     With an ``Idempotency-Key`` the init is a plan claimed first (ids fixed, token derived
     from the key): a retry returns an equivalent response and finishes whatever step the first
-    call did not reach; every step is conditional, so nothing happens twice."""
+    call did not reach; every step is conditional, so nothing happens twice.
+
+    ``client`` is the caller's identity (``http.client_identity``): each init takes a token
+    of its bucket and the job counts against its open jobs (ADR 0014)."""
     cfg = svc.cfg
     _check_sizes(req.files, cfg)
+    check_model(req.model, cfg)
+    client = tokens.client_hash(svc.secrets.current, client)
+    take_start_token(client, svc, now)
     session_id, job_id, file_ids = new_id(), new_id(), [new_id() for _ in req.files]
     replay = False
     if idempotency_key is None:
         token = tokens.new_token(session_id)
     else:
         claimed = IdempotencyRecord(
-            key_hash=tokens.key_hash(idempotency_key),
+            key_hash=tokens.key_hash(svc.secrets.current, idempotency_key),
             request_hash=request_hash(req),
             session_id=session_id,
             job_id=job_id,
@@ -305,27 +403,27 @@ def init_session(
             created_at=iso(now),
             expires_at=ttl_epoch(now, cfg.ttl_hours),
         )
-        stored = svc.idempotency.claim(claimed, int(now.timestamp()))
+        stored, secret = _claim(claimed, idempotency_key, svc, now)
         if stored.request_hash != claimed.request_hash:
             raise _key_reused("header.idempotency-key")
         replay = stored.session_id != session_id
         session_id, job_id, file_ids = stored.session_id, stored.job_id, stored.file_ids
-        token = tokens.derived_token(idempotency_key, session_id, job_id)
+        token = tokens.derived_token(secret, idempotency_key, session_id, job_id)
 
-    job = svc.jobs.create_job(
-        JobRow(
-            session_id=session_id,
-            job_id=job_id,
-            expected_file_count=req.expected_file_count,
-            token_hash=tokens.hash_token(token),
-            model=req.model,
-            created_at=iso(now),
-            updated_at=iso(now),
-            stall_deadline=iso(now + timedelta(seconds=cfg.stall_timeout_seconds)),
-            upload_target_count=len(req.files),
-            expires_at=ttl_epoch(now, cfg.ttl_hours),
-        )
+    planned = JobRow(
+        session_id=session_id,
+        job_id=job_id,
+        expected_file_count=req.expected_file_count,
+        token_hash=tokens.hash_token(svc.secrets.current, token),
+        model=req.model,
+        created_at=iso(now),
+        updated_at=iso(now),
+        stall_deadline=iso(now + timedelta(seconds=cfg.stall_timeout_seconds)),
+        upload_target_count=len(req.files),
+        expires_at=ttl_epoch(now, cfg.ttl_hours),
     )
+    admit_job(client, planned, svc, now)
+    job = svc.jobs.create_job(planned)
     if idempotency_key is None:
         rows = _new_rows(job, req.files, file_ids, svc, now)
     else:
@@ -378,7 +476,8 @@ def add_uploads(
     if idempotency_key is None:
         file_ids = [new_id() for _ in req.files]
     else:
-        file_ids = upload_file_ids(job.job_id, tokens.key_hash(idempotency_key), len(req.files))
+        key_hash = tokens.key_hash(svc.secrets.current, idempotency_key)
+        file_ids = upload_file_ids(job.job_id, key_hash, len(req.files))
         wanted = set(file_ids)
         existing = {r.file_id: r for r in svc.files.list_files(job.job_id) if r.file_id in wanted}
         for i, (spec, fid) in enumerate(zip(req.files, file_ids, strict=True)):
@@ -530,7 +629,7 @@ def _keep_running(job: JobRow, svc: Services, now: datetime) -> str | None:
     return lifecycle.keep_running(job, jobs=svc.jobs, executions=svc.executions, now=now)
 
 
-def retry(job: JobRow, svc: Services, now: datetime) -> RetryResponse:
+def retry(job: JobRow, client: str, svc: Services, now: datetime) -> RetryResponse:
     """Re-run a failed job in a new execution ``<jobId>-r<n>`` (n from an atomic counter).
 
     With files already processed the new execution triages them at once (the stall deadline
@@ -541,6 +640,9 @@ def retry(job: JobRow, svc: Services, now: datetime) -> RetryResponse:
             code="job_not_failed",
             details=[{"field": "status", "message": job.status.value}],
         )
+    client = tokens.client_hash(svc.secrets.current, client)
+    take_start_token(client, svc, now)
+    admit_job(client, job, svc, now)
     has_files = job.processed_count > 0
     wait = 0 if has_files else svc.cfg.stall_timeout_seconds
     status = JobStatus.PROCESSING if has_files else JobStatus.PENDING

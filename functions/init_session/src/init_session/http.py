@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from media_triage_shared.errors import (
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    RateLimited,
     Unauthorized,
 )
 from media_triage_shared.logging import bind_ids, get_logger
@@ -58,6 +60,26 @@ class HttpRequest:
     headers: dict[str, str]
     raw_body: str
     base64_body: bool
+    client: str = "ip:unknown"
+
+
+def client_identity(ctx: Mapping[str, Any]) -> str:
+    """Whom the abuse limits count (ADR 0014): the JWT's issuer and subject when the
+    authorizer is on, else the source IP (an IPv6 address by its /64: one subscriber)."""
+    authorizer = ctx.get("authorizer")
+    jwt = authorizer.get("jwt") if isinstance(authorizer, Mapping) else None
+    claims = jwt.get("claims") if isinstance(jwt, Mapping) else None
+    if isinstance(claims, Mapping) and claims.get("sub"):
+        return f"jwt:{claims.get('iss', '')}|{claims['sub']}"
+    http = ctx.get("http")
+    source = (http if isinstance(http, Mapping) else {}).get("sourceIp")
+    try:
+        address = ipaddress.ip_address(str(source))
+    except ValueError:
+        return "ip:unknown"
+    if address.version == 6:
+        return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
+    return f"ip:{address}"
 
 
 def parse_event(event: Mapping[str, Any]) -> HttpRequest:
@@ -81,6 +103,7 @@ def parse_event(event: Mapping[str, Any]) -> HttpRequest:
         headers=lowered,
         raw_body=body if isinstance(body, str) else "",
         base64_body=bool(event.get("isBase64Encoded")),
+        client=client_identity(ctx),
     )
 
 
@@ -145,6 +168,7 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
     (NotFound, 404),
     (Conflict, 409),
     (PayloadTooLarge, 413),
+    (RateLimited, 429),
 )
 
 
@@ -159,6 +183,8 @@ def to_error(exc: Exception) -> tuple[int, ErrorBody, dict[str, str]]:
             for d in exc.details
         ]
         headers = {"www-authenticate": "Bearer"} if status == 401 else {}
+        if isinstance(exc, RateLimited):
+            headers = {"retry-after": str(exc.retry_after)}
         return status, ErrorBody(code=exc.code, message=exc.message, details=details), headers
     if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLING:
         body = ErrorBody(code="throttled", message="too many requests; retry shortly")
@@ -191,9 +217,20 @@ def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
     body = _validate(route.request, data) if route.request else None
     job = None
     if route.auth:
-        job = core.authorize(req.headers.get("authorization"), params["jobId"], svc.jobs)
+        job = core.authorize(
+            req.headers.get("authorization"), params["jobId"], svc.jobs, svc.secrets
+        )
         bind_ids(session_id=job.session_id, job_id=job.job_id)
-    return route.run(Call(headers=req.headers, params=params, job=job, body=body, svc=svc, now=now))
+    call = Call(
+        headers=req.headers,
+        params=params,
+        job=job,
+        body=body,
+        svc=svc,
+        now=now,
+        client=req.client,
+    )
+    return route.run(call)
 
 
 def dispatch(

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from init_session.api_models import ID_PATTERN, ErrorResponse
+from init_session.tokens import IDEMPOTENCY_KEY_PATTERN
 
 if TYPE_CHECKING:
     from init_session.routes import Route
@@ -25,7 +26,8 @@ _REASONS = {
     404: "No such route, or no such job in the caller's session",
     409: "The job's state does not allow this",
     413: "Body over 512 KiB",
-    429: "Throttled; retry after the Retry-After seconds",
+    429: "Too many requests (`rate_limited`: this client's new jobs, ADR 0014; `throttled`: "
+    "the service); retry after the Retry-After seconds",
     500: "Internal error",
 }
 # Where a job route's path parameters come from in an init response: OpenAPI links from init to
@@ -41,9 +43,16 @@ _REQUEST_ID = {
 
 
 def _error_response(status: int) -> dict[str, Any]:
+    headers: dict[str, Any] = {"x-request-id": _REQUEST_ID}
+    if status == 429:
+        headers["Retry-After"] = {
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+            "description": "Seconds to wait before trying again.",
+        }
     return {
         "description": _REASONS[status],
-        "headers": {"x-request-id": _REQUEST_ID},
+        "headers": headers,
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}},
     }
 
@@ -71,8 +80,9 @@ def _operation(route: Route) -> dict[str, Any]:
                 "name": "Idempotency-Key",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "pattern": r"^\"?[A-Za-z0-9+/=_.:-]{16,255}\"?$"},
-                "description": f"A random UUID per logical {_IDEMPOTENT[route.operation_id]}; "
+                "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+                "description": f"A random UUID per logical {_IDEMPOTENT[route.operation_id]} "
+                "(or 22-255 random base64url characters: at least 122 random bits); "
                 "retries reuse it.",
             }
         )

@@ -12,7 +12,9 @@ from media_triage_shared.models import Row
 from media_triage_shared.ports import Executions, Waker
 
 __all__ = [
+    "CLIENT_PK",
     "IDEMPOTENCY_PK",
+    "ClientLimits",
     "Executions",
     "IdempotencyRecord",
     "IdempotencyStore",
@@ -21,6 +23,7 @@ __all__ = [
 ]
 
 IDEMPOTENCY_PK = "IDEMPOTENCY#"
+CLIENT_PK = "CLIENT#"
 
 
 class IdempotencyRecord(Row):
@@ -47,6 +50,31 @@ class IdempotencyStore(Protocol):
         """Store ``record`` unless a live record has the same key hash; return the stored one
         (``record`` itself when this call claimed the key)."""
         ...
+
+    def find(self, key_hash: str, now_epoch: int) -> IdempotencyRecord | None:
+        """The live record of ``key_hash`` (consistent read), if any."""
+        ...
+
+
+class ClientLimits(Protocol):
+    """Per-client state in the sessions table (``CLIENT#<hash>`` items, ADR 0014): the init
+    rate limit's token bucket and the client's open jobs. ``client`` is already a hash."""
+
+    def take(self, client: str, now_ms: int, interval_ms: int, burst: int, expires_at: int) -> int:
+        """Take one token of the client's bucket (``burst`` tokens, one more every
+        ``interval_ms``): 0 when taken, else the milliseconds until one is available."""
+        ...
+
+    def open_jobs(self, client: str) -> set[str]:
+        """``<sessionId>/<jobId>`` of the jobs admitted and not released yet."""
+        ...
+
+    def admit_job(self, client: str, member: str, cap: int, expires_at: int) -> bool:
+        """Add ``member`` unless the client already holds ``cap`` others (a member already
+        held is admitted again: idempotent replays)."""
+        ...
+
+    def release_jobs(self, client: str, members: set[str]) -> None: ...
 
 
 class UploadSigner(Protocol):

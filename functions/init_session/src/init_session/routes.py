@@ -44,6 +44,7 @@ class Call:
     body: Any
     svc: core.Services
     now: datetime
+    client: str = "ip:unknown"  # http.client_identity: whom the abuse limits count
 
     @property
     def the_job(self) -> JobRow:
@@ -79,7 +80,7 @@ class Route:
 
 def _init(c: Call) -> Reply:
     key = tokens.idempotency_key(c.headers.get("idempotency-key"))
-    created = core.init_session(c.body, key, c.svc, c.now)
+    created = core.init_session(c.body, key, c.client, c.svc, c.now)
     bind_ids(session_id=created.session_id, job_id=created.job_id)
     return Reply(202, created)
 
@@ -125,7 +126,7 @@ def _media(c: Call) -> Reply:
 
 
 def _retry(c: Call) -> Reply:
-    return Reply(202, core.retry(c.the_job, c.svc, c.now))
+    return Reply(202, core.retry(c.the_job, c.client, c.svc, c.now))
 
 
 def _openapi(c: Call) -> Reply:
