@@ -169,6 +169,56 @@ def test_dynamodb_error_after_the_write_loses_only_the_answer(
     assert _processed(ddb, table) == 1  # carried out all the same
 
 
+def test_sdk_retry_after_a_lost_answer_is_the_same_transaction(
+    emulator: Emulator, faults: str
+) -> None:
+    """The answer of a committed transaction is lost (a 500 after the write); the SDK's retry
+    carries the same ClientRequestToken, and DynamoDB answers it as the same transaction:
+    success, nothing written twice, the item's condition not evaluated again."""
+    table = f"jobs-{uuid.uuid4().hex[:6]}"
+    _table(emulator, table)
+    retrying = boto3.client(
+        "dynamodb",
+        endpoint_url=emulator.url,
+        region_name=REGION,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"mode": "standard", "total_max_attempts": 3}),
+    )
+    _add(faults, {"service": "dynamodb", "operation": "TransactWriteItems", "when": "after"})
+    once = {
+        "Put": {
+            "TableName": table,
+            "Item": {"pk": {"S": "file-1"}},
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+    }
+    count = {
+        "Update": {
+            "TableName": table,
+            "Key": {"pk": {"S": "job"}},
+            "UpdateExpression": "ADD processedCount :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}},
+        }
+    }
+    retrying.transact_write_items(TransactItems=[once, count])  # no error: the retry succeeded
+    assert _processed(retrying, table) == 1
+    assert http("GET", faults).json()["faults"][0]["hits"] == 1
+
+    # A new call (a new token) is a new transaction: its condition fails.
+    with pytest.raises(ClientError) as caught:
+        retrying.transact_write_items(TransactItems=[once, count])
+    assert caught.value.response["Error"]["Code"] == "TransactionCanceledException"
+    # The same token with other items: refused.
+    token = str(uuid.uuid4())
+    retrying.transact_write_items(TransactItems=[count], ClientRequestToken=token)
+    with pytest.raises(ClientError) as caught:
+        retrying.transact_write_items(TransactItems=[count, once], ClientRequestToken=token)
+    assert caught.value.response["Error"]["Code"] == "IdempotentParameterMismatchException"
+    retrying.transact_write_items(TransactItems=[count], ClientRequestToken=token)  # a replay
+    assert _processed(retrying, table) == 2
+
+
 def test_s3_put_under_a_prefix_answers_503(emulator: Emulator, faults: str) -> None:
     s3 = _client(emulator, "s3")
     bucket = f"faults-{uuid.uuid4().hex[:8]}"

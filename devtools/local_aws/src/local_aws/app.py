@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local_aws import __version__, apigw, faults, patches, s3cors, sites, stepfunctions
+from local_aws import (
+    __version__,
+    apigw,
+    faults,
+    patches,
+    s3cors,
+    sites,
+    stepfunctions,
+    transactions,
+)
 from local_aws.lambda_executor import LambdaExecutor
 from local_aws.wsgi import Environ, Response, StartResponse, json_response, read_body
 
@@ -61,6 +70,7 @@ class LocalAwsMiddleware:
         self.http_api = apigw.HttpApiDataPlane(executor)
         self.started = time.time()
         self._dynamodb_lock = threading.Lock()
+        self.transactions = transactions.TransactionTokens()
         self.faults = faults.Faults()
         executor.faults = self.faults
 
@@ -97,6 +107,8 @@ class LocalAwsMiddleware:
             with self._dynamodb_lock:
                 patches.IN_LOCKED_WRITE.active = True
                 try:
+                    if amz_target.endswith(".TransactWriteItems"):
+                        return list(self.transactions(environ, start_response, self.moto_app))
                     return list(self.moto_app(environ, start_response))
                 finally:
                     patches.IN_LOCKED_WRITE.active = False
