@@ -12,7 +12,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from local_aws import __version__, apigw, patches, s3cors, sites, stepfunctions
+from local_aws import (
+    __version__,
+    apigw,
+    faults,
+    patches,
+    s3cors,
+    sites,
+    stepfunctions,
+    transactions,
+)
 from local_aws.lambda_executor import LambdaExecutor
 from local_aws.wsgi import Environ, Response, StartResponse, json_response, read_body
 
@@ -61,12 +70,23 @@ class LocalAwsMiddleware:
         self.http_api = apigw.HttpApiDataPlane(executor)
         self.started = time.time()
         self._dynamodb_lock = threading.Lock()
+        self.transactions = transactions.TransactionTokens()
+        self.faults = faults.Faults()
+        executor.faults = self.faults
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         if path.startswith(("/_local_aws/", "/_localstack/")):
             return self._internal(environ, path)(start_response)
+        fault = self.faults.take_request_fault(environ)
+        if fault is None:
+            return self._dispatch(environ, start_response)
+        faults.LOG.warning("fault %s: %s %s -> %s", fault.id, fault.when, path, fault.error)
+        if fault.when == "after":  # carried out, but the caller never hears of it
+            list(self._dispatch(environ, faults.discard))
+        return faults.error_response(fault, environ)(start_response)
 
+    def _dispatch(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         target = apigw.target_of(environ)
         if target is not None:
             return self.http_api(environ, *target)(start_response)
@@ -87,6 +107,8 @@ class LocalAwsMiddleware:
             with self._dynamodb_lock:
                 patches.IN_LOCKED_WRITE.active = True
                 try:
+                    if amz_target.endswith(".TransactWriteItems"):
+                        return list(self.transactions(environ, start_response, self.moto_app))
                     return list(self.moto_app(environ, start_response))
                 finally:
                     patches.IN_LOCKED_WRITE.active = False
@@ -119,6 +141,8 @@ class LocalAwsMiddleware:
                     "services": dict.fromkeys(SERVICES, "running"),
                 },
             )
+        if path == "/_local_aws/faults":
+            return self.faults.endpoint(environ)
         if path == "/_local_aws/lambda":
             return json_response(200, self.executor.stats())
         if path == "/_local_aws/lambda/wait-idle":

@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from local_aws._worker import LOG_SENTINEL
+from local_aws.faults import Faults, LambdaFault
 
 LOG = logging.getLogger("local_aws.lambda")
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
@@ -224,6 +226,8 @@ class Worker:
         self._log_lock = threading.Lock()
         self._log_buf: list[str] | None = None
         self._log_done = threading.Event()
+        # Called with each log line while set (fault injection: kill on a given line).
+        self.on_log_line: Callable[[str], None] | None = None
         self.invocations = 0
         self.last_used = time.monotonic()
         self.proc = subprocess.Popen(
@@ -269,6 +273,9 @@ class Worker:
                 done = True
             if line or not done:
                 self.log.write(line)
+                watcher = self.on_log_line
+                if watcher is not None:
+                    watcher(line)
                 with self._log_lock:
                     if self._log_buf is not None:
                         self._log_buf.append(line)
@@ -323,6 +330,13 @@ class Worker:
                 if stream is not None:
                     stream.close()
 
+    def kill_group(self) -> None:
+        """SIGKILL the worker's process group, nothing else: the invocation waiting on it sees
+        the worker die (fault injection)."""
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+
     def kill(self) -> None:
         if self.proc.poll() is None:
             # The group id is the worker's pid, ours for sure while the worker is alive.
@@ -343,6 +357,54 @@ class Worker:
             self.kill()
             return
         self._close()
+
+
+class _ArmedKills:
+    """The kill rules of one invocation (fault injection): armed before the event is sent, a
+    timer (``afterMs``) or a log watcher (``onLog``) kills the worker's process group."""
+
+    def __init__(self, executor: LambdaExecutor, worker: Worker) -> None:
+        self.faults: Faults | None = executor.faults
+        self.worker = worker
+        self.rules: list[LambdaFault] = []
+        self.timers: list[threading.Timer] = []
+        self.fired: LambdaFault | None = None
+        self._lock = threading.Lock()
+
+    def arm(self) -> None:
+        if self.faults is None:
+            return
+        spec = self.worker.spec
+        self.rules = self.faults.lambda_faults(spec.name, spec.arn)
+        watched = [rule for rule in self.rules if rule.on_log]
+        if watched:
+            self.worker.on_log_line = lambda line: self._on_line(line, watched)
+        for rule in self.rules:
+            if not rule.on_log:
+                timer = threading.Timer(rule.after_ms / 1000, self._fire, (rule,))
+                timer.daemon = True
+                self.timers.append(timer)
+                timer.start()
+
+    def _on_line(self, line: str, watched: list[LambdaFault]) -> None:
+        for rule in watched:
+            if rule.on_log and rule.on_log in line:
+                self._fire(rule)
+
+    def _fire(self, rule: LambdaFault) -> None:
+        with self._lock:
+            if self.fired is not None or self.faults is None or not self.faults.fire(rule):
+                return
+            self.fired = rule
+        LOG.warning(
+            "[%s] fault %s: killing the worker (%s)", self.worker.spec.name, rule.id, rule.kill
+        )
+        self.worker.kill_group()
+
+    def disarm(self) -> None:
+        self.worker.on_log_line = None
+        for timer in self.timers:
+            timer.cancel()
 
 
 class TooManyRequests(Exception):
@@ -516,16 +578,23 @@ class WorkerPool:
         deadline = time.time() + spec.timeout
         worker.start_logging()
         worker.log.write(f"START RequestId: {request_id} Version: {spec.version}")
+        armed = _ArmedKills(self.executor, worker)
         try:
+            armed.arm()
             reply = worker.invoke(
                 self._request(request_id, payload, deadline), deadline - time.time()
             )
         except WorkerDied as exc:
-            message = f"RequestId: {request_id} Error: Runtime exited with error: {exc}"
-            logs = "\n".join(worker._take_logs())
-            return InvokeResult(
-                _error_payload(message, "Runtime.ExitError"), request_id, "Unhandled", logs
-            ), False
+            if armed.fired is not None and armed.fired.kill == "timeout":
+                reply = None  # reported as Lambda reports its timeout
+            else:
+                message = f"RequestId: {request_id} Error: Runtime exited with error: {exc}"
+                logs = "\n".join(worker._take_logs())
+                return InvokeResult(
+                    _error_payload(message, "Runtime.ExitError"), request_id, "Unhandled", logs
+                ), False
+        finally:
+            armed.disarm()
         if reply is None:
             worker.kill()
             stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
@@ -599,6 +668,7 @@ class LambdaExecutor:
         self._closed = False
         self.idle_seconds = _env_float("LOCAL_AWS_LAMBDA_IDLE_SECONDS", 600.0)
         self._stop_janitor = threading.Event()
+        self.faults: Faults | None = None  # fault injection (the middleware sets it)
         threading.Thread(target=self._janitor, name="lambda-janitor", daemon=True).start()
 
     def function_log(self, name: str) -> FunctionLog:
