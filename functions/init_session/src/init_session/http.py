@@ -192,6 +192,7 @@ def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
     job = None
     if route.auth:
         job = core.authorize(req.headers.get("authorization"), params["jobId"], svc.jobs)
+        core.require_unexpired(job, now)
         bind_ids(session_id=job.session_id, job_id=job.job_id)
     return route.run(Call(headers=req.headers, params=params, job=job, body=body, svc=svc, now=now))
 
