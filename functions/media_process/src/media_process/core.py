@@ -46,6 +46,7 @@ from media_triage_shared.media import (
     MediaFailure,
     MediaWarningCode,
     Rendition,
+    VideoProbe,
     warning,
 )
 from media_triage_shared.models import (
@@ -74,6 +75,8 @@ class Limits:
     max_photo_pixels: int = 100_000_000
     max_video_bytes: int = 5 * GIB
     max_video_seconds: float = 3 * 3600
+    # Decoding cost guard, checked on ffprobe's picture size before any frame is decoded.
+    max_video_pixels: int = 7680 * 4320
     # Time kept back from the deadline for the uploads and the final transaction.
     finalize_reserve_seconds: float = 5.0
     # A proxy encode is not started with less time than this left (it would only be killed).
@@ -327,14 +330,10 @@ def _video(ctx: _Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
         duration_seconds=probe.duration_seconds,
         **_capture_fields(probe.capture),
     )
+    refused = _over_video_limits(row, probe, limits)
+    if refused is not None:
+        return refused
     duration = row.duration_seconds  # as the row keeps it: finite, >= 0, or None
-    if duration is not None and duration > limits.max_video_seconds:
-        return _invalid(
-            row,
-            MediaErrorCode.TOO_LONG,
-            f"{duration / 60:.0f} min is over the "
-            f"{limits.max_video_seconds / 60:.0f} min limit for videos",
-        )
     thumb = ctx.media.video_thumbnail(url, mime_type, probe, timeout=deadline.remaining(reserve))
     if isinstance(thumb, MediaFailure):
         return _failed(row, thumb)
@@ -376,6 +375,28 @@ def _video(ctx: _Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
             "warnings": warnings or None,
         }
     )
+
+
+def _over_video_limits(row: FileRow, probe: VideoProbe, limits: Limits) -> FileRow | None:
+    """The invalid row when ffprobe's answer is over a limit, before any frame is decoded:
+    the picture size (``too_many_pixels``, the decoding cost of every frame) and the length."""
+    pixels = probe.width * probe.height
+    if pixels > limits.max_video_pixels:
+        return _invalid(
+            row,
+            MediaErrorCode.TOO_MANY_PIXELS,
+            f"{probe.width}x{probe.height} ({pixels / 1e6:.1f} MP) is over the "
+            f"{limits.max_video_pixels / 1e6:.1f} MP limit for videos",
+        )
+    duration = row.duration_seconds  # as the row keeps it: finite, >= 0, or None
+    if duration is not None and duration > limits.max_video_seconds:
+        return _invalid(
+            row,
+            MediaErrorCode.TOO_LONG,
+            f"{duration / 60:.0f} min is over the "
+            f"{limits.max_video_seconds / 60:.0f} min limit for videos",
+        )
+    return None
 
 
 def _video_fingerprint(store: ObjectStore, key: str, size: int, limits: Limits) -> str:
