@@ -372,9 +372,7 @@ class DynamoFileRepository:
                 status = self._job_status(row.session_id, row.job_id)
                 if status == JobStatus.CANCELLED.value:
                     raise JobCancelled(f"job {row.job_id} was cancelled") from exc
-                raise JobStateChanged(
-                    f"job {row.job_id} is {status}", status=str(status)
-                ) from exc
+                raise JobStateChanged(f"job {row.job_id} is {status}", status=str(status)) from exc
             raise
         return True
 
