@@ -277,6 +277,20 @@ class FakeFileRepository:
                     }
                 )
 
+    def reassign_duplicate(self, row: FileRow, *, was_duplicate_of: str) -> bool:
+        with self.lock:
+            current = self.rows.get((row.job_id, row.file_id))
+            if (
+                current is None
+                or current.status is not FileStatus.DUPLICATE
+                or current.duplicate_of != was_duplicate_of
+            ):
+                return False
+            self.rows[(row.job_id, row.file_id)] = current.model_copy(
+                update={"status": row.status, "duplicate_of": row.duplicate_of}
+            )
+            return True
+
     # -- the HTTP API's rows (init_session)
 
     def add_uploading(self, rows: list[FileRow]) -> None:

@@ -162,6 +162,13 @@ class FileRepository(Protocol):
 
     def write_verdicts(self, rows: list[FileRow]) -> None: ...
 
+    def reassign_duplicate(self, row: FileRow, *, was_duplicate_of: str) -> bool:
+        """Store a ``duplicate`` row's new status and ``duplicateOf`` (TriageRun promoting a
+        copy of an original that never became valid: ``valid`` without ``duplicateOf``, or a
+        duplicate of the promoted copy). Guarded by the row still being a duplicate of
+        ``was_duplicate_of``; False when it is not (an earlier run did it). Counts nothing."""
+        ...
+
     # -- the HTTP API's rows (init_session)
 
     def add_uploading(self, rows: list[FileRow]) -> None:

@@ -452,6 +452,34 @@ class DynamoFileRepository:
                 ),
             )
 
+    def reassign_duplicate(self, row: FileRow, *, was_duplicate_of: str) -> bool:
+        values: dict[str, Any] = {
+            ":status": row.status.value,
+            ":dup": FileStatus.DUPLICATE.value,
+            ":was": was_duplicate_of,
+            ":now": iso(utcnow()),
+        }
+        update = "SET #s = :status, updatedAt = :now"
+        if row.duplicate_of is None:
+            update += " REMOVE duplicateOf"
+        else:
+            update += ", duplicateOf = :new"
+            values[":new"] = row.duplicate_of
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=serialize(row.primary_key()),
+                UpdateExpression=update,
+                ConditionExpression="#s = :dup AND duplicateOf = :was",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(values),
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
+
     # -- the HTTP API's rows (init_session)
 
     def add_uploading(self, rows: list[FileRow]) -> None:
