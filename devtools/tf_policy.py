@@ -12,7 +12,8 @@ topic policies) must be known at plan time (reviewable) and, in every Allow stat
   with only the actions listed there;
 - in resource policies, never allow a public principal (``*``).
 Managed-policy attachments are refused (their documents are not in the plan). media-process's
-S3 access is exactly read of ``uploads/*`` and write of ``derived/*``.
+S3 access is exactly read of ``uploads/*``, write of ``derived/*`` and delete of both (a
+cancelled job's file, issue 13 item 6).
 
 A policy whose JSON is only known after apply is reviewable when it is an
 ``aws_iam_policy_document`` read deferred to apply only because of a condition value (the web
@@ -91,9 +92,13 @@ MANAGED_ATTACHMENTS = {
 }
 # The one function whose S3 access is pinned by prefix (SPEC section 4: no recursive triggers).
 MEDIA_PROCESS_ADDRESS = "module.media_process."
+_UPLOADS = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]+/uploads/\*$")
+_DERIVED = re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]+/derived/\*$")
 MEDIA_PROCESS_S3 = (
-    ("s3:GetObject", re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]+/uploads/\*$")),
-    ("s3:PutObject", re.compile(r"^arn:aws[a-z-]*:s3:::[a-z0-9][a-z0-9.-]+/derived/\*$")),
+    ("s3:GetObject", _UPLOADS),
+    ("s3:PutObject", _DERIVED),
+    ("s3:DeleteObject", _UPLOADS),
+    ("s3:DeleteObject", _DERIVED),
 )
 
 
@@ -202,7 +207,8 @@ def _media_process_s3_problems(where: str, document: dict[str, Any]) -> list[str
                 if not any(a == action and p.match(resource) for a, p in MEDIA_PROCESS_S3):
                     problems.append(
                         f"{where}: statement {statement.get('Sid') or '(no Sid)'}: media-process "
-                        f"may only read uploads/* and write derived/*, not {action} on {resource}"
+                        "may only read uploads/*, write derived/* and delete in both, "
+                        f"not {action} on {resource}"
                     )
     return problems
 

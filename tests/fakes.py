@@ -6,8 +6,10 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from media_triage_shared.errors import JobCancelled
+from media_triage_shared.errors import JobCancelled, JobStateChanged
 from media_triage_shared.models import (
+    CLOSED_JOB_STATUSES,
+    OPEN_JOB_STATUSES,
     FileRow,
     FileStatus,
     JobRow,
@@ -224,7 +226,7 @@ class FakeFileRepository:
             self.rows[(row.job_id, row.file_id)] = row
             return True
 
-    def finalize(self, row: FileRow, *, stall_deadline: str) -> bool:
+    def finalize(self, row: FileRow, *, stall_deadline: str, job_closed: bool = False) -> bool:
         with self.lock:
             current = self.rows.get((row.job_id, row.file_id))
             if current is not None and current.counted:
@@ -232,6 +234,10 @@ class FakeFileRepository:
             job = self.jobs.jobs.get((row.session_id, row.job_id))
             if job is not None and job.status is JobStatus.CANCELLED:
                 raise JobCancelled(f"job {row.job_id} was cancelled")
+            accepted = CLOSED_JOB_STATUSES if job_closed else OPEN_JOB_STATUSES
+            if (job is None and job_closed) or (job is not None and job.status not in accepted):
+                status = "absent" if job is None else job.status.value
+                raise JobStateChanged(f"job {row.job_id} is {status}", status=status)
             row.to_item()  # as DynamoDB would: a row that cannot be stored fails the write
             self.rows[(row.job_id, row.file_id)] = row.model_copy(update={"counted": True})
             self.jobs.count(row.session_id, row.job_id, stall_deadline)
@@ -270,6 +276,20 @@ class FakeFileRepository:
                         "issues": row.issues,
                     }
                 )
+
+    def reassign_duplicate(self, row: FileRow, *, was_duplicate_of: str) -> bool:
+        with self.lock:
+            current = self.rows.get((row.job_id, row.file_id))
+            if (
+                current is None
+                or current.status is not FileStatus.DUPLICATE
+                or current.duplicate_of != was_duplicate_of
+            ):
+                return False
+            self.rows[(row.job_id, row.file_id)] = current.model_copy(
+                update={"status": row.status, "duplicate_of": row.duplicate_of}
+            )
+            return True
 
     # -- the HTTP API's rows (init_session)
 

@@ -88,8 +88,9 @@ def emulator(state_dir: Path, env: dict[str, str] | None = None) -> Iterator[str
         proc.terminate()
         try:
             proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        except subprocess.TimeoutExpired:  # a loaded machine: killed, then reaped (no zombie,
+            proc.kill()  # no ResourceWarning turned error at the session's teardown)
+            proc.wait(timeout=15)
         log.close()
 
 

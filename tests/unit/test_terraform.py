@@ -117,6 +117,10 @@ EXPECTED_GRANTS: dict[str, set[tuple[str, str]]] = {
     "media_process": {
         ("s3:GetObject", UPLOADS),
         ("s3:PutObject", DERIVED),
+        # A cancelled job's file, deleted by the invocation that finds the job cancelled
+        # (issue 13 item 6): IAM cannot scope to one job, so exactly these two prefixes.
+        ("s3:DeleteObject", UPLOADS),
+        ("s3:DeleteObject", DERIVED),
         *{
             (a, FILES)
             for a in (
@@ -782,6 +786,9 @@ def test_prod_media_process_reads_only_uploads_and_writes_only_derived(
     assert s3 == {
         ("s3:GetObject", f"{PROD_BUCKET}/uploads/*"),
         ("s3:PutObject", f"{PROD_BUCKET}/derived/*"),
+        # a cancelled job's file (issue 13 item 6): the two prefixes, never the bucket
+        ("s3:DeleteObject", f"{PROD_BUCKET}/uploads/*"),
+        ("s3:DeleteObject", f"{PROD_BUCKET}/derived/*"),
     }
     # ...and nothing else that touches S3 in any of its policies.
     for address, document in all_policies(prod_plan).items():
@@ -1473,6 +1480,12 @@ def test_policy_violations_report_every_wildcard_of_a_bad_plan() -> None:
                 "Action": "s3:PutObject",
                 "Resource": f"{GOOD_BUCKET}/uploads/*",
             },
+            {
+                "Sid": "DeleteAll",
+                "Effect": "Allow",
+                "Action": "s3:DeleteObject",
+                "Resource": [f"{GOOD_BUCKET}/derived/*", f"{GOOD_BUCKET}/web/*"],
+            },
         ),
         (
             "module.storage.aws_s3_bucket_policy.this",
@@ -1511,10 +1524,12 @@ def test_policy_violations_report_every_wildcard_of_a_bad_plan() -> None:
         "statement Not: Allow with NotAction",
         "statement DeliverExecutionLogs: Resource * with actions outside its allow-list: "
         "['s3:GetObject']",
-        "statement ReadDerived: media-process may only read uploads/* and write derived/*, "
-        f"not s3:GetObject on {GOOD_BUCKET}/derived/*",
-        f"statement WriteUploads: media-process may only read uploads/* and write derived/*, "
-        f"not s3:PutObject on {GOOD_BUCKET}/uploads/*",
+        "statement ReadDerived: media-process may only read uploads/*, write derived/* and "
+        f"delete in both, not s3:GetObject on {GOOD_BUCKET}/derived/*",
+        "statement WriteUploads: media-process may only read uploads/*, write derived/* and "
+        f"delete in both, not s3:PutObject on {GOOD_BUCKET}/uploads/*",
+        "statement DeleteAll: media-process may only read uploads/*, write derived/* and "
+        f"delete in both, not s3:DeleteObject on {GOOD_BUCKET}/web/*",
         "statement Public: allows a public principal (*)",
         "aws_iam_role_policy_attachment.admin: managed policy attachment",
         "aws_lambda_permission.any: invocable by any principal",

@@ -7,10 +7,10 @@ import { errorSentence, formatBytes, formatDuration, jobErrorSentence, phaseWord
 // shared/, MediaErrorCode in shared/src/media_triage_shared/media.py).
 const SERVER_CODES = [
   "unsupported_type", "corrupt", "empty", "too_large", "too_many_pixels", "too_long", "no_video_stream",
-  "timeout", "missing", "not_uploaded", "internal",
+  "timeout", "missing", "not_uploaded", "internal", "late",
   "invalid_request", "unauthorized", "forbidden", "not_found", "route_not_found", "conflict", "job_not_active",
   "job_not_failed", "too_many_uploads", "upload_id_mismatch", "idempotency_key_reused", "payload_too_large",
-  "throttled", "internal_error", "job_cancelled", "analyzer_unavailable",
+  "throttled", "internal_error", "job_cancelled", "analyzer_unavailable", "session_expired", "size_mismatch",
 ];
 
 test("every server error code has its own human sentence", () => {

@@ -56,6 +56,17 @@ class JobCancelled(DomainError):
     code = "job_cancelled"
 
 
+class JobStateChanged(DomainError):
+    """The job's status is not one the row being finalised was built for (an open job's row
+    met a closed job, or the other way round); ``status`` is the job's status now."""
+
+    code = "job_state_changed"
+
+    def __init__(self, message: str, *, status: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class AnalyzerUnavailable(DomainError):
     """The analyzer service failed for good (after its retries): the job fails, retry works."""
 

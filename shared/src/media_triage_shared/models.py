@@ -99,6 +99,12 @@ class JobStatus(StrEnum):
 
 
 TERMINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED})
+# Where a file finalised by MediaProcess lands (ADR 0003): a job in an open status counts it as
+# usual (a failed job's retry triages it with the rest); once triage has started or finished
+# (closed) the file is stored ``invalid`` with code ``late`` and counted, so it never shows
+# ``valid`` without a verdict; a cancelled job counts nothing.
+OPEN_JOB_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED})
+CLOSED_JOB_STATUSES = frozenset({JobStatus.ANALYZING, JobStatus.COMPLETE})
 
 
 class FileStatus(StrEnum):

@@ -147,17 +147,27 @@ class FileRepository(Protocol):
         """Write the ``processing`` row unless the file already exists. True if written."""
         ...
 
-    def finalize(self, row: FileRow, *, stall_deadline: str) -> bool:
+    def finalize(self, row: FileRow, *, stall_deadline: str, job_closed: bool = False) -> bool:
         """Write the final row and count it on the job, exactly once per fileId.
 
         One transaction: the file row (guarded by "not counted yet") and ``ADD
-        processedCount 1`` on the job row (guarded by "not cancelled"). Returns False when it
-        was already counted; raises JobCancelled, writing nothing, when the job was cancelled."""
+        processedCount 1`` on the job row, guarded by the job's status: one of
+        ``OPEN_JOB_STATUSES`` (or no job row yet), or with ``job_closed`` one of
+        ``CLOSED_JOB_STATUSES`` (the caller then stores a ``late`` row). Returns False when it
+        was already counted; writing nothing, raises JobCancelled when the job was cancelled
+        and JobStateChanged (with the job's status) when it is on the other side."""
         ...
 
     def list_files(self, job_id: str) -> list[FileRow]: ...
 
     def write_verdicts(self, rows: list[FileRow]) -> None: ...
+
+    def reassign_duplicate(self, row: FileRow, *, was_duplicate_of: str) -> bool:
+        """Store a ``duplicate`` row's new status and ``duplicateOf`` (TriageRun promoting a
+        copy of an original that never became valid: ``valid`` without ``duplicateOf``, or a
+        duplicate of the promoted copy). Guarded by the row still being a duplicate of
+        ``was_duplicate_of``; False when it is not (an earlier run did it). Counts nothing."""
+        ...
 
     # -- the HTTP API's rows (init_session)
 

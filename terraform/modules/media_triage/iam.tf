@@ -55,6 +55,17 @@ locals {
       resources = [local.derived_objects]
     },
     {
+      # A cancelled job's file: its own original and derived objects, deleted by the
+      # invocation that finds the job cancelled (a late upload, or work that outlived DELETE's
+      # sweep; issue 13 item 6). IAM cannot scope a grant to one job (the ids are runtime
+      # values, and S3 object ARNs take no conditions that could bind them), so the grant is
+      # the two prefixes media-process already works in; the code deletes only the keys of
+      # the file it was invoked for, and only when the job row says cancelled.
+      sid       = "DeleteCancelledFileObjects"
+      actions   = ["s3:DeleteObject"]
+      resources = [local.uploads_objects, local.derived_objects]
+    },
+    {
       sid       = "FileRows"
       actions   = concat(local.row_read, local.row_write)
       resources = [local.arn.files_table]

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from fakes import FakeExecutions, FakeFileRepository, FakeJobRepository, FakeObjectStore
 
-from init_session import http
+from init_session import core, http
 from init_session.core import ApiConfig, Services
 from init_session.ports import IdempotencyRecord
 from init_session.tokens import TokenSecrets
@@ -44,6 +44,10 @@ class FakeUploads:
     aborted: list[str] = field(default_factory=list)
     completed: list[str] = field(default_factory=list)
     counter: int = 0
+    # Part sizes S3 holds per uploadId; an upload not listed here holds exactly what its plan
+    # asked for (``planned``, set by ``Api``): a client that uploaded every part as told.
+    part_sizes: dict[str, dict[int, int]] = field(default_factory=dict)
+    planned: Any = None
 
     def presign_post(
         self, key: str, content_type: str, size: int, expires_in: int
@@ -82,6 +86,14 @@ class FakeUploads:
         del self.uploads[upload_id]
         self.completed.append(upload_id)
         self.store.put_bytes(key, b"x" * 10, upload["content_type"])
+
+    def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
+        upload = self.uploads.get(upload_id)
+        if upload is None or upload["key"] != key:
+            raise NotFound("no such multipart upload")
+        if upload_id in self.part_sizes:
+            return dict(self.part_sizes[upload_id])
+        return dict(self.planned(upload_id)) if self.planned else {}
 
     def abort_multipart(self, key: str, upload_id: str) -> bool:
         if self.uploads.pop(upload_id, None) is None:
@@ -249,6 +261,21 @@ class Api:
             cfg=cfg,
         )
         self.now = T0
+        self.uploads.planned = self._planned_parts
+
+    def _planned_parts(self, upload_id: str) -> dict[int, int]:
+        """The part sizes of the upload's plan (as ``upload_target`` hands them out)."""
+        rows = [
+            r
+            for (_, _), r in self.files.rows.items()
+            if r.upload_id == upload_id and r.size is not None
+        ]
+        if not rows:
+            return {}
+        size = rows[0].size or 0
+        part = core.part_size_for(size, self.svc.cfg.multipart_part_bytes)
+        count = max(1, -(-size // part))
+        return {n: min(part, size - (n - 1) * part) for n in range(1, count + 1)}
 
     def with_config(self, **changes: Any) -> Api:
         self.svc = replace(self.svc, cfg=replace(self.svc.cfg, **changes))

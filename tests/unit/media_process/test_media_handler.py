@@ -82,5 +82,7 @@ def test_a_repeated_event_returns_the_same_answer_and_counts_once(env: Env, hand
     event = _event(upload.key.replace(" ", "+"))
     assert handler(event, Context()) == handler(event, Context())
     assert env.processed_count() == 1
-    # only the delivery that counted may have completed the job: one wake-up, not two
-    assert env.waker.calls == [(upload.session_id, upload.job_id)]
+    # Both deliveries check readiness: the second cannot tell a duplicate from Lambda's retry
+    # after a crash between the count and the wake-up (issue 13 item 7c; the crash itself:
+    # test_media_leftovers.py). Waking a machine already woken is a stale token, ignored.
+    assert env.waker.calls == [(upload.session_id, upload.job_id)] * 2

@@ -93,6 +93,19 @@ class S3UploadSigner:
                 ) from exc
             raise
 
+    def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
+        sizes: dict[int, int] = {}
+        paginator = self._s3.get_paginator("list_parts")
+        try:
+            for page in paginator.paginate(Bucket=self._bucket, Key=key, UploadId=upload_id):
+                for part in page.get("Parts", []):
+                    sizes[int(part["PartNumber"])] = int(part["Size"])
+        except ClientError as exc:
+            if _code(exc) == "NoSuchUpload":
+                raise NotFound("no such multipart upload (completed or aborted)") from exc
+            raise
+        return sizes
+
     def abort_multipart(self, key: str, upload_id: str) -> bool:
         try:
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)

@@ -51,7 +51,13 @@ from init_session.ports import (
     Waker,
 )
 from media_triage_shared import keys, lifecycle
-from media_triage_shared.errors import Conflict, InvalidRequest, NotFound, RateLimited
+from media_triage_shared.errors import (
+    Conflict,
+    InvalidRequest,
+    NotFound,
+    RateLimited,
+    Unauthorized,
+)
 from media_triage_shared.lifecycle import execution_name
 from media_triage_shared.models import (
     FileError,
@@ -208,6 +214,14 @@ def admit_job(client: str, job: JobRow, svc: Services, now: datetime) -> None:
         code="too_many_open_jobs",
         details=[{"field": "client", "message": f"at most {cap} open jobs"}],
     )
+
+
+def require_unexpired(job: JobRow, now: datetime) -> None:
+    """401 ``session_expired`` once the job's ``expiresAt`` (the table's TTL attribute, init + 24 h
+    by default) has passed: DynamoDB deletes expired rows lazily, up to days later, and the
+    token must not keep working until then. The page shows "session expired" on any 401."""
+    if job.expires_at <= int(now.timestamp()):
+        raise Unauthorized("the session has expired; start a new one", code="session_expired")
 
 
 def _require_active(job: JobRow, action: str) -> None:
@@ -577,12 +591,38 @@ def complete_multipart(
         )
     parts = sorted((p.part_number, p.etag) for p in req.parts)
     try:
+        _check_uploaded_size(row, req.upload_id, numbers, svc)
         svc.uploads.complete_multipart(row.original_key, req.upload_id, parts)
     except NotFound:
         if svc.store.head(row.original_key) is None:
             raise
         # completed by an earlier call whose response was lost: same outcome
     return MultipartCompleteResponse(file_id=row.file_id, key=row.original_key)
+
+
+def _check_uploaded_size(row: FileRow, upload_id: str, numbers: list[int], svc: Services) -> None:
+    """The parts S3 holds must add up to the size the file was declared with (issue 13 item
+    11): a presigned part URL does not pin its length, so a client could otherwise store a
+    larger object than the one the API accepted (the presigned POST pins it exactly). A part
+    not uploaded yet is a 400 the client can still fix; a wrong total aborts the upload (its
+    parts are dropped) and is a 400 ``size_mismatch``: the client gives the file up as after
+    any failed complete (``/multipart/abort`` drops the row, the PATCH lowers the count)."""
+    held = svc.uploads.list_parts(row.original_key, upload_id)
+    missing = [n for n in numbers if n not in held]
+    if missing:
+        raise InvalidRequest(
+            f"body.parts: part {missing[0]} has not been uploaded",
+            details=[{"field": "body.parts", "message": f"not uploaded: {missing[:10]}"}],
+        )
+    total, declared = sum(held[n] for n in numbers), row.size or 0
+    if total != declared:
+        svc.uploads.abort_multipart(row.original_key, upload_id)
+        raise InvalidRequest(
+            f"the uploaded parts hold {total} bytes, not the {declared} declared for this file; "
+            "the upload was aborted",
+            code="size_mismatch",
+            details=[{"field": "body.parts", "message": f"{total} bytes != {declared}"}],
+        )
 
 
 def abort_multipart(

@@ -220,6 +220,7 @@ def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
         job = core.authorize(
             req.headers.get("authorization"), params["jobId"], svc.jobs, svc.secrets
         )
+        core.require_unexpired(job, now)
         bind_ids(session_id=job.session_id, job_id=job.job_id)
     call = Call(
         headers=req.headers,

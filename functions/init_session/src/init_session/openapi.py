@@ -21,7 +21,7 @@ _REASONS = {
     202: "Accepted",
     304: "Not modified (If-None-Match matched the current ETag)",
     400: "Invalid request: the details name each field",
-    401: "Missing or malformed session token",
+    401: "Missing or malformed session token, or the session has expired (`session_expired`)",
     403: "The session token does not match this session",
     404: "No such route, or no such job in the caller's session",
     409: "The job's state does not allow this",

@@ -94,6 +94,11 @@ class UploadSigner(Protocol):
         """Raises ``NotFound`` (no such upload) or ``InvalidRequest`` (S3 refused the parts)."""
         ...
 
+    def list_parts(self, key: str, upload_id: str) -> dict[int, int]:
+        """Size in bytes of every part S3 holds for the upload, by part number. Raises
+        ``NotFound`` when there is no such upload (completed or aborted)."""
+        ...
+
     def abort_multipart(self, key: str, upload_id: str) -> bool: ...
 
     def list_multipart(self, prefix: str) -> Iterator[tuple[str, str]]:

@@ -21,6 +21,13 @@ the guarded writes keep the retry harmless. Anything else - and a transient erro
 attempt (the row counts MediaProcess's attempts) - finalises the file ``invalid`` with code
 ``internal``, counted once like any other: one bad file never costs the batch its wait
 (ADR 0012).
+
+A cancelled job leaves nothing behind (issue 13 item 6): an invocation that finds its job
+cancelled - before it starts (a late upload through a still-valid presigned POST), when its
+count is refused (DELETE swept while it worked), or after a concurrent delivery counted the
+file - deletes the file's original and every derived object it may have written. A file that
+arrives after the job's triage started is stored ``invalid`` with code ``late`` and counted,
+never ``valid`` without a verdict (ADR 0003).
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from pydantic import BaseModel, ValidationError
 
 from media_process import detect
 from media_triage_shared import keys
-from media_triage_shared.errors import JobCancelled
+from media_triage_shared.errors import JobCancelled, JobStateChanged
 from media_triage_shared.keys import UploadKey
 from media_triage_shared.logging import get_logger
 from media_triage_shared.media import (
@@ -46,9 +53,11 @@ from media_triage_shared.media import (
     MediaFailure,
     MediaWarningCode,
     Rendition,
+    VideoProbe,
     warning,
 )
 from media_triage_shared.models import (
+    CLOSED_JOB_STATUSES,
     FileError,
     FileRow,
     FileStatus,
@@ -62,6 +71,15 @@ from media_triage_shared.ports import FileRepository, JobRepository, MediaTool, 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 _SAMPLE_BYTES = MIB
+# Every derived object MediaProcess may write for a file (derived/<session>/<job>/<file>/...).
+DERIVED_NAMES = {"thumb.jpg": "thumbnail", "display.jpg": "display", "proxy.mp4": "proxy"}
+LATE = "late"  # the error code of a file finalised after its job's triage started
+LATE_MESSAGE = (
+    "the file arrived after this job's triage had started, so it was not judged; "
+    "upload it again in a new job"
+)
+# Finalise attempts while the job's status moves (open -> closed, or a failed job retried).
+_FINALIZE_TRIES = 4
 
 log = get_logger()
 
@@ -74,6 +92,8 @@ class Limits:
     max_photo_pixels: int = 100_000_000
     max_video_bytes: int = 5 * GIB
     max_video_seconds: float = 3 * 3600
+    # Decoding cost guard, checked on ffprobe's picture size before any frame is decoded.
+    max_video_pixels: int = 7680 * 4320
     # Time kept back from the deadline for the uploads and the final transaction.
     finalize_reserve_seconds: float = 5.0
     # A proxy encode is not started with less time than this left (it would only be killed).
@@ -106,6 +126,14 @@ class Outcome:
     row: FileRow
     counted: bool
     job_cancelled: bool = False  # skipped (or not finalised): the job was cancelled
+    already_counted: bool = False  # an earlier (or concurrent) delivery counted the file
+
+    @property
+    def settled(self) -> bool:
+        """The file is final and counted, by this delivery or an earlier one: whoever sees it
+        settled checks whether the job is ready (a retry after a crash between the count and
+        the wake-up must wake the state machine too)."""
+        return self.counted or self.already_counted
 
 
 def never_transient(exc: Exception) -> bool:
@@ -118,6 +146,7 @@ class _Ctx:
     upload: UploadKey
     store: ObjectStore
     files: FileRepository
+    jobs: JobRepository
     media: MediaTool
     limits: Limits
     deadline: Deadline
@@ -139,20 +168,23 @@ def process_upload(
     existing = files.get_file(upload.job_id, upload.file_id)
     if existing is not None and existing.is_final:
         log.info("media.already_final", status=existing.status.value)
-        return Outcome(existing, counted=False)  # a duplicate delivery: nothing to redo
+        # a duplicate delivery, or Lambda's retry after a crash past the count: nothing to
+        # redo, but the handler still checks whether the job is ready (the wake-up)
+        return Outcome(existing, counted=False, already_counted=True)
     base = _processing_row(upload, existing, limits, now)
+    ctx = _Ctx(upload, store, files, jobs, media, limits, deadline)
     if _cancelled(jobs, upload):  # a late upload to a cancelled job: its URL was still valid
-        log.info("media.job_cancelled", stage="before")  # no work, no derived objects, no row
+        log.info("media.job_cancelled", stage="before")  # no work, no row
+        _discard(ctx)  # the late original (and what an earlier attempt may have written)
         return Outcome(existing or base, counted=False, job_cancelled=True)
     if not files.start_processing(base):  # a concurrent delivery finalised it meanwhile
         current = files.get_file(upload.job_id, upload.file_id)
-        return Outcome(current or base, counted=False)
+        return Outcome(current or base, counted=False, already_counted=True)
     jobs.mark_processing(upload.session_id, upload.job_id, stall_deadline)
 
-    ctx = _Ctx(upload, store, files, media, limits, deadline)
     try:
         final = _storable(_examine(ctx, base).model_copy(update={"updated_at": iso(now)}))
-        return _finalize(files, final, stall_deadline)
+        return _finalize(ctx, final, stall_deadline)
     except Exception as exc:
         attempt, last = base.attempts or 1, limits.max_attempts
         if transient(exc) and attempt < last:
@@ -168,21 +200,66 @@ def process_upload(
             transient=transient(exc),
         )
     failed = _invalid(base, MediaErrorCode.INTERNAL, INTERNAL_MESSAGE)
-    return _finalize(files, failed.model_copy(update={"updated_at": iso(now)}), stall_deadline)
+    return _finalize(ctx, failed.model_copy(update={"updated_at": iso(now)}), stall_deadline)
 
 
 INTERNAL_MESSAGE = "processing failed unexpectedly (internal error); the original file is kept"
 
 
-def _finalize(files: FileRepository, final: FileRow, stall_deadline: str) -> Outcome:
-    try:
-        counted = files.finalize(final, stall_deadline=stall_deadline)
-    except JobCancelled:  # cancelled while we worked: the row stays, nothing is counted
-        log.info("media.job_cancelled", stage="after")
-        return Outcome(final, counted=False, job_cancelled=True)
-    if final.status is FileStatus.INVALID and final.error is not None:
-        log.info("media.invalid", code=final.error.code, message=final.error.message)
-    return Outcome(final, counted)
+def _finalize(ctx: _Ctx, final: FileRow, stall_deadline: str) -> Outcome:
+    """Count the file once, as the row its job's status calls for: ``final`` while the job is
+    open, a ``late`` row once its triage started (the guarded transaction says which)."""
+    row, closed = final, False
+    for _ in range(_FINALIZE_TRIES):
+        try:
+            counted = ctx.files.finalize(row, stall_deadline=stall_deadline, job_closed=closed)
+        except JobCancelled:  # cancelled while we worked: nothing is counted, nothing stays
+            log.info("media.job_cancelled", stage="after")
+            _discard(ctx)
+            return Outcome(row, counted=False, job_cancelled=True)
+        except JobStateChanged as exc:
+            closed = exc.status in {s.value for s in CLOSED_JOB_STATUSES}
+            row = _late(final) if closed else final
+            continue
+        break
+    else:
+        raise RuntimeError(f"job {final.job_id} kept changing status while a file was counted")
+    if not counted:  # a concurrent delivery counted it first
+        if _cancelled(ctx.jobs, ctx.upload):  # ...and DELETE swept since: ours must go too
+            log.info("media.job_cancelled", stage="after_count")
+            _discard(ctx)
+            return Outcome(row, counted=False, job_cancelled=True)
+        return Outcome(row, counted=False, already_counted=True)
+    if closed:
+        log.info("media.late", status=final.status.value)
+    if row.status is FileStatus.INVALID and row.error is not None:
+        log.info("media.invalid", code=row.error.code, message=row.error.message)
+    return Outcome(row, counted)
+
+
+def _late(row: FileRow) -> FileRow:
+    """The row of a file that arrived after its job's triage started: triage will never judge
+    it, so it must not show ``valid`` (or ``duplicate``) without a verdict. A file already
+    invalid keeps its own, more telling, reason."""
+    if row.status is FileStatus.INVALID:
+        return row
+    late = row.model_copy(update={"duplicate_of": None})
+    return late.model_copy(
+        update={"status": FileStatus.INVALID, "error": FileError(code=LATE, message=LATE_MESSAGE)}
+    )
+
+
+def _discard(ctx: _Ctx) -> None:
+    """Delete the file's original and every derived object MediaProcess may have written for
+    it: the job was cancelled and DELETE's sweep may already be over. Deleting a key that is
+    not there is a no-op, so no listing is needed (media-process has no s3:ListBucket)."""
+    up = ctx.upload
+    doomed = [
+        up.key,
+        *(keys.derived_key(up.session_id, up.job_id, up.file_id, name) for name in DERIVED_NAMES),
+    ]
+    ctx.store.delete_keys(doomed)
+    log.info("media.cancelled_objects_deleted", keys=len(doomed))
 
 
 def _storable(row: FileRow) -> FileRow:
@@ -193,9 +270,7 @@ def _storable(row: FileRow) -> FileRow:
 
 def _cancelled(jobs: JobRepository, upload: UploadKey) -> bool:
     """The job was cancelled (its objects deleted). A job row not there yet is not cancelled:
-    an upload may land before init's write, and is counted once the job exists. media-process
-    never deletes (it may only read uploads/* and write derived/*): what a late upload leaves
-    behind expires with the bucket's 1-day lifecycle rule."""
+    an upload may land before init's write, and is counted once the job exists."""
     job = jobs.get_job(upload.session_id, upload.job_id)
     return job is not None and job.status is JobStatus.CANCELLED
 
@@ -327,14 +402,10 @@ def _video(ctx: _Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
         duration_seconds=probe.duration_seconds,
         **_capture_fields(probe.capture),
     )
+    refused = _over_video_limits(row, probe, limits)
+    if refused is not None:
+        return refused
     duration = row.duration_seconds  # as the row keeps it: finite, >= 0, or None
-    if duration is not None and duration > limits.max_video_seconds:
-        return _invalid(
-            row,
-            MediaErrorCode.TOO_LONG,
-            f"{duration / 60:.0f} min is over the "
-            f"{limits.max_video_seconds / 60:.0f} min limit for videos",
-        )
     thumb = ctx.media.video_thumbnail(url, mime_type, probe, timeout=deadline.remaining(reserve))
     if isinstance(thumb, MediaFailure):
         return _failed(row, thumb)
@@ -378,6 +449,28 @@ def _video(ctx: _Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
     )
 
 
+def _over_video_limits(row: FileRow, probe: VideoProbe, limits: Limits) -> FileRow | None:
+    """The invalid row when ffprobe's answer is over a limit, before any frame is decoded:
+    the picture size (``too_many_pixels``, the decoding cost of every frame) and the length."""
+    pixels = probe.width * probe.height
+    if pixels > limits.max_video_pixels:
+        return _invalid(
+            row,
+            MediaErrorCode.TOO_MANY_PIXELS,
+            f"{probe.width}x{probe.height} ({pixels / 1e6:.1f} MP) is over the "
+            f"{limits.max_video_pixels / 1e6:.1f} MP limit for videos",
+        )
+    duration = row.duration_seconds  # as the row keeps it: finite, >= 0, or None
+    if duration is not None and duration > limits.max_video_seconds:
+        return _invalid(
+            row,
+            MediaErrorCode.TOO_LONG,
+            f"{duration / 60:.0f} min is over the "
+            f"{limits.max_video_seconds / 60:.0f} min limit for videos",
+        )
+    return None
+
+
 def _video_fingerprint(store: ObjectStore, key: str, size: int, limits: Limits) -> str:
     """sha256 of the whole file when small; else of its size and three 1 MiB samples (start,
     middle, end): a multi-GB video is never read whole just to find duplicates."""
@@ -411,7 +504,7 @@ def _put(ctx: _Ctx, row: FileRow, name: str, rendition: Rendition, attr: str) ->
     up = ctx.upload
     key = keys.derived_key(up.session_id, up.job_id, up.file_id, name)
     ctx.store.put_bytes(key, rendition.data, rendition.content_type)
-    event = {"thumb.jpg": "thumbnail", "display.jpg": "display", "proxy.mp4": "proxy"}[name]
+    event = DERIVED_NAMES[name]
     log.info(
         f"media.{event}_written",
         bytes=len(rendition.data),

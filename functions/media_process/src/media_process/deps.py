@@ -82,6 +82,7 @@ def limits() -> Limits:
         max_photo_pixels=s.max_photo_pixels,
         max_video_bytes=s.max_video_bytes,
         max_video_seconds=s.max_video_seconds,
+        max_video_pixels=s.max_video_pixels,
         finalize_reserve_seconds=s.finalize_reserve_seconds,
         # The presigned GET must outlive every ffmpeg read of this invocation.
         presign_seconds=int(s.processing_deadline_seconds) + 300,

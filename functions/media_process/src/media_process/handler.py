@@ -47,7 +47,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             deadline=deadline,
             transient=is_transient,
         )
-        if outcome.counted:  # this count may complete the job: wake (or restart) its workflow
+        # This count, or an earlier one whose invocation crashed before the wake-up (Lambda's
+        # retry finds the file counted), may complete the job: wake (or restart) its workflow.
+        if outcome.settled:
             lifecycle.after_count(
                 upload.session_id,
                 upload.job_id,

@@ -25,6 +25,12 @@ class MediaProcessSettings(BaseAppSettings):
     )
     max_video_bytes: int = Field(default=5 * 1024 * MIB, gt=0, description="Larger: too_large.")
     max_video_seconds: float = Field(default=3 * 3600, gt=0, description="Longer: too_long.")
+    max_video_pixels: int = Field(
+        default=7680 * 4320,
+        gt=0,
+        description="Picture size guard (width x height from ffprobe, checked before any frame "
+        "is decoded): larger videos are too_many_pixels. Default 8K UHD.",
+    )
     # Tools and renditions.
     ffmpeg_path: str = Field(default="ffmpeg", min_length=1, description="ffmpeg binary.")
     ffprobe_path: str = Field(default="ffprobe", min_length=1, description="ffprobe binary.")

@@ -5,7 +5,11 @@ Pure: models and ports in, models out (no boto3, no environment, no logging setu
 Rules (SPEC section 7):
 - only ``valid`` files go to the analyzer; ``invalid`` ones never do and get no verdict;
 - ``duplicate`` files (same content as another file of the job) are discarded with issue
-  ``duplicate`` and a reason naming the original, without asking the analyzer;
+  ``duplicate`` and a reason naming the original, without asking the analyzer - unless that
+  original never became ``valid`` (it failed after the duplicate claimed its content, or is
+  still unfinished): then the earliest of its copies is promoted to ``valid`` and judged in
+  its place, the other copies become its duplicates (``promote_orphaned_duplicates``; the
+  rows change status only, the job's count is untouched);
 - every valid file ends with exactly one verdict: whatever the analyzer leaves out (or has no
   preview to look at) is kept with reason "not evaluated";
 - a re-run rewrites every verdict and only status, phase, summary and partial of the job row.
@@ -82,6 +86,48 @@ def _media_for(row: FileRow) -> MediaRef | None:
         if row.mime_type in types and row.size is not None and 0 < row.size <= max_bytes:
             return MediaRef(key=row.original_key, mime_type=row.mime_type, size=row.size)
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class Reassignment:
+    row: FileRow  # the duplicate as it becomes: valid (duplicate_of None) or a copy of another
+    was_duplicate_of: str
+
+
+def orphaned_duplicates(rows: Sequence[FileRow]) -> list[Reassignment]:
+    """Duplicates whose original is not ``valid`` (issue 13 item 7e). MediaProcess claims a
+    content fingerprint before the owner's expensive steps, so a copy can be marked
+    ``duplicate`` of a file that then ends ``invalid`` (``internal``, ``late``) or never
+    finishes: the content would get no verdict at all. Per orphaned original, the earliest
+    copy (created first, then by fileId: deterministic, so a re-run changes nothing) becomes
+    the valid representative and the other copies its duplicates."""
+    by_id = {r.file_id: r for r in rows}
+    groups: dict[str, list[FileRow]] = {}
+    for r in rows:
+        if r.status is FileStatus.DUPLICATE and r.duplicate_of:
+            groups.setdefault(r.duplicate_of, []).append(r)
+    out: list[Reassignment] = []
+    for owner_id, copies in sorted(groups.items()):
+        owner = by_id.get(owner_id)
+        if owner is not None and owner.status is FileStatus.VALID:
+            continue
+        first, *others = sorted(copies, key=lambda r: (r.created_at, r.file_id))
+        promoted = first.model_copy(update={"status": FileStatus.VALID, "duplicate_of": None})
+        out.append(Reassignment(promoted, owner_id))
+        out.extend(
+            Reassignment(c.model_copy(update={"duplicate_of": first.file_id}), owner_id)
+            for c in others
+        )
+    return out
+
+
+def promote_orphaned_duplicates(rows: list[FileRow], files: FileRepository) -> list[FileRow]:
+    """``rows`` with the orphaned duplicates reassigned, stored first (guarded per row)."""
+    changes = orphaned_duplicates(rows)
+    for change in changes:
+        files.reassign_duplicate(change.row, was_duplicate_of=change.was_duplicate_of)
+    changed = {c.row.file_id: c.row for c in changes}
+    return [changed.get(r.file_id, r) for r in rows]
 
 
 def build_manifest(rows: Sequence[FileRow], *, store: ObjectStore, url_ttl: int) -> Manifest:
@@ -205,7 +251,7 @@ def run_triage(
 
     if job.model:  # the init body's per-job override
         analyzer = analyzer.with_model(job.model)
-    rows = files.list_files(req.job_id)
+    rows = promote_orphaned_duplicates(files.list_files(req.job_id), files)
     manifest = build_manifest(rows, store=store, url_ttl=analyzer.url_ttl_seconds)
     names = {r.file_id: r.filename for r in rows}
     answered = (

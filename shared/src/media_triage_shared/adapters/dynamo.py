@@ -8,8 +8,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from media_triage_shared import keys
-from media_triage_shared.errors import JobCancelled
+from media_triage_shared.errors import JobCancelled, JobStateChanged
 from media_triage_shared.models import (
+    CLOSED_JOB_STATUSES,
+    OPEN_JOB_STATUSES,
     FileRow,
     FileStatus,
     JobRow,
@@ -313,9 +315,15 @@ class DynamoFileRepository:
             raise
         return True
 
-    def finalize(self, row: FileRow, *, stall_deadline: str) -> bool:
+    def finalize(self, row: FileRow, *, stall_deadline: str, job_closed: bool = False) -> bool:
         final = row.model_copy(update={"counted": True})
         now = iso(utcnow())
+        accepted = sorted(CLOSED_JOB_STATUSES if job_closed else OPEN_JOB_STATUSES)
+        statuses = {f":s{i}": status.value for i, status in enumerate(accepted)}
+        # An open job's row may also meet a job row not written yet (a counter stub).
+        guard = ("" if job_closed else "attribute_not_exists(#s) OR ") + (
+            f"#s IN ({', '.join(statuses)})"
+        )
         try:
             self._ddb.transact_write_items(
                 TransactItems=[
@@ -336,8 +344,9 @@ class DynamoFileRepository:
                             # the counter (UpdateItem with if_not_exists), so order is free.
                             "UpdateExpression": "ADD processedCount :one SET updatedAt = :now, "
                             "stallDeadline = :deadline, expiresAt = if_not_exists(expiresAt, :ttl)",
-                            # A job cancelled while the file was processed counts nothing.
-                            "ConditionExpression": "attribute_not_exists(#s) OR #s <> :cancelled",
+                            # The row was built for the job's status: a cancelled job counts
+                            # nothing, a job whose triage started gets `late` rows (ADR 0003).
+                            "ConditionExpression": guard,
                             "ExpressionAttributeNames": {"#s": "status"},
                             "ExpressionAttributeValues": serialize(
                                 {
@@ -345,7 +354,7 @@ class DynamoFileRepository:
                                     ":now": now,
                                     ":deadline": stall_deadline,
                                     ":ttl": row.expires_at,
-                                    ":cancelled": JobStatus.CANCELLED.value,
+                                    **statuses,
                                 }
                             ),
                         }
@@ -360,9 +369,22 @@ class DynamoFileRepository:
             if failed[:1] == [True]:
                 return False  # this fileId was already counted: a duplicate delivery
             if failed[1:2] == [True]:
-                raise JobCancelled(f"job {row.job_id} was cancelled") from exc
+                status = self._job_status(row.session_id, row.job_id)
+                if status == JobStatus.CANCELLED.value:
+                    raise JobCancelled(f"job {row.job_id} was cancelled") from exc
+                raise JobStateChanged(f"job {row.job_id} is {status}", status=str(status)) from exc
             raise
         return True
+
+    def _job_status(self, session_id: str, job_id: str) -> str | None:
+        item = self._ddb.get_item(
+            TableName=self._sessions,
+            Key=serialize({"pk": keys.job_pk(session_id), "sk": keys.job_sk(job_id)}),
+            ConsistentRead=True,
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "status"},
+        ).get("Item", {})
+        return item["status"]["S"] if "status" in item else None
 
     def start_processing(self, row: FileRow) -> bool:
         # A whole-row Put is safe here: the row carries what init wrote (filename, size,
@@ -429,6 +451,34 @@ class DynamoFileRepository:
                     }
                 ),
             )
+
+    def reassign_duplicate(self, row: FileRow, *, was_duplicate_of: str) -> bool:
+        values: dict[str, Any] = {
+            ":status": row.status.value,
+            ":dup": FileStatus.DUPLICATE.value,
+            ":was": was_duplicate_of,
+            ":now": iso(utcnow()),
+        }
+        update = "SET #s = :status, updatedAt = :now"
+        if row.duplicate_of is None:
+            update += " REMOVE duplicateOf"
+        else:
+            update += ", duplicateOf = :new"
+            values[":new"] = row.duplicate_of
+        try:
+            self._ddb.update_item(
+                TableName=self._table,
+                Key=serialize(row.primary_key()),
+                UpdateExpression=update,
+                ConditionExpression="#s = :dup AND duplicateOf = :was",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues=serialize(values),
+            )
+        except ClientError as exc:
+            if _is_conditional_failure(exc):
+                return False
+            raise
+        return True
 
     # -- the HTTP API's rows (init_session)
 

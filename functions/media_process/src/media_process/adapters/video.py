@@ -6,6 +6,13 @@ The demuxer is forced from the sniffed type (``-f mov|matroska|avi``): ffprobe h
 an ANSI-art video stream in a text file and exits 0, so it is never left to guess. Every run
 is a subprocess with a timeout; past it the process is killed and the result is a ``timeout``
 failure. ffmpeg-python builds the argument lists; running them is ours.
+
+The tools read hostile files, so they get nothing they do not need (issue 13 item 11): a clean
+environment (``child_environment``: no AWS credentials, no proxies; only PATH, the library
+path, the temp dir and the locale) and ``-protocol_whitelist`` with the source URL's own
+protocols only (``https,tls,tcp`` for a presigned URL on AWS, ``http,tcp`` on the local
+emulator, ``file`` for a local path in tests), so a container that points at another resource
+(a QuickTime data reference, a playlist) cannot make ffmpeg open a local file or a URL.
 """
 
 from __future__ import annotations
@@ -13,9 +20,12 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import re
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +55,10 @@ _DEMUXERS = {
     detect.AVI: "avi",
 }
 _URL = re.compile(r"(?:https?|file)://\S+")
+# What the tools may inherit from the Lambda's environment: never AWS_* (the function's
+# credentials), never proxies or anything else a hostile file could make ffmpeg use or leak.
+CHILD_ENVIRONMENT = ("PATH", "LD_LIBRARY_PATH", "TMPDIR", "LANG", "LC_ALL", "TZ")
+_PROTOCOLS = {"https": "https,tls,tcp", "http": "http,tcp"}
 _ISO6709 = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
 
 
@@ -64,9 +78,29 @@ class VideoOptions:
     scratch_dir: str | None = None  # where the (small) proxy is encoded before its upload
 
 
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment ffmpeg and ffprobe run with: only ``CHILD_ENVIRONMENT``'s variables."""
+    return {name: environ[name] for name in CHILD_ENVIRONMENT if name in environ}
+
+
+def protocol_whitelist(source_url: str) -> str:
+    """The protocols ffmpeg may open for ``source_url``: its own scheme's chain, nothing else
+    (``file`` only for a local path, which only tests use)."""
+    scheme, sep, _ = source_url.partition("://")
+    if not sep:
+        return "file"
+    return _PROTOCOLS.get(scheme.lower(), "file" if scheme.lower() == "file" else "none")
+
+
 class FfmpegVideoTool:
-    def __init__(self, options: VideoOptions | None = None) -> None:
+    def __init__(
+        self,
+        options: VideoOptions | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.options = options or VideoOptions()
+        self._clock = clock
 
     # ------------------------------------------------------------------------ probe
 
@@ -78,7 +112,7 @@ class FfmpegVideoTool:
             self.options.ffprobe,
             "-v",
             "error",
-            *self._input_options(mime_type),
+            *self._input_options(mime_type, source_url),
             "-print_format",
             "json",
             "-show_format",
@@ -86,7 +120,7 @@ class FfmpegVideoTool:
             "-i",
             source_url,
         ]
-        done = _run(args, timeout, "ffprobe")
+        done = _run(args, timeout, "ffprobe", _environment())
         if isinstance(done, MediaFailure):
             return done
         if done.returncode != 0:
@@ -104,12 +138,14 @@ class FfmpegVideoTool:
     def video_thumbnail(
         self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
     ) -> Rendition | MediaFailure:
-        """One frame near ``thumbnail_at_seconds`` (the first frame of shorter clips), JPEG."""
+        """One frame near ``thumbnail_at_seconds`` (the first frame of shorter clips), JPEG.
+        The retry at 0 s shares ``timeout`` with the first attempt: one budget, not two."""
         at = self.options.thumbnail_at_seconds
         duration = probe.duration_seconds
         start = at if duration is None or duration > at + 0.25 else 0.0
+        ends = self._clock() + timeout
         for seek in dict.fromkeys((start, 0.0)):  # past the real end (a lying duration): retry
-            result = self._frame(source_url, mime_type, seek, timeout)
+            result = self._frame(source_url, mime_type, seek, ends - self._clock())
             if not isinstance(result, MediaFailure) or result.code is MediaErrorCode.TIMEOUT:
                 return result
         return result
@@ -119,7 +155,7 @@ class FfmpegVideoTool:
     ) -> Rendition | MediaFailure:
         edge = self.options.thumbnail_edge
         seek_kwargs = {"ss": seek} if seek else {}
-        inp = ffmpeg.input(source_url, **self._input_kwargs(mime_type), **seek_kwargs)
+        inp = ffmpeg.input(source_url, **self._input_kwargs(mime_type, source_url), **seek_kwargs)
         out = inp["v:0"].filter(
             "scale",
             f"min({edge},iw)",
@@ -129,7 +165,7 @@ class FfmpegVideoTool:
         stream = ffmpeg.output(
             out, "pipe:", vframes=1, format="image2pipe", vcodec="mjpeg", **{"q:v": 4}
         )
-        done = _run(self._ffmpeg_args(stream), timeout, "ffmpeg (thumbnail)")
+        done = _run(self._ffmpeg_args(stream), timeout, "ffmpeg (thumbnail)", _environment())
         if isinstance(done, MediaFailure):
             return done
         try:
@@ -157,7 +193,7 @@ class FfmpegVideoTool:
         edge = opts.proxy_edge
         with tempfile.TemporaryDirectory(prefix="proxy-", dir=opts.scratch_dir) as tmp:
             target = Path(tmp) / "proxy.mp4"
-            inp = ffmpeg.input(source_url, **self._input_kwargs(mime_type))
+            inp = ffmpeg.input(source_url, **self._input_kwargs(mime_type, source_url))
             video = (
                 inp["v:0"]
                 .filter("fps", fps=round(fps, 3))
@@ -192,7 +228,7 @@ class FfmpegVideoTool:
                 format="mp4",
                 **audio,
             )
-            done = _run(self._ffmpeg_args(stream), timeout, "ffmpeg (proxy)")
+            done = _run(self._ffmpeg_args(stream), timeout, "ffmpeg (proxy)", _environment())
             if isinstance(done, MediaFailure):
                 return done
             if done.returncode != 0 or not target.exists() or target.stat().st_size == 0:
@@ -205,29 +241,41 @@ class FfmpegVideoTool:
 
     # ------------------------------------------------------------------------ helpers
 
-    def _input_kwargs(self, mime_type: str) -> dict[str, Any]:
+    def _input_kwargs(self, mime_type: str, source_url: str) -> dict[str, Any]:
         return {
             "f": _DEMUXERS[mime_type],
+            "protocol_whitelist": protocol_whitelist(source_url),
             "rw_timeout": int(self.options.io_timeout_seconds * 1_000_000),
         }
 
-    def _input_options(self, mime_type: str) -> list[str]:
-        return [arg for k, v in self._input_kwargs(mime_type).items() for arg in (f"-{k}", str(v))]
+    def _input_options(self, mime_type: str, source_url: str) -> list[str]:
+        kwargs = self._input_kwargs(mime_type, source_url)
+        return [arg for k, v in kwargs.items() for arg in (f"-{k}", str(v))]
 
     def _ffmpeg_args(self, stream: Any) -> list[str]:
         head = [self.options.ffmpeg, "-nostdin", "-hide_banner", "-v", "error", "-y"]
         return [*head, *stream.get_args()]
 
 
+def _environment() -> dict[str, str]:
+    return child_environment(os.environ)
+
+
 def _run(
-    args: list[str], timeout: float, what: str
+    args: list[str], timeout: float, what: str, env: Mapping[str, str]
 ) -> subprocess.CompletedProcess[bytes] | MediaFailure:
-    """The subprocess, killed at ``timeout`` seconds (the caller's share of the deadline)."""
+    """The subprocess, killed at ``timeout`` seconds (the caller's share of the deadline), with
+    ``env`` as its whole environment."""
     if timeout <= 0:
         return MediaFailure(MediaErrorCode.TIMEOUT, f"no time left for {what} before the deadline")
     try:
         return subprocess.run(
-            args, capture_output=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL
+            args,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            env=dict(env),
         )
     except subprocess.TimeoutExpired:
         return MediaFailure(
