@@ -30,6 +30,7 @@ Figures are printed (and written to ``--out``/bench_web.json); nothing gates on 
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime
 import gzip
 import io
@@ -56,6 +57,9 @@ TARGET_THROUGHPUT_RATIO = 0.9
 LONG_TASK_MS = 50.0
 DROPZONE_MARK = "media-triage:dropzone"  # web/src/view.ts
 BASELINE_KEY = "_bench/baseline.html"
+# RunTask (wall and thread time), what ran inside it, and the page's bench:* marks
+TRACE_CATEGORIES = ["toplevel", "devtools.timeline", "blink.user_timing"]
+PHASES = ("upload", "processing", "verdicts")
 BASELINE_HTML = (
     '<!doctype html><html lang="en"><head><meta charset="utf-8">'
     '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -63,50 +67,7 @@ BASELINE_HTML = (
     '<p elementtiming="dropzone">Drop photos and videos here</p></body></html>'
 )
 
-# Runs in every document before its own scripts (Playwright injects it; the page's CSP does
-# not apply). Collects paint/element/long-task entries and, once told how many rows to expect,
-# when the last row left the upload phases and when every row reached a final phase.
-INIT_SCRIPT = """
-(() => {
-  const b = (window.__bench = {
-    element: null, longtasks: [], drop: null, uploaded: null, processed: null,
-    complete: null, expected: 0,
-  });
-  const observe = (type, fn) => {
-    try { new PerformanceObserver((l) => l.getEntries().forEach(fn)).observe({ type, buffered: true }); }
-    catch (e) { /* entry type not supported */ }
-  };
-  observe("element", (e) => { if (e.identifier === "dropzone" && b.element === null) b.element = e.renderTime || e.loadTime; });
-  observe("longtask", (e) => b.longtasks.push([e.startTime, e.duration]));
-  const UPLOADING = new Set(["queued", "uploading", "needs_file"]);
-  const FINAL = new Set(["valid", "invalid", "duplicate", "upload_failed"]);
-  const check = () => {
-    if (!b.expected || b.drop === null) return;
-    const now = performance.now();
-    const rows = document.querySelectorAll("[data-testid=file-row]");
-    if (rows.length >= b.expected) {
-      let uploading = 0, final = 0;
-      for (const r of rows) {
-        const p = r.dataset.phase;
-        if (UPLOADING.has(p)) uploading++;
-        if (FINAL.has(p)) final++;
-      }
-      if (uploading === 0 && b.uploaded === null) b.uploaded = now;
-      if (final === rows.length && b.processed === null) b.processed = now;
-    }
-    const st = document.querySelector("[data-testid=job-status]");
-    const verdicts = document.querySelector("[data-testid=verdicts]");
-    if (st && st.dataset.status === "complete" && verdicts && !verdicts.hidden && b.complete === null) b.complete = now;
-  };
-  document.addEventListener("change", (e) => {
-    if (e.target && e.target.id === "file-input" && b.drop === null) b.drop = performance.now();
-  }, true);
-  const start = () => new MutationObserver(check).observe(document.body, {
-    subtree: true, childList: true, attributes: true, attributeFilter: ["data-phase", "data-status", "hidden"],
-  });
-  if (document.body) start(); else document.addEventListener("DOMContentLoaded", start);
-})();
-"""
+INIT_SCRIPT = (Path(__file__).parent / "bench_web_page.js").read_text()
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -270,7 +231,8 @@ def one_load(browser: Any, url: str, with_mark: bool) -> Load:
             """(mark) => ({
                 element: window.__bench.element,
                 mark: (performance.getEntriesByName(mark)[0] || {}).startTime ?? null,
-                fcp: (performance.getEntriesByName("first-contentful-paint")[0] || {}).startTime ?? null,
+                fcp: (performance.getEntriesByName("first-contentful-paint")[0] || {})
+                    .startTime ?? null,
             })""",
             DROPZONE_MARK,
         )
@@ -360,10 +322,10 @@ def cli_upload(api: str, paths: Sequence[Path], concurrency: int) -> Upload:
 
 
 def page_drop(
-    browser: Any, web_url: str, paths: Sequence[Path], timeout_s: float
+    browser: Any, web_url: str, paths: Sequence[Path], timeout_s: float, trace: bool = False
 ) -> tuple[dict[str, Any], dict[str, int]]:
     """Drop ``paths`` into a fresh page, wait for the verdicts; the page's timestamps and the
-    results polls' concurrency."""
+    results polls' concurrency (and, with ``trace``, the Chromium trace's events as "trace")."""
     ctx = browser.new_context()
     polls = {"inflight": 0, "max": 0, "total": 0}
 
@@ -389,11 +351,14 @@ def page_drop(
         page.goto(web_url, wait_until="load")
         page.get_by_test_id("dropzone").wait_for(state="visible")
         page.evaluate("(n) => { window.__bench.expected = n; }", len(paths))
+        if trace:
+            browser.start_tracing(page=page, categories=TRACE_CATEGORIES)
         page.set_input_files("[data-testid=file-input]", [str(p) for p in paths])
         page.wait_for_function(
             "() => window.__bench.complete !== null", timeout=timeout_s * 1000, polling=250
         )
         page.wait_for_timeout(1000)  # the frames after the verdicts appear
+        events = json.loads(browser.stop_tracing())["traceEvents"] if trace else None
         got: dict[str, Any] = page.evaluate(
             """() => {
                 const rows = [...document.querySelectorAll("[data-testid=file-row]")];
@@ -402,6 +367,8 @@ def page_drop(
                     rows: rows.length};
             }"""
         )
+        if events is not None:
+            got["trace"] = events
         return got, polls
     finally:
         ctx.close()
@@ -411,9 +378,7 @@ def page_upload(browser: Any, web_url: str, paths: Sequence[Path]) -> Upload:
     got, _ = page_drop(browser, web_url, paths, 300)
     if got["drop"] is None or got["uploaded"] is None:
         raise RuntimeError(f"the page never finished its uploads: {got}")
-    return Upload(
-        "page", (got["uploaded"] - got["drop"]) / 1000, int(got["failed"]), "complete"
-    )
+    return Upload("page", (got["uploaded"] - got["drop"]) / 1000, int(got["failed"]), "complete")
 
 
 def throughput(
@@ -487,11 +452,19 @@ def small_jpegs(out: Path, count: int, seed: int = 500) -> list[Path]:
 
 
 @dataclass
+class Task:
+    phase: str
+    wall_ms: float
+    thread_ms: float  # the main thread's CPU time (0 when the trace has none)
+    what: str  # the trace events inside it with the most thread time
+
+
+@dataclass
 class Many:
     files: int
     bytes: int
-    phases: dict[str, list[float]]  # phase -> long task durations (ms)
-    longest: float
+    observed: dict[str, list[float]]  # phase -> long task durations (PerformanceObserver, ms)
+    tasks: list[Task]  # the trace's main-thread tasks over 50 ms (wall)
     polls_max: int
     polls_total: int
     upload_s: float
@@ -500,30 +473,77 @@ class Many:
     failed: int
 
 
-def many_files(browser: Any, web_url: str, paths: Sequence[Path]) -> Many:
-    got, polls = page_drop(browser, web_url, paths, 600)
-    drop, uploaded, processed, complete = (
-        got["drop"],
-        got["uploaded"] or got["complete"],
-        got["processed"] or got["complete"],
-        got["complete"],
+def phase_of(t: float, bounds: dict[str, float]) -> str:
+    if t < bounds["uploaded"]:
+        return "upload"
+    return "processing" if t < bounds["processed"] else "verdicts"
+
+
+def trace_tasks(events: list[dict[str, Any]]) -> list[Task]:
+    """Main-thread tasks of the renderer over 50 ms of wall time, with their thread time and
+    what ran inside them, by phase (the page's bench:* marks in the same trace)."""
+    threads = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("name") == "thread_name" and e["args"].get("name") == "CrRendererMain"
+    }
+    marks = {
+        e["name"].removeprefix("bench:"): float(e["ts"])
+        for e in events
+        if str(e.get("name", "")).startswith("bench:")
+    }
+    if "drop" not in marks:
+        return []
+    end = marks.get("complete", float("inf")) + 1_000_000
+    bounds = {k: marks.get(k, marks.get("complete", end)) for k in ("uploaded", "processed")}
+    main = sorted(
+        (e for e in events if e.get("ph") == "X" and (e.get("pid"), e.get("tid")) in threads),
+        key=lambda e: float(e["ts"]),
     )
-    phases: dict[str, list[float]] = {"upload": [], "processing": [], "verdicts": []}
-    for start, duration in got["longtasks"]:
-        if start + duration < drop:
+    starts = [float(e["ts"]) for e in main]
+    out = []
+    for task in main:
+        if task["name"] != "ThreadControllerImpl::RunTask" or task.get("dur", 0) <= 50_000:
             continue
-        key = "upload" if start < uploaded else "processing" if start < processed else "verdicts"
-        phases[key].append(duration)
-    every = [d for ds in phases.values() for d in ds]
+        start, stop = task["ts"], task["ts"] + task["dur"]
+        if stop < marks["drop"] or start > end:
+            continue
+        inside: dict[str, int] = {}
+        for e in main[bisect.bisect_left(starts, start) : bisect.bisect_right(starts, stop)]:
+            if e["name"] not in {"ThreadControllerImpl::RunTask", "RunTask"}:
+                inside[e["name"]] = inside.get(e["name"], 0) + int(e.get("tdur", 0))
+        top = sorted(inside.items(), key=lambda kv: -kv[1])[:3]
+        out.append(
+            Task(
+                phase=phase_of(start, bounds),
+                wall_ms=task["dur"] / 1000,
+                thread_ms=task.get("tdur", 0) / 1000,
+                what=", ".join(f"{k} {v / 1000:.0f}" for k, v in top if v >= 1000) or "-",
+            )
+        )
+    return out
+
+
+def many_files(browser: Any, web_url: str, paths: Sequence[Path]) -> Many:
+    got, polls = page_drop(browser, web_url, paths, 600, trace=True)
+    drop, complete = got["drop"], got["complete"]
+    bounds = {
+        "uploaded": got["uploaded"] or complete,
+        "processed": got["processed"] or complete,
+    }
+    observed: dict[str, list[float]] = {k: [] for k in PHASES}
+    for start, duration in got["longtasks"]:
+        if start + duration >= drop:
+            observed[phase_of(start, bounds)].append(duration)
     return Many(
         files=len(paths),
         bytes=sum(p.stat().st_size for p in paths),
-        phases=phases,
-        longest=max(every, default=0.0),
+        observed=observed,
+        tasks=trace_tasks(got.get("trace") or []),
         polls_max=polls["max"],
         polls_total=polls["total"],
-        upload_s=(uploaded - drop) / 1000,
-        processed_s=(processed - drop) / 1000,
+        upload_s=(bounds["uploaded"] - drop) / 1000,
+        processed_s=(bounds["processed"] - drop) / 1000,
         complete_s=(complete - drop) / 1000,
         failed=int(got["failed"]),
     )
@@ -533,19 +553,45 @@ def report_many(m: Many) -> str:
     def cell(ds: list[float]) -> str:
         return f"{len(ds)} (longest {max(ds):.0f} ms)" if ds else "0"
 
-    every = [d for ds in m.phases.values() for d in ds]
-    rows = [
-        ["drop -> last upload", f"{m.upload_s:.1f} s", cell(m.phases["upload"])],
-        ["-> every file processed", f"{m.processed_s:.1f} s", cell(m.phases["processing"])],
-        ["-> verdict grid shown", f"{m.complete_s:.1f} s", cell(m.phases["verdicts"])],
+    def busy(phase: str) -> str:
+        cpu = [t.thread_ms for t in m.tasks if t.phase == phase]
+        over = [c for c in cpu if c > LONG_TASK_MS]
+        return f"{len(over)} (most CPU in one: {max(cpu):.0f} ms)" if cpu else "0"
+
+    times = {"upload": m.upload_s, "processing": m.processed_s, "verdicts": m.complete_s}
+    labels = {
+        "upload": "drop -> last upload",
+        "processing": "-> every file processed",
+        "verdicts": "-> verdict grid shown (+1 s)",
+    }
+    rows = [[labels[k], f"{times[k]:.1f} s", cell(m.observed[k]), busy(k)] for k in PHASES]
+    observed = [d for ds in m.observed.values() for d in ds]
+    own = [t for t in m.tasks if t.thread_ms > LONG_TASK_MS]
+    lines = [
+        table(
+            [
+                "phase (from the drop)",
+                "time",
+                "tasks > 50 ms (wall, longtask)",
+                "of them > 50 ms of main-thread CPU (trace)",
+            ],
+            rows,
+        ),
+        "",
+        f"{m.files} files ({m.bytes / 1e6:.2f} MB), {m.failed} failed upload(s). "
+        f"Long tasks (wall): {len(observed)}, longest {max(observed, default=0):.0f} ms; "
+        f"with > 50 ms of the page's own main-thread CPU: {len(own)} "
+        f"(target none: {met(not own)}; by wall time: {met(not observed)}). "
+        f"Results polls: {m.polls_total}, at most {m.polls_max} in flight at once "
+        f"(target 1: {met(m.polls_max <= 1)})",
     ]
-    return (
-        table(["phase (from the drop)", "time", "main-thread tasks > 50 ms"], rows)
-        + f"\n\n{m.files} files ({m.bytes / 1e6:.2f} MB), {m.failed} failed upload(s). "
-        f"Tasks > 50 ms: {len(every)}, longest {m.longest:.0f} ms "
-        f"(target: none: {met(not every)}). Results polls: {m.polls_total}, at most "
-        f"{m.polls_max} in flight at once (target 1: {met(m.polls_max <= 1)})"
-    )
+    if m.tasks:
+        worst = sorted(m.tasks, key=lambda t: -t.thread_ms)[:3]
+        lines.append(
+            "Heaviest tasks (wall / CPU ms, phase: trace events by CPU ms): "
+            + "; ".join(f"{t.wall_ms:.0f} / {t.thread_ms:.0f} ({t.phase}: {t.what})" for t in worst)
+        )
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------- main
