@@ -50,11 +50,11 @@ DOCKER_PLATFORM := linux/$(if $(filter x86_64,$(ARCH)),amd64,arm64)
 CHECKOV := uvx --python 3.11 --from checkov==3.3.30 -c devtools/checkov-constraints.txt checkov
 
 .PHONY: help install web test-web build image up down status deploy-env destroy-env plan-env demo test \
-        test-unit test-integration test-e2e test-browser fuzz lint fmt typecheck tf-check checkov policy-check \
-        bench bench-triage bench-media bench-e2e bench-api clean apply-local
+        test-unit test-integration test-e2e test-browser fuzz lint fmt typecheck tf-check checkov \
+        policy-check bench bench-triage bench-media bench-e2e bench-api bench-web clean apply-local
 
 help: ## List the tasks
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: .venv/.installed ## Install the workspace from uv.lock (uv required)
 .venv/.installed: uv.lock pyproject.toml shared/pyproject.toml functions/*/pyproject.toml devtools/local_aws/pyproject.toml
@@ -260,7 +260,7 @@ fmt: install ## Format Python and Terraform
 	.venv/bin/ruff format .
 	terraform fmt -recursive terraform
 
-bench: bench-media bench-triage bench-e2e bench-api ## All benchmarks (ratios against in-run baselines)
+bench: bench-media bench-triage bench-e2e bench-api bench-web ## All benchmarks (ratios against in-run baselines)
 
 bench-media: install ## Thumbnail/proxy costs vs baselines
 	$(PY) devtools/bench_media.py
@@ -283,6 +283,14 @@ bench-api: ## Results latency (36/500 files) vs a bare Query; poll-loop transiti
 	  $(PY) devtools/bench_api.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" \
 	    --endpoint $(ENDPOINT) --files-table "$$($(TF) output -raw $(TF_STATE_ARG) files_table_name)" \
 	    --state-machine-arn "$$($(TF) output -raw $(TF_STATE_ARG) state_machine_arn)"
+
+bench-web: ## The page: weight, first render vs a static page, uploads vs the CLI, 500 files in one job (KEEP=1 keeps it up)
+	@$(MAKE) -s up
+	@trap '[ -n "$(KEEP)" ] || $(MAKE) -s down' EXIT; \
+	  $(MAKE) -s deploy-env ENV=local && \
+	  $(PY) devtools/bench_web.py --web-url "$$($(TF) output -raw $(TF_STATE_ARG) web_url)" \
+	    --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" --endpoint $(ENDPOINT) \
+	    --web-bucket "$$($(TF) output -raw $(TF_STATE_ARG) web_bucket_name)" --out out/bench-web
 
 clean: ## Remove build outputs and local state
 	rm -rf build out $(LOCAL_DIR) .pytest_cache .mypy_cache .ruff_cache
