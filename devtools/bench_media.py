@@ -1,7 +1,8 @@
 """MediaProcess benchmark (`make bench-media`): ratios against floors measured in the same run.
 
 Not a test: it prints numbers, checks them against the issue's targets and writes its section of
-docs/benchmarks.md; it never gates CI on wall time. Every measured operation runs in a fresh child process so its peak RSS is its own.
+docs/benchmarks.md; it never gates CI on wall time. Every measured operation runs in a fresh
+child process so its peak RSS is its own.
 
 - photos (12 MP JPEG, 24 MP JPEG, 12 MP HEIC): the MediaProcess photo core (type detection,
   metadata, thumbnail, display copy; no S3/DynamoDB I/O) vs a bare Pillow script producing the
