@@ -130,6 +130,22 @@ def _thumb(colour: tuple[int, int, int]) -> bytes:
     return buf.getvalue()
 
 
+def _processed(job: FakeJob) -> int:
+    return sum(f.status in {"valid", "invalid", "duplicate"} for f in job.files.values())
+
+
+def _job_view(job: FakeJob) -> dict[str, Any]:
+    """The JobView body (PATCH, and the start of DELETE's)."""
+    return {
+        "jobId": job.job_id,
+        "sessionId": job.session_id,
+        "status": job.status,
+        "phase": job.phase,
+        "expectedFileCount": job.expected,
+        "processedCount": _processed(job),
+    }
+
+
 def _results_body(state: State, job: FakeJob) -> dict[str, Any]:
     files = []
     for f in job.files.values():
@@ -146,16 +162,7 @@ def _results_body(state: State, job: FakeJob) -> dict[str, Any]:
             entry["status"] = "invalid"
             entry["error"] = {"code": "not_uploaded", "message": "the file never arrived"}
         files.append(entry)
-    processed = sum(f.status in {"valid", "invalid", "duplicate"} for f in job.files.values())
-    body: dict[str, Any] = {
-        "jobId": job.job_id,
-        "sessionId": job.session_id,
-        "status": job.status,
-        "phase": job.phase,
-        "expectedFileCount": job.expected,
-        "processedCount": processed,
-        "files": files,
-    }
+    body: dict[str, Any] = {**_job_view(job), "files": files}
     if job.status == "complete":
         keep: list[dict[str, Any]] = []
         discard: list[dict[str, Any]] = []
@@ -197,7 +204,7 @@ def _advance(state: State, job: FakeJob) -> None:
                     f.status, f.duplicate_of = "duplicate", original
                 else:
                     f.status = "valid"
-    processed = sum(f.status in {"valid", "invalid", "duplicate"} for f in job.files.values())
+    processed = _processed(job)
     if any(f.status != "uploading" for f in job.files.values()) and job.status == "pending":
         job.status, job.phase = "processing", "processing_files"
     if processed >= job.expected and job.status == "processing" and not state.faults.never_complete:
@@ -456,33 +463,19 @@ class Handler(BaseHTTPRequestHandler):
             job.expected = body["expectedFileCount"]
             self.state.patches.append(job.expected)
             # a file that will not come leaves the job's wait
-        self._send(
-            200,
-            {
-                "jobId": job.job_id,
-                "sessionId": job.session_id,
-                "status": job.status,
-                "phase": job.phase,
-                "expectedFileCount": job.expected,
-                "processedCount": 0,
-            },
-        )
+        self._send(200, _job_view(job))
 
     def _delete(self, job: FakeJob) -> None:
         with self.state.lock:
             job.status, job.phase = "cancelled", "cancelled"
             self.state.deletes.append(job.job_id)
+        files = job.files.values()
         self._send(
             200,
             {
-                "jobId": job.job_id,
-                "sessionId": job.session_id,
-                "status": job.status,
-                "phase": job.phase,
-                "expectedFileCount": job.expected,
-                "processedCount": 0,
-                "deletedObjects": sum(f.data is not None for f in job.files.values()),
-                "abortedUploads": sum(f.multipart and f.data is None for f in job.files.values()),
+                **_job_view(job),
+                "deletedObjects": sum(f.data is not None for f in files),
+                "abortedUploads": sum(f.multipart and f.data is None for f in files),
             },
         )
 
