@@ -236,10 +236,12 @@ class ApiClient:
             raise ApiError(resp.status_code, "bad_response", "expected a JSON object")
         return data
 
-    def _parse(self, resp: requests.Response, model: type[M]) -> M:
+    def _parse(
+        self, resp: requests.Response, model: type[M], data: dict[str, Any] | None = None
+    ) -> M:
         """The answer as the server's own response model (``init_session.api_models``)."""
         try:
-            return model.model_validate(self._json(resp))
+            return model.model_validate(self._json(resp) if data is None else data)
         except ValidationError as exc:
             raise ApiError(resp.status_code, "bad_response", str(exc)) from exc
 
@@ -309,8 +311,9 @@ class ApiClient:
         new_etag = resp.headers.get("ETag") or etag
         if resp.status_code == 304:
             return Poll(new_etag, None)
-        self._parse(resp, ResultsResponse)
-        return Poll(new_etag, self._json(resp))
+        body = self._json(resp)
+        self._parse(resp, ResultsResponse, body)
+        return Poll(new_etag, body)
 
     def cancel(self, job_id: str, *, timeout: float | None = None) -> CancelResponse:
         """``DELETE /api/triage/{jobId}``: stop the job and delete its media."""
