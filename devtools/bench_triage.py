@@ -1,5 +1,6 @@
 """Benchmark TriageRun: wall time against the ideal batch schedule, and the local analyzer's
-per-image cost against a plain Pillow decode of the same thumbnail. Prints ratios; never gates.
+per-image cost against a plain Pillow decode of the same thumbnail. Prints ratios and writes its
+section of docs/benchmarks.md (devtools/bench_report.py); never gates.
 
     python devtools/bench_triage.py                 # 36 and 500 files, 2 s per Gemini call
     python devtools/bench_triage.py --latency 0.2   # a quick run
@@ -25,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import triage_images as ti  # noqa: E402
+from bench_report import write_section  # noqa: E402 - devtools/, the script's directory
 from fake_gemini import FakeGemini  # noqa: E402 - tests/ is on the path now
 from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore  # noqa: E402
 from PIL import Image  # noqa: E402
@@ -88,7 +90,9 @@ def _job(n: int) -> tuple[FakeJobRepository, FakeFileRepository]:
     return jobs, files
 
 
-def bench_gemini(sizes: list[int], latency: float, concurrency: int) -> None:
+def bench_gemini(sizes: list[int], latency: float, concurrency: int) -> str:
+    """Prints the run; returns its markdown table."""
+    rows = []
     print(f"TriageRun with the fake Gemini: {latency:.2f} s per call, concurrency {concurrency}")
     print(f"  {'files':>6} {'batches':>8} {'calls':>6} {'ideal s':>8} {'actual s':>9} {'ratio':>6}")
     with FakeGemini(latency=latency) as fake:
@@ -132,6 +136,18 @@ def bench_gemini(sizes: list[int], latency: float, concurrency: int) -> None:
                 f"  {n:>6} {batches:>8} {calls:>6} {ideal:>8.2f} {actual:>9.2f} "
                 f"{ratio:>5.2f}x  {flag}"
             )
+            rows.append(f"| {n} | {batches} | {ideal:.2f} s | {actual:.2f} s | {ratio:.2f}x |")
+    return "\n".join(
+        [
+            f"TriageRun against the fake Gemini server adding a fixed {latency:g} s per call, "
+            "through the real SDK, compared with the ideal schedule `ceil(batches / concurrency) "
+            f"x {latency:g} s` (batches of {MAX_BATCH}, concurrency {concurrency}):",
+            "",
+            f"| files | batches | ideal | TriageRun | ratio (target <= {TARGET}) |",
+            "|---|---|---|---|---|",
+            *rows,
+        ]
+    )
 
 
 def _thumbnails(count: int) -> list[bytes]:
@@ -139,7 +155,8 @@ def _thumbnails(count: int) -> list[bytes]:
     return [ti.thumbnail(ti.jpeg(makers[i % len(makers)](ti.scene(i)))) for i in range(count)]
 
 
-def bench_local(count: int, rounds: int) -> None:
+def bench_local(count: int, rounds: int) -> str:
+    """Prints the run; returns it as a markdown paragraph."""
     thumbs = _thumbnails(count)
     store = FakeObjectStore()
     items = []
@@ -187,6 +204,12 @@ def bench_local(count: int, rounds: int) -> None:
         f"  analyze() of {len(many)} thumbnails incl. near-duplicate grouping: "
         f"{whole:.2f} s ({whole / len(many) * 1000:.2f} ms/image, thread pool)"
     )
+    return (
+        f"The local analyzer judges a 400 px thumbnail (decode, histogram, Laplacian, dHash) in "
+        f"{j:.2f} ms, {j / d:.1f}x a bare Pillow decode of the same thumbnail ({d:.2f} ms; median "
+        f"of {rounds} rounds over {count} thumbnails); {len(many)} thumbnails including "
+        f"near-duplicate grouping take {whole:.2f} s."
+    )
 
 
 def main() -> None:
@@ -200,9 +223,10 @@ def main() -> None:
     args = parser.parse_args()
     configure_logging("WARNING")
     latency = 0.25 if args.quick else args.latency
-    bench_gemini([int(s) for s in args.sizes.split(",")], latency, args.concurrency)
+    gemini = bench_gemini([int(s) for s in args.sizes.split(",")], latency, args.concurrency)
     print()
-    bench_local(args.images, args.rounds)
+    local = bench_local(args.images, args.rounds)
+    write_section("triage", "TriageRun (`make bench-triage`)", f"{gemini}\n\n{local}")
 
 
 if __name__ == "__main__":

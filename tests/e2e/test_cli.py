@@ -17,7 +17,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ import pytest
 from PIL import Image
 from stack import ROOT, Stack
 
-from media_triage_cli.api import ApiClient, InitResult
+from media_triage_cli.api import ApiClient, InitResponse
 from media_triage_cli.command import Run, RunOptions
 
 sys.path.insert(0, str(ROOT / "devtools"))
@@ -136,7 +135,7 @@ def _closed_port() -> int:
 def _run(
     stack: Stack,
     paths: list[Path],
-    on_init: Callable[[InitResult], InitResult] | None = None,
+    on_init: Callable[[InitResponse], InitResponse] | None = None,
     **opts: Any,
 ) -> tuple[int, Run, str]:
     err = io.StringIO()
@@ -157,10 +156,12 @@ def test_an_upload_failing_for_good_lowers_the_count_and_the_job_completes(
     doomed = paths[2].name
     dead = f"http://127.0.0.1:{_closed_port()}/"
 
-    def sabotage(init: InitResult) -> InitResult:
+    def sabotage(init: InitResponse) -> InitResponse:
         # the page's upload to S3 keeps failing (here: nothing listens at the target)
-        uploads = tuple(replace(t, url=dead) if t.filename == doomed else t for t in init.uploads)
-        return replace(init, uploads=uploads)
+        uploads = [
+            t.model_copy(update={"url": dead}) if t.filename == doomed else t for t in init.uploads
+        ]
+        return init.model_copy(update={"uploads": uploads})
 
     started = time.monotonic()
     code, command, err = _run(stack, paths, sabotage, attempts=3, backoff=0.2)
@@ -256,7 +257,7 @@ def test_a_file_grown_after_init_is_not_sent_and_not_waited_for(
     paths = write_mixed(tmp_path / "batch", 3, videos=0)
     grown = paths[1]
 
-    def grow(init: InitResult) -> InitResult:
+    def grow(init: InitResponse) -> InitResponse:
         # the file changes on disk between the init (which declared its size) and the upload
         with grown.open("ab") as fh:
             fh.write(b"\0" * 4096)

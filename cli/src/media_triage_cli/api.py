@@ -7,6 +7,10 @@ init carries an ``Idempotency-Key``, PATCH sets an absolute count, presigning pa
 nothing, complete/abort/cancel are idempotent on the server; ``/uploads`` only with a key).
 Transfers to S3 (``post_object``, ``put_part``) are single attempts: the uploader decides
 whether to repeat them, because it has to rebuild the body.
+
+Bodies are the server's own pydantic models (``init_session.api_models``): a request is dumped
+from them, an answer parsed into them, so a change of the contract reaches the client at once
+and an answer that does not fit is a ``bad_response`` error, not a ``KeyError`` later on.
 """
 
 from __future__ import annotations
@@ -14,11 +18,36 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol, TypeVar
 
 import requests
+from pydantic import BaseModel, ValidationError
+
+from init_session.api_models import (
+    CancelResponse,
+    FileSpec,
+    InitResponse,
+    JobView,
+    MultipartAbortResponse,
+    MultipartCompleteResponse,
+    MultipartPart,
+    MultipartPartsResponse,
+    MultipartPlan,
+    ResultsResponse,
+    RetryResponse,
+    UploadsResponse,
+    UploadTarget,
+)
+
+__all__ = [
+    "FileSpec",
+    "InitResponse",
+    "MultipartPart",
+    "MultipartPlan",
+    "UploadTarget",
+]
 
 DEFAULT_TIMEOUT = 30.0
 TRANSFER_TIMEOUT = 120.0
@@ -42,39 +71,16 @@ class ApiError(Exception):
         return self.status in RETRY_STATUSES
 
 
-@dataclass(frozen=True, slots=True)
-class FileSpec:
-    filename: str
-    content_type: str
-    size: int
-
-    def to_json(self) -> dict[str, Any]:
-        return {"filename": self.filename, "contentType": self.content_type, "size": self.size}
+def part_span(plan: MultipartPlan, part_number: int, file_size: int) -> tuple[int, int]:
+    """(offset, length) of one part of a file of ``file_size`` bytes."""
+    start = (part_number - 1) * plan.part_size
+    return start, min(plan.part_size, file_size - start)
 
 
-@dataclass(frozen=True, slots=True)
-class PartTarget:
-    part_number: int
-    url: str
-    size: int
-
-
-@dataclass(frozen=True, slots=True)
-class MultipartPlan:
-    """A multipart upload's plan: no URLs (``ApiClient.multipart_parts`` presigns parts)."""
-
-    upload_id: str
-    part_size: int
-    part_count: int
-
-    def span(self, part_number: int, file_size: int) -> tuple[int, int]:
-        """(offset, length) of one part of a file of ``file_size`` bytes."""
-        start = (part_number - 1) * self.part_size
-        return start, min(self.part_size, file_size - start)
-
-    def fits(self, file_size: int) -> bool:
-        last = (self.part_count - 1) * self.part_size
-        return self.part_count >= 1 and last < max(file_size, 1) <= last + self.part_size
+def plan_fits(plan: MultipartPlan, file_size: int) -> bool:
+    """Whether the plan's parts cover exactly ``file_size`` bytes."""
+    last = (plan.part_count - 1) * plan.part_size
+    return plan.part_count >= 1 and last < max(file_size, 1) <= last + plan.part_size
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,68 +88,11 @@ class PartUrls:
     """One answer of ``/multipart/parts``: presigned PUTs valid until ``expires_at``."""
 
     expires_at: float  # epoch seconds
-    parts: tuple[PartTarget, ...]
+    parts: tuple[MultipartPart, ...]
 
 
 def _epoch(iso_time: str) -> float:
     return datetime.fromisoformat(iso_time.replace("Z", "+00:00")).timestamp()
-
-
-@dataclass(frozen=True, slots=True)
-class UploadTarget:
-    file_id: str
-    filename: str
-    key: str
-    method: Literal["POST", "PUT"]
-    url: str  # the presigned POST's URL; "" for a multipart plan
-    expires_at: str
-    fields: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict)
-    multipart: MultipartPlan | None = None  # PUT without a plan: one presigned PUT of the file
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> UploadTarget:
-        method = raw["method"]
-        if method not in ("POST", "PUT"):
-            raise ValueError(f"unknown upload method {method!r}")
-        plan: MultipartPlan | None = None
-        mp = raw.get("multipart")
-        if mp:
-            plan = MultipartPlan(
-                upload_id=str(mp["uploadId"]),
-                part_size=int(mp["partSize"]),
-                part_count=int(mp["partCount"]),
-            )
-        return cls(
-            file_id=str(raw["fileId"]),
-            filename=str(raw["filename"]),
-            key=str(raw["key"]),
-            method=method,
-            url=str(raw.get("url") or ""),
-            expires_at=str(raw.get("expiresAt", "")),
-            fields=dict(raw.get("fields") or {}),
-            headers=dict(raw.get("headers") or {}),
-            multipart=plan,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class InitResult:
-    session_id: str
-    job_id: str
-    session_token: str
-    expires_at: str
-    uploads: tuple[UploadTarget, ...]
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> InitResult:
-        return cls(
-            session_id=str(raw["sessionId"]),
-            job_id=str(raw["jobId"]),
-            session_token=str(raw["sessionToken"]),
-            expires_at=str(raw.get("expiresAt", "")),
-            uploads=tuple(UploadTarget.from_json(u) for u in raw.get("uploads", [])),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +110,13 @@ class UploadBody(Protocol):
     def read(self, size: int = -1) -> bytes: ...
 
     def __len__(self) -> int: ...
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _wire(files: Sequence[FileSpec]) -> list[dict[str, Any]]:
+    return [f.model_dump(mode="json", by_alias=True, exclude_none=True) for f in files]
 
 
 def _error_from(resp: requests.Response) -> ApiError:
@@ -280,6 +236,15 @@ class ApiClient:
             raise ApiError(resp.status_code, "bad_response", "expected a JSON object")
         return data
 
+    def _parse(
+        self, resp: requests.Response, model: type[M], data: dict[str, Any] | None = None
+    ) -> M:
+        """The answer as the server's own response model (``init_session.api_models``)."""
+        try:
+            return model.model_validate(self._json(resp) if data is None else data)
+        except ValidationError as exc:
+            raise ApiError(resp.status_code, "bad_response", str(exc)) from exc
+
     # ------------------------------------------------------------------ API routes
 
     def init(
@@ -289,11 +254,11 @@ class ApiClient:
         expected: int | None = None,
         model: str | None = None,
         idempotency_key: str | None = None,
-    ) -> InitResult:
+    ) -> InitResponse:
         """``POST /api/triage/init``; remembers the session token for every later call."""
         body: dict[str, Any] = {
             "expectedFileCount": expected if expected is not None else len(files),
-            "files": [f.to_json() for f in files],
+            "files": _wire(files),
         }
         if model:
             body["model"] = model
@@ -303,7 +268,7 @@ class ApiClient:
         resp = self.request(
             "POST", "/api/triage/init", body=body, headers=headers, ok=(202,), retries=retries
         )
-        result = InitResult.from_json(self._json(resp))
+        result = self._parse(resp, InitResponse)
         self.token = result.session_token
         return result
 
@@ -317,11 +282,11 @@ class ApiClient:
         resp = self.request(
             "POST",
             f"/api/triage/{job_id}/uploads",
-            body={"files": [f.to_json() for f in files]},
+            body={"files": _wire(files)},
             headers=headers,
             retries=None if idempotency_key else 0,
         )
-        return tuple(UploadTarget.from_json(u) for u in self._json(resp)["uploads"])
+        return tuple(self._parse(resp, UploadsResponse).uploads)
 
     def multipart_parts(
         self, job_id: str, file_id: str, upload_id: str, part_numbers: Sequence[int]
@@ -329,53 +294,52 @@ class ApiClient:
         """``POST /api/triage/{jobId}/multipart/parts``: presigned PUTs for some parts (at most
         100 per call), asked for shortly before they are sent."""
         body = {"fileId": file_id, "uploadId": upload_id, "partNumbers": list(part_numbers)}
-        data = self._json(self.request("POST", f"/api/triage/{job_id}/multipart/parts", body=body))
-        return PartUrls(
-            expires_at=_epoch(str(data["expiresAt"])),
-            parts=tuple(
-                PartTarget(int(p["partNumber"]), str(p["url"]), int(p["size"]))
-                for p in data["parts"]
-            ),
-        )
+        resp = self.request("POST", f"/api/triage/{job_id}/multipart/parts", body=body)
+        answer = self._parse(resp, MultipartPartsResponse)
+        return PartUrls(expires_at=_epoch(answer.expires_at), parts=tuple(answer.parts))
 
-    def set_expected_count(self, job_id: str, count: int) -> dict[str, Any]:
+    def set_expected_count(self, job_id: str, count: int) -> JobView:
         """``PATCH /api/triage/{jobId}`` with ``{expectedFileCount}``."""
         resp = self.request("PATCH", f"/api/triage/{job_id}", body={"expectedFileCount": count})
-        return self._json(resp)
+        return self._parse(resp, JobView)
 
     def results(self, job_id: str, etag: str | None = None) -> Poll:
-        """``GET /api/triage/{jobId}/results``, conditional on ``etag`` (304 -> body None)."""
+        """``GET /api/triage/{jobId}/results``, conditional on ``etag`` (304 -> body None).
+        The body is checked against ``ResultsResponse`` and handed on as JSON."""
         headers = {"If-None-Match": etag} if etag else {}
         resp = self.request("GET", f"/api/triage/{job_id}/results", headers=headers, ok=(200, 304))
         new_etag = resp.headers.get("ETag") or etag
         if resp.status_code == 304:
             return Poll(new_etag, None)
-        return Poll(new_etag, self._json(resp))
+        body = self._json(resp)
+        self._parse(resp, ResultsResponse, body)
+        return Poll(new_etag, body)
 
-    def cancel(self, job_id: str, *, timeout: float | None = None) -> dict[str, Any]:
+    def cancel(self, job_id: str, *, timeout: float | None = None) -> CancelResponse:
         """``DELETE /api/triage/{jobId}``: stop the job and delete its media."""
         resp = self.request("DELETE", f"/api/triage/{job_id}", timeout=timeout, retries=1)
-        return self._json(resp)
+        return self._parse(resp, CancelResponse)
 
-    def retry(self, job_id: str) -> dict[str, Any]:
+    def retry(self, job_id: str) -> RetryResponse:
         """``POST /api/triage/{jobId}/retry`` after the job failed."""
-        return self._json(self.request("POST", f"/api/triage/{job_id}/retry", ok=(200, 202)))
+        resp = self.request("POST", f"/api/triage/{job_id}/retry", ok=(200, 202))
+        return self._parse(resp, RetryResponse)
 
     def complete_multipart(
         self, job_id: str, file_id: str, upload_id: str, parts: Sequence[tuple[int, str]]
-    ) -> dict[str, Any]:
+    ) -> MultipartCompleteResponse:
         body = {
             "fileId": file_id,
             "uploadId": upload_id,
             "parts": [{"partNumber": n, "etag": etag} for n, etag in sorted(parts)],
         }
         resp = self.request("POST", f"/api/triage/{job_id}/multipart/complete", body=body)
-        return self._json(resp)
+        return self._parse(resp, MultipartCompleteResponse)
 
-    def abort_multipart(self, job_id: str, file_id: str, upload_id: str) -> dict[str, Any]:
+    def abort_multipart(self, job_id: str, file_id: str, upload_id: str) -> MultipartAbortResponse:
         body = {"fileId": file_id, "uploadId": upload_id}
         resp = self.request("POST", f"/api/triage/{job_id}/multipart/abort", body=body)
-        return self._json(resp)
+        return self._parse(resp, MultipartAbortResponse)
 
     # ------------------------------------------------------------------ S3 transfers
 
@@ -384,7 +348,7 @@ class ApiClient:
     ) -> None:
         """One presigned POST (``body`` is the whole multipart/form-data payload)."""
         resp = self.http.post(
-            target.url,
+            target.url or "",
             data=_Streamed(body),
             headers={"Content-Type": content_type},
             timeout=timeout or TRANSFER_TIMEOUT,

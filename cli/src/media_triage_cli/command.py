@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import requests
 
 from media_triage_cli import contact_sheet, report
-from media_triage_cli.api import ApiClient, ApiError, InitResult
+from media_triage_cli.api import ApiClient, ApiError, InitResponse
 from media_triage_cli.files import LocalFile, collect
 from media_triage_cli.journal import Journal
 from media_triage_cli.progress import (
@@ -150,7 +150,7 @@ class Run:
         stdout: TextIO | None = None,
         stderr: TextIO | None = None,
         view: View | None = None,
-        on_init: Callable[[InitResult], InitResult] | None = None,
+        on_init: Callable[[InitResponse], InitResponse] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.opts = opts
@@ -233,7 +233,7 @@ class Run:
         self.outcome.exit_code = code
         return code
 
-    def _init(self, files: list[LocalFile], journal: Journal) -> InitResult:
+    def _init(self, files: list[LocalFile], journal: Journal) -> InitResponse:
         self.outcome.timeline["init_start"] = self.clock()
         init = self.client.init(
             [f.spec() for f in files],
@@ -254,7 +254,7 @@ class Run:
         return init
 
     def _start_uploads(
-        self, files: list[LocalFile], init: InitResult, journal: Journal
+        self, files: list[LocalFile], init: InitResponse, journal: Journal
     ) -> Uploader:
         pairs = list(zip(files, init.uploads, strict=True))
         self.outcome.targets = [(t.file_id, f.filename, t.key) for f, t in pairs]
@@ -288,7 +288,7 @@ class Run:
         uploader.start(todo)
         return uploader
 
-    def _wait(self, init: InitResult, uploader: Uploader, journal: Journal) -> int:
+    def _wait(self, init: InitResponse, uploader: Uploader, journal: Journal) -> int:
         started = self.clock()
         deadline = started + self.opts.timeout
         next_poll = started

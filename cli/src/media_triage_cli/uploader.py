@@ -24,7 +24,14 @@ from typing import Protocol, TypeVar
 
 import requests
 
-from media_triage_cli.api import ApiClient, ApiError, MultipartPlan, UploadTarget
+from media_triage_cli.api import (
+    ApiClient,
+    ApiError,
+    MultipartPlan,
+    UploadTarget,
+    part_span,
+    plan_fits,
+)
 from media_triage_cli.files import Cancelled, FileSlice, FormBody, LocalFile
 
 T = TypeVar("T")
@@ -221,7 +228,7 @@ class Uploader:
             file = FileSlice(
                 up.file.path, 0, up.file.size, on_read=counter.reader(1), cancel=self.cancel
             )
-            form = FormBody(up.target.fields, up.file.filename, up.file.content_type, file)
+            form = FormBody(up.target.fields or {}, up.file.filename, up.file.content_type, file)
             try:
                 self.client.post_object(up.target, form, form.content_type)
             finally:
@@ -237,7 +244,7 @@ class Uploader:
                 up.file.path, 0, up.file.size, on_read=counter.reader(1), cancel=self.cancel
             )
             try:
-                return self.client.put_part(up.target.url, body, headers=up.target.headers)
+                return self.client.put_part(up.target.url or "", body, headers=up.target.headers)
             finally:
                 body.close()
 
@@ -247,7 +254,7 @@ class Uploader:
         plan = up.target.multipart
         assert plan is not None
         fid = up.target.file_id
-        if not plan.fits(up.file.size):
+        if not plan_fits(plan, up.file.size):
             raise UploadFailed("size_changed", "the file no longer matches its multipart plan")
         counter = _Counter(fid, self.listener)
         etags: dict[int, str] = {}
@@ -273,7 +280,7 @@ class Uploader:
         for number in numbers:
             if number in known:
                 etags[number] = known[number]
-                counter.set(number, plan.span(number, up.file.size)[1])
+                counter.set(number, part_span(plan, number, up.file.size)[1])
             else:
                 todo.append(self._parts.submit(send_part, number))
         wait(todo)
@@ -303,7 +310,7 @@ class Uploader:
         for again once."""
         if failed.is_set():
             raise Cancelled("another part failed")
-        start, length = plan.span(number, up.file.size)
+        start, length = part_span(plan, number, up.file.size)
 
         def put(url: str) -> str:
             body = FileSlice(

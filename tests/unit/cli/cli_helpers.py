@@ -11,7 +11,7 @@ from typing import Any
 from fake_api import State
 from PIL import Image
 
-from media_triage_cli.api import ApiClient, InitResult
+from media_triage_cli.api import ApiClient, InitResponse
 from media_triage_cli.command import Outcome, Run, RunOptions
 from media_triage_cli.progress import View
 
@@ -43,7 +43,7 @@ def run(
     paths: list[Path],
     *,
     view: View | None = None,
-    on_init: Callable[[InitResult], InitResult] | None = None,
+    on_init: Callable[[InitResponse], InitResponse] | None = None,
     **opts: Any,
 ) -> Result:
     out, err = io.StringIO(), io.StringIO()

@@ -10,6 +10,9 @@ Processing is simulated on results polls: an uploaded file becomes final one pol
 (``corrupt`` in the name -> invalid/corrupt, ``copy`` -> duplicate of the first file, else
 valid); once processedCount >= expectedFileCount the job is analyzing for one poll, then
 complete with verdicts (``dark`` in the name -> discard).
+
+Every API request the fake takes and every answer it gives is checked against the server's
+contract (``fake_contract``): a mismatch is recorded and fails the test when ``serve`` ends.
 """
 
 from __future__ import annotations
@@ -31,7 +34,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fake_contract import check_answer, check_request, route_of
 from PIL import Image
+
+from init_session.routes import Route
 
 TOKEN_PREFIX = "tok-"
 
@@ -104,6 +110,7 @@ class State:
         self.if_none_match: list[str | None] = []
         self.base = ""
         self.release = threading.Event()  # lets hung requests go
+        self.contract_violations: list[str] = []  # what the real API would not do
 
     def only_job(self) -> FakeJob:
         (job,) = self.jobs.values()
@@ -123,6 +130,22 @@ def _thumb(colour: tuple[int, int, int]) -> bytes:
     return buf.getvalue()
 
 
+def _processed(job: FakeJob) -> int:
+    return sum(f.status in {"valid", "invalid", "duplicate"} for f in job.files.values())
+
+
+def _job_view(job: FakeJob) -> dict[str, Any]:
+    """The JobView body (PATCH, and the start of DELETE's)."""
+    return {
+        "jobId": job.job_id,
+        "sessionId": job.session_id,
+        "status": job.status,
+        "phase": job.phase,
+        "expectedFileCount": job.expected,
+        "processedCount": _processed(job),
+    }
+
+
 def _results_body(state: State, job: FakeJob) -> dict[str, Any]:
     files = []
     for f in job.files.values():
@@ -139,16 +162,7 @@ def _results_body(state: State, job: FakeJob) -> dict[str, Any]:
             entry["status"] = "invalid"
             entry["error"] = {"code": "not_uploaded", "message": "the file never arrived"}
         files.append(entry)
-    processed = sum(f.status in {"valid", "invalid", "duplicate"} for f in job.files.values())
-    body: dict[str, Any] = {
-        "jobId": job.job_id,
-        "sessionId": job.session_id,
-        "status": job.status,
-        "phase": job.phase,
-        "expectedFileCount": job.expected,
-        "processedCount": processed,
-        "files": files,
-    }
+    body: dict[str, Any] = {**_job_view(job), "files": files}
     if job.status == "complete":
         keep: list[dict[str, Any]] = []
         discard: list[dict[str, Any]] = []
@@ -190,7 +204,7 @@ def _advance(state: State, job: FakeJob) -> None:
                     f.status, f.duplicate_of = "duplicate", original
                 else:
                     f.status = "valid"
-    processed = sum(f.status in {"valid", "invalid", "duplicate"} for f in job.files.values())
+    processed = _processed(job)
     if any(f.status != "uploading" for f in job.files.values()) and job.status == "pending":
         job.status, job.phase = "processing", "processing_files"
     if processed >= job.expected and job.status == "processing" and not state.faults.never_complete:
@@ -205,6 +219,7 @@ def _advance(state: State, job: FakeJob) -> None:
 class Handler(BaseHTTPRequestHandler):
     server: FakeServer
     protocol_version = "HTTP/1.1"
+    api_route: Route | None = None  # the real API's route of the request being answered
 
     def log_message(self, format: str, *args: Any) -> None:
         return None
@@ -219,7 +234,26 @@ class Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
 
+    def _violation(self, problem: str | None) -> None:
+        if problem:
+            with self.state.lock:
+                self.state.contract_violations.append(problem)
+
+    def _match_route(self, path: str) -> None:
+        self.api_route = route_of(self.command, path)
+        if self.api_route is None and path.startswith("/api/"):
+            self._violation(f"{self.command} {path} is not a route of the API")
+
+    def _request(self) -> Any:
+        """The JSON body of an API request, checked against the route's request model."""
+        raw = self._body()
+        if self.api_route is not None:
+            self._violation(check_request(self.api_route, raw))
+        return json.loads(raw)
+
     def _send(self, status: int, body: Any = None, headers: dict[str, str] | None = None) -> None:
+        if self.api_route is not None:
+            self._violation(check_answer(self.api_route, status, body))
         raw = (
             b""
             if body is None
@@ -257,6 +291,7 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         with self.state.lock:
             self.state.log.append((self.command, url.path))
+        self._match_route(url.path)
         parts = url.path.strip("/").split("/")
         query = {k: v[0] for k, v in parse_qs(url.query).items()}
         method = self.command
@@ -329,7 +364,7 @@ class Handler(BaseHTTPRequestHandler):
         return max(1, -(-f.size // self.state.part_size))
 
     def _parts(self, job: FakeJob) -> None:
-        body = json.loads(self._body())
+        body = self._request()
         with self.state.lock:
             numbers = body["partNumbers"]
             self.state.parts_requests.append(list(numbers))
@@ -358,7 +393,7 @@ class Handler(BaseHTTPRequestHandler):
         )
 
     def _init(self) -> None:
-        body = json.loads(self._body())
+        body = self._request()
         key = self.headers.get("Idempotency-Key")
         with self.state.lock:
             self.state.init_headers.append(dict(self.headers.items()))
@@ -421,33 +456,31 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, body, {"ETag": etag})
 
     def _patch(self, job: FakeJob) -> None:
-        body = json.loads(self._body())
+        body = self._request()
         with self.state.lock:
             if job.status not in {"pending", "processing"}:
                 return self._error(409, "job_not_active", job.status)
             job.expected = body["expectedFileCount"]
             self.state.patches.append(job.expected)
             # a file that will not come leaves the job's wait
-        self._send(
-            200,
-            {
-                "jobId": job.job_id,
-                "sessionId": job.session_id,
-                "status": job.status,
-                "phase": job.phase,
-                "expectedFileCount": job.expected,
-                "processedCount": 0,
-            },
-        )
+        self._send(200, _job_view(job))
 
     def _delete(self, job: FakeJob) -> None:
         with self.state.lock:
             job.status, job.phase = "cancelled", "cancelled"
             self.state.deletes.append(job.job_id)
-        self._send(200, {"jobId": job.job_id, "status": "cancelled"})
+        files = job.files.values()
+        self._send(
+            200,
+            {
+                **_job_view(job),
+                "deletedObjects": sum(f.data is not None for f in files),
+                "abortedUploads": sum(f.multipart and f.data is None for f in files),
+            },
+        )
 
     def _complete(self, job: FakeJob) -> None:
-        body = json.loads(self._body())
+        body = self._request()
         with self.state.lock:
             self.state.completes.append(body)
             f = job.files[body["fileId"]]
@@ -465,7 +498,7 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, {"fileId": f.file_id, "key": f.key})
 
     def _abort(self, job: FakeJob) -> None:
-        body = json.loads(self._body())
+        body = self._request()
         with self.state.lock:
             self.state.aborts.append(body)
             job.files.pop(body["fileId"], None)
@@ -571,3 +604,4 @@ def serve(state: State | None = None) -> Iterator[State]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+    assert not state.contract_violations, state.contract_violations

@@ -10,7 +10,7 @@ from fake_api import State, serve
 from media_triage_cli.api import ApiClient, ApiError, FileSpec
 from media_triage_cli.files import FileSlice, FormBody
 
-SPEC = FileSpec("a.jpg", "image/jpeg", 10)
+SPEC = FileSpec(filename="a.jpg", content_type="image/jpeg", size=10)
 
 
 @pytest.fixture

@@ -12,7 +12,14 @@ import pytest
 from cli_helpers import blob, run
 from fake_api import State, serve
 
-from media_triage_cli.api import ApiClient, MultipartPlan, PartTarget, PartUrls
+from media_triage_cli.api import (
+    ApiClient,
+    FileSpec,
+    MultipartPart,
+    MultipartPlan,
+    PartUrls,
+    plan_fits,
+)
 from media_triage_cli.uploader import PART_URL_BATCH, PartUrlCache
 
 
@@ -50,15 +57,16 @@ def test_a_resumed_part_asks_for_a_fresh_url_after_its_url_expired(tmp_path: Pat
 def test_init_answers_plans_without_urls(tmp_path: Path) -> None:
     with serve(State(multipart_threshold=1000, part_size=700)) as api:
         client = ApiClient(api.base)
-        from media_triage_cli.api import FileSpec
+        spec = FileSpec(filename="v.mp4", content_type="video/mp4", size=2500)
 
-        init = client.init([FileSpec("v.mp4", "video/mp4", 2500)], idempotency_key="k" * 20)
+        init = client.init([spec], idempotency_key="k" * 20)
         (target,) = init.uploads
         assert target.multipart == MultipartPlan(
             upload_id="mpu-" + target.file_id, part_size=700, part_count=4
         )
-        assert target.url == ""
-        got = client.multipart_parts(init.job_id, target.file_id, target.multipart.upload_id, [4])
+        assert target.url is None
+        plan = target.multipart
+        got = client.multipart_parts(init.job_id, target.file_id, plan.upload_id, [4])
         assert got.parts[0].size == 2500 - 3 * 700
 
 
@@ -78,7 +86,10 @@ class FakeParts:
         n = len(self.calls)
         return PartUrls(
             expires_at=self.now[0] + self.ttl,
-            parts=tuple(PartTarget(p, f"https://s3/{p}?v={n}", 1) for p in part_numbers),
+            parts=tuple(
+                MultipartPart(part_number=p, url=f"https://s3/{p}?v={n}", size=1)
+                for p in part_numbers
+            ),
         )
 
 
@@ -132,4 +143,4 @@ def test_a_fresh_url_is_used_even_when_it_expires_soon() -> None:
 
 @pytest.mark.parametrize(("size", "fits"), [(2100, True), (2101, False), (1400, False), (0, False)])
 def test_a_plan_fits_only_the_size_it_was_made_for(size: int, fits: bool) -> None:
-    assert MultipartPlan("u", 700, 3).fits(size) is fits
+    assert plan_fits(MultipartPlan(upload_id="u", part_size=700, part_count=3), size) is fits
