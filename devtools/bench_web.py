@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench_report import write_section
 from sample_batch import write_mixed
 
 from media_triage_cli.command import Run, RunOptions
@@ -659,9 +660,11 @@ def main() -> int:  # noqa: PLR0915 - the four sections in order
     started = time.monotonic()
     print(f"web page benchmark\n{machine_line()}\n", flush=True)
     result: dict[str, Any] = {"machine": machine_line()}
+    sections: list[str] = []  # what docs/benchmarks.md gets when every section ran
 
     if "1" in args.sections:
         w = page_weight(args.build)
+        sections.append(f"### Page weight ({args.build})\n\n{report_weight(w)}")
         print(f"## 1. Page weight ({args.build})\n\n{report_weight(w)}\n", flush=True)
         result["weight"] = w.__dict__
 
@@ -674,6 +677,7 @@ def main() -> int:  # noqa: PLR0915 - the four sections in order
                     r = first_render(browser, args.web_url, args.loads)
                 finally:
                     remove()
+                sections.append(f"### First render\n\n{report_render(r, args.loads)}")
                 print(f"## 2. First render\n\n{report_render(r, args.loads)}\n", flush=True)
                 result["render"] = {
                     "page": [x.__dict__ for x in r.page],
@@ -695,17 +699,15 @@ def main() -> int:  # noqa: PLR0915 - the four sections in order
                 page_upload(browser, args.web_url, warm)
                 size = sum(q.stat().st_size for q in paths)
                 runs = throughput(browser, args.web_url, args.api, paths, args.concurrency)
-                print(
-                    "## 3. Upload throughput, page vs CLI\n\n"
-                    + report_throughput(runs, size, len(paths), args.concurrency)
-                    + "\n",
-                    flush=True,
-                )
+                text = report_throughput(runs, size, len(paths), args.concurrency)
+                sections.append(f"### Upload throughput, page vs CLI\n\n{text}")
+                print(f"## 3. Upload throughput, page vs CLI\n\n{text}\n", flush=True)
                 result["throughput"] = [[c.__dict__, q.__dict__] for c, q in runs]
 
             if "4" in args.sections:
                 small = small_jpegs(args.out / "small", args.many)
                 m = many_files(browser, args.web_url, small)
+                sections.append(f"### {args.many} files in one job\n\n{report_many(m)}")
                 print(f"## 4. {args.many} files in one job\n\n{report_many(m)}\n", flush=True)
                 result["many"] = m.__dict__
         finally:
@@ -714,6 +716,8 @@ def main() -> int:  # noqa: PLR0915 - the four sections in order
     print(f"{machine_line()}; benchmark ran {time.monotonic() - started:.0f} s")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "bench_web.json").write_text(json.dumps(result, indent=2, default=str))
+    if len(sections) == 4:
+        write_section("web", "The page (`make bench-web`)", "\n\n".join(sections))
     return 0
 
 
