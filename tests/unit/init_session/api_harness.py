@@ -13,7 +13,8 @@ from urllib.parse import urlencode
 
 from fakes import FakeExecutions, FakeFileRepository, FakeJobRepository, FakeObjectStore
 
-from init_session import core, http
+from init_session import core
+from init_session.api import http
 from init_session.core import ApiConfig, Services
 from init_session.ports import IdempotencyRecord
 from init_session.tokens import TokenSecrets

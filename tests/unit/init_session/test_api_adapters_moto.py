@@ -20,13 +20,14 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from tables import create_app_tables
 
-from init_session import core, http
+from init_session import core
 from init_session.adapters import (
     DynamoClientLimits,
     DynamoIdempotencyStore,
     S3UploadSigner,
     StepFunctionsExecutions,
 )
+from init_session.api import http
 from init_session.ports import IdempotencyRecord
 from init_session.tokens import TokenSecrets
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository

@@ -17,13 +17,14 @@ from api_harness import CONFIG, MIB, SECRETS, Api, event, spec
 from moto import mock_aws
 from tables import create_app_tables
 
-from init_session import core, http
+from init_session import core
 from init_session.adapters import (
     DynamoClientLimits,
     DynamoIdempotencyStore,
     S3UploadSigner,
     StepFunctionsExecutions,
 )
+from init_session.api import http
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
 from media_triage_shared.errors import NotFound

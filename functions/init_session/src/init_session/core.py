@@ -1,6 +1,6 @@
 """The HTTP API core: sessions, jobs, upload targets, results, retry and cancel.
 
-Models and ports in, models out: no boto3, no environment, no HTTP. ``init_session.http`` maps
+Models and ports in, models out: no boto3, no environment, no HTTP. ``init_session.api.http`` maps
 requests to these functions and their domain errors to status codes.
 """
 
@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from init_session import tokens
-from init_session.api_models import (
+from init_session.api.models import (
     CancelResponse,
     FileSpec,
     FileStatusView,

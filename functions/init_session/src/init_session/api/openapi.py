@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from init_session.api_models import ID_PATTERN, ErrorResponse
+from init_session.api.models import ID_PATTERN, ErrorResponse
 from init_session.tokens import IDEMPOTENCY_KEY_PATTERN
 
 if TYPE_CHECKING:
-    from init_session.routes import Route
+    from init_session.api.routes import Route
 
 _REASONS = {
     200: "OK",

@@ -1,5 +1,5 @@
-"""The route table: one entry per endpoint of SPEC section 3. ``init_session.http`` matches and
-validates against it, ``init_session.openapi`` documents it, so neither can miss a route."""
+"""The route table: one entry per endpoint of SPEC section 3. ``init_session.api.http`` matches and
+validates against it, ``init_session.api.openapi`` documents it, so neither can miss a route."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from init_session import core, openapi, tokens
-from init_session.api_models import (
+from init_session import core, tokens
+from init_session.api import openapi
+from init_session.api.models import (
     CancelResponse,
     InitRequest,
     InitResponse,

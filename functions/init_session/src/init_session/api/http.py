@@ -21,8 +21,8 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
 from init_session import core, tokens
-from init_session.api_models import ID_PATTERN, ErrorBody, ErrorDetail, ErrorResponse
-from init_session.routes import ROUTES, Call, Reply, Route
+from init_session.api.models import ID_PATTERN, ErrorBody, ErrorDetail, ErrorResponse
+from init_session.api.routes import ROUTES, Call, Reply, Route
 from media_triage_shared import keys
 from media_triage_shared.errors import (
     Conflict,

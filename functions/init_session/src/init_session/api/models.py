@@ -1,5 +1,5 @@
 """Request and response bodies of the HTTP API (SPEC section 3). The OpenAPI document is built
-from these models (``init_session.openapi``), so a field added here is documented there.
+from these models (``init_session.api.openapi``), so a field added here is documented there.
 
 Requests are strict (no ``true`` for an int, no ``"5"`` for a number), accept only the camelCase
 names of the contract and reject unknown fields. An integer may be written ``5.0``: JSON has one
