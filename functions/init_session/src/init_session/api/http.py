@@ -1,7 +1,7 @@
-"""API Gateway HTTP API (payload 2.0) <-> core: routing, validation, auth, errors in one shape.
+"""API Gateway HTTP API (payload 2.0) <-> use cases: routing, validation, auth, errors in one shape.
 
 Order of checks for every request: route (404) -> body size (413) -> token format (401) ->
-path parameters (400) -> body (400) -> the caller's job (404 / 403) -> the core.
+path parameters (400) -> body (400) -> the caller's job (404 / 403) -> the use case.
 Every response is JSON (or an empty 304) and carries ``x-request-id``; no input yields a 500.
 """
 
@@ -20,9 +20,10 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from init_session import core, tokens
+from init_session import sessions, tokens
 from init_session.api.models import ID_PATTERN, ErrorBody, ErrorDetail, ErrorResponse
 from init_session.api.routes import ROUTES, Call, Reply, Route
+from init_session.services import Services
 from media_triage_shared import keys
 from media_triage_shared.errors import (
     Conflict,
@@ -208,7 +209,7 @@ def _reply(req_id: str, status: int, body: Any, headers: dict[str, str]) -> dict
     return {"statusCode": status, "headers": out, "body": text, "isBase64Encoded": False}
 
 
-def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
+def _run(req: HttpRequest, svc: Services, now: datetime) -> Reply:
     route, params = match(req.method, req.path)
     data = body_bytes(req)
     if route.auth:
@@ -217,10 +218,10 @@ def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
     body = _validate(route.request, data) if route.request else None
     job = None
     if route.auth:
-        job = core.authorize(
+        job = sessions.authorize(
             req.headers.get("authorization"), params["jobId"], svc.jobs, svc.secrets
         )
-        core.require_unexpired(job, now)
+        sessions.require_unexpired(job, now)
         bind_ids(session_id=job.session_id, job_id=job.job_id)
     call = Call(
         headers=req.headers,
@@ -235,7 +236,7 @@ def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
 
 
 def dispatch(
-    event: Mapping[str, Any], svc: core.Services, request_id: str, now: datetime | None = None
+    event: Mapping[str, Any], svc: Services, request_id: str, now: datetime | None = None
 ) -> dict[str, Any]:
     try:
         reply = _run(parse_event(event), svc, now or utcnow())

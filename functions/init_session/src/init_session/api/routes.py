@@ -11,8 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from init_session import core, tokens
-from init_session.api import openapi
+from init_session import jobs, multipart, results, start, tokens, uploads
+from init_session.api import openapi, views
 from init_session.api.models import (
     CancelResponse,
     InitRequest,
@@ -31,19 +31,20 @@ from init_session.api.models import (
     UploadsRequest,
     UploadsResponse,
 )
+from init_session.services import Services
 from media_triage_shared.logging import bind_ids
 from media_triage_shared.models import JobRow
 
 
 @dataclass(frozen=True, slots=True)
 class Call:
-    """One matched, validated request, ready for the core."""
+    """One matched, validated request, ready for a use case."""
 
     headers: dict[str, str]
     params: dict[str, str]
     job: JobRow | None
     body: Any
-    svc: core.Services
+    svc: Services
     now: datetime
     client: str = "ip:unknown"  # http.client_identity: whom the abuse limits count
 
@@ -81,44 +82,46 @@ class Route:
 
 def _init(c: Call) -> Reply:
     key = tokens.idempotency_key(c.headers.get("idempotency-key"))
-    created = core.init_session(c.body, key, c.client, c.svc, c.now)
+    created = start.init_session(c.body, key, c.client, c.svc, c.now)
     bind_ids(session_id=created.session_id, job_id=created.job_id)
     return Reply(202, created)
 
 
 def _uploads(c: Call) -> Reply:
     key = tokens.idempotency_key(c.headers.get("idempotency-key"))
-    return Reply(200, core.add_uploads(c.the_job, c.body, key, c.svc, c.now))
+    return Reply(200, uploads.add_uploads(c.the_job, c.body, key, c.svc, c.now))
 
 
 def _parts(c: Call) -> Reply:
-    return Reply(200, core.multipart_parts(c.the_job, c.body, c.svc, c.now))
+    return Reply(200, multipart.multipart_parts(c.the_job, c.body, c.svc, c.now))
 
 
 def _complete(c: Call) -> Reply:
-    return Reply(200, core.complete_multipart(c.the_job, c.body, c.svc))
+    return Reply(200, multipart.complete_multipart(c.the_job, c.body, c.svc))
 
 
 def _abort(c: Call) -> Reply:
-    return Reply(200, core.abort_multipart(c.the_job, c.body, c.svc))
+    return Reply(200, multipart.abort_multipart(c.the_job, c.body, c.svc))
 
 
 def _patch(c: Call) -> Reply:
-    return Reply(200, core.patch_job(c.the_job, c.body, c.svc, c.now))
+    return Reply(200, views.job_view(jobs.patch_job(c.the_job, c.body, c.svc, c.now)))
 
 
 def _cancel(c: Call) -> Reply:
-    return Reply(200, core.cancel(c.the_job, c.svc))
+    return Reply(200, views.cancel_view(jobs.cancel(c.the_job, c.svc)))
 
 
 def _results(c: Call) -> Reply:
-    res = core.results(c.the_job, c.svc, c.headers.get("if-none-match"), c.now)
+    snap = results.snapshot(c.the_job, c.svc, c.now)
+    expiry, tag = c.svc.cfg.thumbnail_expiry_seconds, c.headers.get("if-none-match")
+    res = views.results_view(snap, c.svc.store, expiry, tag, c.now)
     headers = {"etag": res.etag, "cache-control": "private, no-cache"}
     return Reply(304 if res.body is None else 200, res.body, headers)
 
 
 def _media(c: Call) -> Reply:
-    found = core.media(c.the_job, c.params["fileId"], c.svc, c.now)
+    found = results.media(c.the_job, c.params["fileId"], c.svc, c.now)
     bind_ids(file_id=found.file_id)
     # Every field is always present (null = no such object), unlike the other bodies.
     return Reply(
@@ -127,7 +130,7 @@ def _media(c: Call) -> Reply:
 
 
 def _retry(c: Call) -> Reply:
-    return Reply(202, core.retry(c.the_job, c.client, c.svc, c.now))
+    return Reply(202, views.retry_view(jobs.retry(c.the_job, c.client, c.svc, c.now)))
 
 
 def _openapi(c: Call) -> Reply:
