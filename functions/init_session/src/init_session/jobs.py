@@ -17,7 +17,7 @@ from init_session.ports import Executions, UploadSigner, Waker
 from init_session.services import ApiConfig
 from init_session.sessions import require_active
 from media_triage_shared import keys, lifecycle
-from media_triage_shared.errors import Conflict
+from media_triage_shared.errors import ApiErrorCode, Conflict
 from media_triage_shared.lifecycle import execution_name
 from media_triage_shared.models import JobRow, JobStatus, TriageInput, iso
 from media_triage_shared.ports import JobRepository, ObjectStore
@@ -80,7 +80,7 @@ def patch_job(job: JobRow, req: PatchJobRequest, svc: PatchPorts, now: datetime)
     if updated is None:  # moved on between the read and the write
         current = svc.jobs.get_job(job.session_id, job.job_id) or job
         require_active(current, "change expectedFileCount")
-        raise Conflict("the job changed concurrently; try again", code="conflict")
+        raise Conflict("the job changed concurrently; try again", code=ApiErrorCode.CONFLICT)
     resumed = lifecycle.keep_running(updated, jobs=svc.jobs, executions=svc.executions, now=now)
     if (
         resumed is None
@@ -99,7 +99,7 @@ def retry(job: JobRow, client: str, svc: RetryPorts, now: datetime) -> Retried:
     if job.status is not JobStatus.FAILED:
         raise Conflict(
             f"only a failed job can be retried; this one is {job.status.value}",
-            code="job_not_failed",
+            code=ApiErrorCode.JOB_NOT_FAILED,
             details=[{"field": "status", "message": job.status.value}],
         )
     client = tokens.client_hash(svc.secrets.current, client)
@@ -113,7 +113,7 @@ def retry(job: JobRow, client: str, svc: RetryPorts, now: datetime) -> Retried:
         job.session_id, job.job_id, status, phase, iso(now + timedelta(seconds=wait))
     )
     if attempt is None:
-        raise Conflict("the job is being retried already", code="job_not_failed")
+        raise Conflict("the job is being retried already", code=ApiErrorCode.JOB_NOT_FAILED)
     retried = job.model_copy(update={"execution_count": attempt, "status": status, "phase": phase})
     name = execution_name(retried)
     try:

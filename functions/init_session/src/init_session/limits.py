@@ -9,7 +9,7 @@ from typing import Protocol
 
 from init_session.ports import ClientLimits
 from init_session.services import ApiConfig
-from media_triage_shared.errors import Conflict, InvalidRequest, RateLimited
+from media_triage_shared.errors import ApiErrorCode, Conflict, InvalidRequest, RateLimited
 from media_triage_shared.models import JobRow, JobStatus, ttl_epoch
 from media_triage_shared.ports import JobRepository
 
@@ -82,6 +82,6 @@ def admit_job(client: str, job: JobRow, svc: LimitPorts, now: datetime) -> None:
             return
     raise Conflict(
         f"this client has {cap} jobs still open; finish or cancel one first",
-        code="too_many_open_jobs",
+        code=ApiErrorCode.TOO_MANY_OPEN_JOBS,
         details=[{"field": "client", "message": f"at most {cap} open jobs"}],
     )

@@ -20,7 +20,7 @@ from init_session.services import ApiConfig
 from init_session.sessions import require_active
 from init_session.uploads import part_plan
 from media_triage_shared import keys
-from media_triage_shared.errors import Conflict, InvalidRequest, NotFound
+from media_triage_shared.errors import ApiErrorCode, Conflict, InvalidRequest, NotFound
 from media_triage_shared.models import FileRow, JobRow, iso
 from media_triage_shared.ports import FileRepository, ObjectStore
 
@@ -47,7 +47,7 @@ def _multipart_row(job: JobRow, file_id: str, upload_id: str, svc: MultipartPort
     if row.upload_id != upload_id:
         raise Conflict(
             "uploadId does not belong to this file",
-            code="upload_id_mismatch",
+            code=ApiErrorCode.UPLOAD_ID_MISMATCH,
             details=[{"field": "body.uploadId", "message": "does not match the file's upload"}],
         )
     return row
@@ -133,7 +133,7 @@ def _check_uploaded_size(
         raise InvalidRequest(
             f"the uploaded parts hold {total} bytes, not the {declared} declared for this file; "
             "the upload was aborted",
-            code="size_mismatch",
+            code=ApiErrorCode.SIZE_MISMATCH,
             details=[{"field": "body.parts", "message": f"{total} bytes != {declared}"}],
         )
 

@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 
 from init_session import tokens
-from media_triage_shared.errors import Conflict, NotFound, Unauthorized
+from media_triage_shared.errors import ApiErrorCode, Conflict, NotFound, Unauthorized
 from media_triage_shared.models import JobRow, JobStatus
 from media_triage_shared.ports import JobRepository
 
@@ -38,13 +38,15 @@ def require_unexpired(job: JobRow, now: datetime) -> None:
     by default) has passed: DynamoDB deletes expired rows lazily, up to days later, and the
     token must not keep working until then. The page shows "session expired" on any 401."""
     if job.expires_at <= int(now.timestamp()):
-        raise Unauthorized("the session has expired; start a new one", code="session_expired")
+        raise Unauthorized(
+            "the session has expired; start a new one", code=ApiErrorCode.SESSION_EXPIRED
+        )
 
 
 def require_active(job: JobRow, action: str) -> None:
     if job.status not in ACTIVE_STATUSES:
         raise Conflict(
             f"cannot {action}: the job is {job.status.value}",
-            code="job_not_active",
+            code=ApiErrorCode.JOB_NOT_ACTIVE,
             details=[{"field": "status", "message": job.status.value}],
         )

@@ -20,7 +20,7 @@ from init_session.ports import Executions, UploadSigner
 from init_session.services import ApiConfig
 from init_session.sessions import new_id, require_active
 from media_triage_shared import keys, lifecycle
-from media_triage_shared.errors import Conflict, InvalidRequest
+from media_triage_shared.errors import ApiErrorCode, Conflict, InvalidRequest
 from media_triage_shared.models import FileRow, FileStatus, JobRow, iso, ttl_epoch
 from media_triage_shared.ports import FileRepository, JobRepository
 
@@ -178,7 +178,7 @@ def planned_rows(
 def key_reused(field: str) -> Conflict:
     return Conflict(
         "this Idempotency-Key was used with a different request body",
-        code="idempotency_key_reused",
+        code=ApiErrorCode.IDEMPOTENCY_KEY_REUSED,
         details=[{"field": field, "message": "reused"}],
     )
 
@@ -237,7 +237,7 @@ def add_uploads(
         require_active(current, "add uploads")
         raise Conflict(
             f"a job takes at most {svc.cfg.max_targets_per_job} upload targets",
-            code="too_many_uploads",
+            code=ApiErrorCode.TOO_MANY_UPLOADS,
             details=[{"field": "body.files", "message": "limit reached"}],
         )
     if idempotency_key is None:

@@ -26,6 +26,7 @@ from init_session.api.routes import ROUTES, Call, Reply, Route
 from init_session.services import Services
 from media_triage_shared import keys
 from media_triage_shared.errors import (
+    ApiErrorCode,
     Conflict,
     DomainError,
     Forbidden,
@@ -113,7 +114,7 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
         found = pattern.match(path)
         if found and route.method == method:
             return route, {k: unquote(v) for k, v in found.groupdict().items()}
-    raise NotFound(f"no route {method} {path[:200]}", code="route_not_found")
+    raise NotFound(f"no route {method} {path[:200]}", code=ApiErrorCode.ROUTE_NOT_FOUND)
 
 
 def body_bytes(req: HttpRequest) -> bytes:
@@ -175,8 +176,8 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
 
 def to_error(exc: Exception) -> tuple[int, ErrorBody, dict[str, str]]:
     """The one mapping from an exception to (status, error body, extra headers)."""
-    if isinstance(exc, DomainError):
-        status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+    status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+    if isinstance(exc, DomainError) and status < 500:  # the API's own errors: an ApiErrorCode
         details = [
             ErrorDetail.model_validate(d)
             if isinstance(d, dict) and isinstance(d.get("message"), str)
@@ -186,11 +187,13 @@ def to_error(exc: Exception) -> tuple[int, ErrorBody, dict[str, str]]:
         headers = {"www-authenticate": "Bearer"} if status == 401 else {}
         if isinstance(exc, RateLimited):
             headers = {"retry-after": str(exc.retry_after)}
-        return status, ErrorBody(code=exc.code, message=exc.message, details=details), headers
+        body = ErrorBody(code=ApiErrorCode(exc.code), message=exc.message, details=details)
+        return status, body, headers
     if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLING:
-        body = ErrorBody(code="throttled", message="too many requests; retry shortly")
+        body = ErrorBody(code=ApiErrorCode.THROTTLED, message="too many requests; retry shortly")
         return 429, body, {"retry-after": "1"}
-    return 500, ErrorBody(code="internal_error", message="internal error"), {}
+    # anything else, a workflow's DomainError included (it never reaches the API by design)
+    return 500, ErrorBody(code=ApiErrorCode.INTERNAL_ERROR, message="internal error"), {}
 
 
 # ---------------------------------------------------------------------------- dispatch

@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from media_triage_shared.errors import ApiErrorCode
 from media_triage_shared.keys import MAX_FILENAME_BYTES
 from media_triage_shared.models import (
     Contract,
@@ -337,7 +338,7 @@ class ErrorDetail(Contract):
 
 
 class ErrorBody(Contract):
-    code: str = Field(description="Stable machine-readable code, e.g. `invalid_request`.")
+    code: ApiErrorCode = Field(description="Stable machine-readable code, e.g. `invalid_request`.")
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
 
