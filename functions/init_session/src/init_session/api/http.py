@@ -22,7 +22,8 @@ from pydantic import BaseModel, ValidationError
 
 from init_session import sessions, tokens
 from init_session.api.models import ID_PATTERN, ErrorBody, ErrorDetail, ErrorResponse
-from init_session.api.routes import ROUTES, Call, Reply, Route
+from init_session.api.routes import ROUTES
+from init_session.api.routing import Call, Reply, Route
 from init_session.services import Services
 from media_triage_shared import keys
 from media_triage_shared.errors import (

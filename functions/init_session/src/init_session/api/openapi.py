@@ -14,7 +14,7 @@ from init_session.api.models import ID_PATTERN, ErrorResponse
 from init_session.tokens import IDEMPOTENCY_KEY_PATTERN
 
 if TYPE_CHECKING:
-    from init_session.api.routes import Route
+    from init_session.api.routing import Route
 
 _REASONS = {
     200: "OK",
