@@ -82,7 +82,7 @@ def init_session(
     from the key): a retry returns an equivalent response and finishes whatever step the first
     call did not reach; every step is conditional, so nothing happens twice.
 
-    ``client`` is the caller's identity (``http.client_identity``): each init takes a token
+    ``client`` is the caller's identity (``api.http.client_identity``): each init takes a token
     of its bucket and the job counts against its open jobs (ADR 0014)."""
     cfg = svc.cfg
     check_sizes(req.files, cfg)

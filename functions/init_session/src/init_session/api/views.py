@@ -144,12 +144,7 @@ def results_view(
     job, rows, thumbs = snap.job, snap.files, snap.thumbnails
     judged = job.summary if job.status is JobStatus.COMPLETE else None
     body = ResultsResponse(
-        job_id=job.job_id,
-        session_id=job.session_id,
-        status=job.status,
-        phase=job.phase,
-        expected_file_count=job.expected_file_count,
-        processed_count=job.processed_count,
+        **job_view(job).model_dump(),
         files=[_file_view(row, job) for row in rows],
         verdicts=_verdicts(rows) if job.status is JobStatus.COMPLETE else None,
         partial=job.partial,
