@@ -105,7 +105,7 @@ def test_triage_input_is_strict() -> None:
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
 def test_no_contract_accepts_a_non_finite_number(bad: float) -> None:
-    from init_session.api_models import FileStatusView
+    from init_session.api.models import FileStatusView
 
     with pytest.raises(ValidationError, match="finite"):
         Gps(lat=1.0, lon=2.0, alt=bad)

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from init_session.api_models import MAX_FILES
+from init_session.api.models import MAX_FILES
 from media_process.detect import PHOTO_TYPES, VIDEO_TYPES
 
 ROOT = Path(__file__).resolve().parents[2]

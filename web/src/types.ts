@@ -1,5 +1,5 @@
 // Bodies of the HTTP API (SPEC section 3), camelCase as the server sends them.
-// The server's pydantic models (functions/init_session/src/init_session/api_models.py) are the
+// The server's pydantic models (functions/init_session/src/init_session/api/models.py) are the
 // source of truth; GET /api/openapi.json documents them.
 
 export type JobStatus = "pending" | "processing" | "analyzing" | "complete" | "failed" | "cancelled";

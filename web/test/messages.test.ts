@@ -38,7 +38,7 @@ test("phases and numbers in words", () => {
 });
 
 test("a failed job's cause reads as a sentence, never as the raw cause twice", () => {
-  // what the API sends (init_session.core.public_error: "<ErrorType>: <message>", cut at 300)
+  // what the API sends (init_session.api.views.public_error: "<ErrorType>: <message>", cut at 300)
   const unavailable =
     "AnalyzerUnavailable: gemini failed for 1 of 1 batches (2 files) after 2 rounds of SDK retries: 500 INTERNAL: backend error";
   assert.equal(jobErrorSentence(unavailable), "Triage failed: the analyzer (the AI model) did not answer, even after several tries.");

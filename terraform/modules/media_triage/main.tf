@@ -81,7 +81,7 @@ locals {
   # What the page checks before uploading: the same values the functions are configured with
   # (their environment below), so the page and the API never disagree.
   page_limits = {
-    # init_session.api_models.MAX_FILES (a contract constant, not a setting).
+    # init_session.api.models.MAX_FILES (a contract constant, not a setting).
     max_files                 = 1000
     max_file_bytes            = var.init_session.max_file_bytes
     multipart_threshold_bytes = var.init_session.multipart_threshold_bytes

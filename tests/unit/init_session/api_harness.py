@@ -13,9 +13,10 @@ from urllib.parse import urlencode
 
 from fakes import FakeExecutions, FakeFileRepository, FakeJobRepository, FakeObjectStore
 
-from init_session import core, http
-from init_session.core import ApiConfig, Services
+from init_session import uploads
+from init_session.api import http
 from init_session.ports import IdempotencyRecord
+from init_session.services import ApiConfig, Services
 from init_session.tokens import TokenSecrets
 from media_triage_shared import keys
 from media_triage_shared.errors import InvalidRequest, NotFound
@@ -273,7 +274,7 @@ class Api:
         if not rows:
             return {}
         size = rows[0].size or 0
-        part = core.part_size_for(size, self.svc.cfg.multipart_part_bytes)
+        part = uploads.part_size_for(size, self.svc.cfg.multipart_part_bytes)
         count = max(1, -(-size // part))
         return {n: min(part, size - (n - 1) * part) for n in range(1, count + 1)}
 

@@ -13,8 +13,9 @@ import pytest
 from api_harness import OTHER_SECRET, SECRET, Api
 from jsonschema import Draft202012Validator
 
-from init_session import openapi, tokens
-from init_session.routes import ROUTES
+from init_session import tokens
+from init_session.api import openapi
+from init_session.api.routes import ROUTES
 from media_triage_shared.models import JobStatus
 
 KEY = "0f6f1d0e-2b9a-4c55-9d2e-5b8f3f7c1a42"

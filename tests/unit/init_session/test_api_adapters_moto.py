@@ -20,13 +20,14 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from tables import create_app_tables
 
-from init_session import core, http
+from init_session import results, services
 from init_session.adapters import (
     DynamoClientLimits,
     DynamoIdempotencyStore,
     S3UploadSigner,
     StepFunctionsExecutions,
 )
+from init_session.api import http
 from init_session.ports import IdempotencyRecord
 from init_session.tokens import TokenSecrets
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
@@ -237,7 +238,7 @@ def test_presigned_get_serves_the_overridden_type_and_disposition(aws: dict[str,
     store = S3ObjectStore(aws["s3"], BUCKET)
     key = "uploads/s/j/f/a b.heic"
     store.put_bytes(key, b"original bytes", "application/octet-stream")
-    disposition = core.content_disposition("inline", "Été.heic")
+    disposition = results.content_disposition("inline", "Été.heic")
     url = store.presign_get(key, 600, content_type="image/heic", content_disposition=disposition)
     resp = requests.get(url, timeout=10)
     assert resp.status_code == 200
@@ -308,7 +309,7 @@ def test_execution_already_exists_returns_the_existing_arn() -> None:
 
 def test_the_api_wired_to_real_adapters(aws: dict[str, Any]) -> None:
     ddb, s3 = aws["ddb"], aws["s3"]
-    svc = core.Services(
+    svc = services.Services(
         jobs=DynamoJobRepository(ddb, SESSIONS),
         files=DynamoFileRepository(ddb, FILES, SESSIONS, 24),
         store=S3ObjectStore(s3, BUCKET),

@@ -12,7 +12,7 @@ import pytest
 from api_harness import MIB, SECRET, T0, Api, spec
 from fakes import RecordingWaker
 
-from init_session import core, tokens
+from init_session import results, tokens, uploads
 from media_triage_shared import keys
 from media_triage_shared.models import FileStatus, JobStatus, VerdictKind, VerdictSummary, iso
 
@@ -102,7 +102,7 @@ def test_large_files_get_a_multipart_plan_without_urls(api: Api) -> None:
 def test_part_size_keeps_parts_within_limits(size: int, parts_at_most: int) -> None:
     """At most 100 parts per file up to 5 GiB (one /multipart/parts call presigns them all),
     never more than S3's 10,000 parts, each part 5 MiB..5 GiB."""
-    part = core.part_size_for(size, 16 * MIB)
+    part = uploads.part_size_for(size, 16 * MIB)
     assert 5 * MIB <= part <= 5 * 1024**3
     assert part % MIB == 0
     assert math.ceil(size / part) <= parts_at_most
@@ -629,7 +629,7 @@ def _stalled_long_ago(api: Api) -> tuple[str, str, str]:
     """A job in processing whose stall deadline (init + 600 s) is well past the grace."""
     body = api.init(2, [spec("a.jpg"), spec("b.jpg")])
     api.set_job(body["sessionId"], body["jobId"], JobStatus.PROCESSING)
-    api.tick(600 + core.ORPHAN_GRACE_SECONDS + 1)
+    api.tick(600 + results.ORPHAN_GRACE_SECONDS + 1)
     return body["sessionId"], body["jobId"], body["sessionToken"]
 
 

@@ -17,13 +17,14 @@ from api_harness import CONFIG, MIB, SECRETS, Api, event, spec
 from moto import mock_aws
 from tables import create_app_tables
 
-from init_session import core, http
+from init_session import services
 from init_session.adapters import (
     DynamoClientLimits,
     DynamoIdempotencyStore,
     S3UploadSigner,
     StepFunctionsExecutions,
 )
+from init_session.api import http
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
 from media_triage_shared.errors import NotFound
@@ -180,7 +181,7 @@ def test_oversized_parts_through_presigned_urls_never_become_an_object(
     """The attack end to end on moto: part URLs accept any length, the complete refuses."""
     s3 = aws["s3"]
     cfg = replace(CONFIG, multipart_threshold_bytes=5 * MIB, multipart_part_bytes=5 * MIB)
-    svc = core.Services(
+    svc = services.Services(
         jobs=DynamoJobRepository(aws["ddb"], SESSIONS),
         files=DynamoFileRepository(aws["ddb"], FILES, SESSIONS, 24),
         store=S3ObjectStore(s3, BUCKET),

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from api_harness import Api, spec
 
-from init_session import openapi
-from init_session.routes import ROUTES
+from init_session.api import openapi
+from init_session.api.routes import ROUTES
 
 DOC = openapi.document(ROUTES)
 INIT_202 = DOC["paths"]["/api/triage/init"]["post"]["responses"]["202"]

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from api_harness import Api, event, spec
 
-from init_session import http, tokens
-from init_session.routes import ROUTES
+from init_session import tokens
+from init_session.api import http
+from init_session.api.routes import ROUTES
 from media_triage_shared.models import JobStatus
 
 CONTRACT_ROUTES = {

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from api_harness import T0, Api, spec
 
-from init_session import core, tokens
+from init_session import results, tokens
 from media_triage_shared import keys
 from media_triage_shared.models import FileError, FileStatus, JobStatus, MediaType, iso
 
@@ -277,4 +277,4 @@ def test_another_sessions_token_cannot_tell_the_file_exists(api: Api) -> None:
     ],
 )
 def test_content_disposition_keeps_the_original_name_safely(filename: str, header: str) -> None:
-    assert core.content_disposition("inline", filename) == header
+    assert results.content_disposition("inline", filename) == header

@@ -15,9 +15,9 @@ import boto3
 import pytest
 from api_harness import BUCKET, MIB, T0, Api, FakeUploads, event, spec
 
-from init_session import http
 from init_session.adapters import S3UploadSigner
-from init_session.api_models import MAX_FILES, MAX_PART_URLS_PER_CALL
+from init_session.api import http
+from init_session.api.models import MAX_FILES, MAX_PART_URLS_PER_CALL
 from media_triage_shared.models import FileStatus, JobStatus, iso
 
 GIB = 1024 * MIB

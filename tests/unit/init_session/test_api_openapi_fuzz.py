@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from init_session import openapi
-from init_session.routes import ROUTES
+from init_session.api import openapi
+from init_session.api.routes import ROUTES
 from media_triage_shared import keys
 
 DOC = openapi.document(ROUTES)
@@ -183,7 +183,7 @@ def test_success_bodies_are_checked_against_the_document() -> None:
     route = next(r for r in ROUTES if r.operation_id == "getFileMedia")
     path = route.template.replace("{jobId}", mine["jobId"]).replace("{fileId}", fid)
     ev = event("GET", path, headers={"authorization": f"Bearer {mine['sessionToken']}"})
-    from init_session import http
+    from init_session.api import http
 
     out = http.dispatch(ev, api.svc, "fuzz", now=api.now)
     assert out["statusCode"] == 200
@@ -248,7 +248,7 @@ def test_fuzz_every_route_never_5xx(route: Any, data: st.DataObject) -> None:
         raw = data.draw(st.none() | st.text(max_size=50), label="raw")
     b64 = data.draw(st.booleans(), label="base64")
     ev = event(route.method, path, raw=raw, headers=headers, b64=b64 and raw is not None)
-    from init_session import http
+    from init_session.api import http
 
     _assert_well_formed(http.dispatch(ev, api.svc, "fuzz", now=api.now), route)
 
@@ -266,7 +266,7 @@ def test_fuzz_every_route_never_5xx(route: Any, data: st.DataObject) -> None:
 def test_fuzz_arbitrary_requests_never_5xx(
     method: str, path: str, headers: dict[str, str], raw: str | None
 ) -> None:
-    from init_session import http
+    from init_session.api import http
 
     api = Api()
     _assert_well_formed(

@@ -11,7 +11,7 @@ from init_session.adapters import (
     S3UploadSigner,
     StepFunctionsExecutions,
 )
-from init_session.core import ApiConfig, Services
+from init_session.services import ApiConfig, Services
 from init_session.settings import ApiSettings
 from init_session.tokens import TokenSecrets
 from media_triage_shared import aws

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from init_session import deps
-from init_session.http import dispatch
+from init_session.api.http import dispatch
 from media_triage_shared.logging import bind_invocation, configure_logging, get_logger
 
 configure_logging(deps.settings().log_level)

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from init_session.api_models import ID_PATTERN, ErrorResponse
+from init_session.api.models import ID_PATTERN, ErrorResponse
 from init_session.tokens import IDEMPOTENCY_KEY_PATTERN
 
 if TYPE_CHECKING:
-    from init_session.routes import Route
+    from init_session.api.routing import Route
 
 _REASONS = {
     200: "OK",
@@ -57,14 +57,7 @@ def _error_response(status: int) -> dict[str, Any]:
     }
 
 
-def _operation(route: Route) -> dict[str, Any]:
-    op: dict[str, Any] = {
-        "operationId": route.operation_id,
-        "summary": route.summary,
-        "tags": ["triage"],
-    }
-    if route.description:
-        op["description"] = route.description
+def _parameters(route: Route) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {
             "name": name,
@@ -95,13 +88,10 @@ def _operation(route: Route) -> dict[str, Any]:
                 "schema": {"type": "string"},
             }
         )
-    if params:
-        op["parameters"] = params
-    if route.request is not None:
-        op["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": _ref(route.request)}},
-        }
+    return params
+
+
+def _responses(route: Route) -> dict[str, Any]:
     ok: dict[str, Any] = {
         "description": _REASONS[route.status],
         "headers": {"x-request-id": _REQUEST_ID},
@@ -127,7 +117,26 @@ def _operation(route: Route) -> dict[str, Any]:
         }
     for status in route.errors:
         responses[str(status)] = _error_response(status)
-    op["responses"] = responses
+    return responses
+
+
+def _operation(route: Route) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": route.operation_id,
+        "summary": route.summary,
+        "tags": ["triage"],
+    }
+    if route.description:
+        op["description"] = route.description
+    params = _parameters(route)
+    if params:
+        op["parameters"] = params
+    if route.request is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _ref(route.request)}},
+        }
+    op["responses"] = _responses(route)
     if not route.auth:
         op["security"] = []
     return op

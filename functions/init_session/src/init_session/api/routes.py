@@ -1,18 +1,11 @@
-"""The route table: one entry per endpoint of SPEC section 3. ``init_session.http`` matches and
-validates against it, ``init_session.openapi`` documents it, so neither can miss a route."""
+"""The route table: one entry per endpoint of SPEC section 3. ``init_session.api.http`` matches and
+validates against it, ``init_session.api.openapi`` documents it, so neither can miss a route."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
-
-from pydantic import BaseModel
-
-from init_session import core, openapi, tokens
-from init_session.api_models import (
+from init_session import jobs, multipart, results, start, tokens, uploads
+from init_session.api import openapi, views
+from init_session.api.models import (
     CancelResponse,
     InitRequest,
     InitResponse,
@@ -30,94 +23,52 @@ from init_session.api_models import (
     UploadsRequest,
     UploadsResponse,
 )
+from init_session.api.routing import Call, Reply, Route
 from media_triage_shared.logging import bind_ids
-from media_triage_shared.models import JobRow
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One matched, validated request, ready for the core."""
-
-    headers: dict[str, str]
-    params: dict[str, str]
-    job: JobRow | None
-    body: Any
-    svc: core.Services
-    now: datetime
-    client: str = "ip:unknown"  # http.client_identity: whom the abuse limits count
-
-    @property
-    def the_job(self) -> JobRow:
-        assert self.job is not None, "route declared auth=True"
-        return self.job
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    status: int
-    body: BaseModel | dict[str, Any] | None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Route:
-    method: str
-    template: str
-    operation_id: str
-    summary: str
-    run: Callable[[Call], Reply]
-    status: int
-    response: type[BaseModel] | None
-    request: type[BaseModel] | None = None
-    auth: bool = True
-    errors: tuple[int, ...] = (400, 401, 403, 404, 413, 429, 500)
-    description: str = ""
-
-    @property
-    def pattern(self) -> re.Pattern[str]:
-        return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template) + "$")
 
 
 def _init(c: Call) -> Reply:
     key = tokens.idempotency_key(c.headers.get("idempotency-key"))
-    created = core.init_session(c.body, key, c.client, c.svc, c.now)
+    created = start.init_session(c.body, key, c.client, c.svc, c.now)
     bind_ids(session_id=created.session_id, job_id=created.job_id)
     return Reply(202, created)
 
 
 def _uploads(c: Call) -> Reply:
     key = tokens.idempotency_key(c.headers.get("idempotency-key"))
-    return Reply(200, core.add_uploads(c.the_job, c.body, key, c.svc, c.now))
+    return Reply(200, uploads.add_uploads(c.the_job, c.body, key, c.svc, c.now))
 
 
 def _parts(c: Call) -> Reply:
-    return Reply(200, core.multipart_parts(c.the_job, c.body, c.svc, c.now))
+    return Reply(200, multipart.multipart_parts(c.the_job, c.body, c.svc, c.now))
 
 
 def _complete(c: Call) -> Reply:
-    return Reply(200, core.complete_multipart(c.the_job, c.body, c.svc))
+    return Reply(200, multipart.complete_multipart(c.the_job, c.body, c.svc))
 
 
 def _abort(c: Call) -> Reply:
-    return Reply(200, core.abort_multipart(c.the_job, c.body, c.svc))
+    return Reply(200, multipart.abort_multipart(c.the_job, c.body, c.svc))
 
 
 def _patch(c: Call) -> Reply:
-    return Reply(200, core.patch_job(c.the_job, c.body, c.svc, c.now))
+    return Reply(200, views.job_view(jobs.patch_job(c.the_job, c.body, c.svc, c.now)))
 
 
 def _cancel(c: Call) -> Reply:
-    return Reply(200, core.cancel(c.the_job, c.svc))
+    return Reply(200, views.cancel_view(jobs.cancel(c.the_job, c.svc)))
 
 
 def _results(c: Call) -> Reply:
-    res = core.results(c.the_job, c.svc, c.headers.get("if-none-match"), c.now)
+    snap = results.snapshot(c.the_job, c.svc, c.now)
+    expiry, tag = c.svc.cfg.thumbnail_expiry_seconds, c.headers.get("if-none-match")
+    res = views.results_view(snap, c.svc.store, expiry, tag, c.now)
     headers = {"etag": res.etag, "cache-control": "private, no-cache"}
     return Reply(304 if res.body is None else 200, res.body, headers)
 
 
 def _media(c: Call) -> Reply:
-    found = core.media(c.the_job, c.params["fileId"], c.svc, c.now)
+    found = results.media(c.the_job, c.params["fileId"], c.svc, c.now)
     bind_ids(file_id=found.file_id)
     # Every field is always present (null = no such object), unlike the other bodies.
     return Reply(
@@ -126,7 +77,7 @@ def _media(c: Call) -> Reply:
 
 
 def _retry(c: Call) -> Reply:
-    return Reply(202, core.retry(c.the_job, c.client, c.svc, c.now))
+    return Reply(202, views.retry_view(jobs.retry(c.the_job, c.client, c.svc, c.now)))
 
 
 def _openapi(c: Call) -> Reply:

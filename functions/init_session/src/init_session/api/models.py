@@ -1,5 +1,5 @@
 """Request and response bodies of the HTTP API (SPEC section 3). The OpenAPI document is built
-from these models (``init_session.openapi``), so a field added here is documented there.
+from these models (``init_session.api.openapi``), so a field added here is documented there.
 
 Requests are strict (no ``true`` for an int, no ``"5"`` for a number), accept only the camelCase
 names of the contract and reject unknown fields. An integer may be written ``5.0``: JSON has one
@@ -20,6 +20,7 @@ from pydantic import (
     field_validator,
 )
 
+from media_triage_shared.errors import ApiErrorCode
 from media_triage_shared.keys import MAX_FILENAME_BYTES
 from media_triage_shared.models import (
     Contract,
@@ -337,7 +338,7 @@ class ErrorDetail(Contract):
 
 
 class ErrorBody(Contract):
-    code: str = Field(description="Stable machine-readable code, e.g. `invalid_request`.")
+    code: ApiErrorCode = Field(description="Stable machine-readable code, e.g. `invalid_request`.")
     message: str
     details: list[ErrorDetail] = Field(default_factory=list)
 

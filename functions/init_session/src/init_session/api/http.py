@@ -1,7 +1,7 @@
-"""API Gateway HTTP API (payload 2.0) <-> core: routing, validation, auth, errors in one shape.
+"""API Gateway HTTP API (payload 2.0) <-> use cases: routing, validation, auth, errors in one shape.
 
 Order of checks for every request: route (404) -> body size (413) -> token format (401) ->
-path parameters (400) -> body (400) -> the caller's job (404 / 403) -> the core.
+path parameters (400) -> body (400) -> the caller's job (404 / 403) -> the use case.
 Every response is JSON (or an empty 304) and carries ``x-request-id``; no input yields a 500.
 """
 
@@ -20,11 +20,14 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ValidationError
 
-from init_session import core, tokens
-from init_session.api_models import ID_PATTERN, ErrorBody, ErrorDetail, ErrorResponse
-from init_session.routes import ROUTES, Call, Reply, Route
+from init_session import sessions, tokens
+from init_session.api.models import ID_PATTERN, ErrorBody, ErrorDetail, ErrorResponse
+from init_session.api.routes import ROUTES
+from init_session.api.routing import Call, Reply, Route
+from init_session.services import Services
 from media_triage_shared import keys
 from media_triage_shared.errors import (
+    ApiErrorCode,
     Conflict,
     DomainError,
     Forbidden,
@@ -112,7 +115,7 @@ def match(method: str, path: str) -> tuple[Route, dict[str, str]]:
         found = pattern.match(path)
         if found and route.method == method:
             return route, {k: unquote(v) for k, v in found.groupdict().items()}
-    raise NotFound(f"no route {method} {path[:200]}", code="route_not_found")
+    raise NotFound(f"no route {method} {path[:200]}", code=ApiErrorCode.ROUTE_NOT_FOUND)
 
 
 def body_bytes(req: HttpRequest) -> bytes:
@@ -174,8 +177,8 @@ _STATUS: tuple[tuple[type[DomainError], int], ...] = (
 
 def to_error(exc: Exception) -> tuple[int, ErrorBody, dict[str, str]]:
     """The one mapping from an exception to (status, error body, extra headers)."""
-    if isinstance(exc, DomainError):
-        status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+    status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 500)
+    if isinstance(exc, DomainError) and status < 500:  # the API's own errors: an ApiErrorCode
         details = [
             ErrorDetail.model_validate(d)
             if isinstance(d, dict) and isinstance(d.get("message"), str)
@@ -185,11 +188,13 @@ def to_error(exc: Exception) -> tuple[int, ErrorBody, dict[str, str]]:
         headers = {"www-authenticate": "Bearer"} if status == 401 else {}
         if isinstance(exc, RateLimited):
             headers = {"retry-after": str(exc.retry_after)}
-        return status, ErrorBody(code=exc.code, message=exc.message, details=details), headers
+        body = ErrorBody(code=ApiErrorCode(exc.code), message=exc.message, details=details)
+        return status, body, headers
     if isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in THROTTLING:
-        body = ErrorBody(code="throttled", message="too many requests; retry shortly")
+        body = ErrorBody(code=ApiErrorCode.THROTTLED, message="too many requests; retry shortly")
         return 429, body, {"retry-after": "1"}
-    return 500, ErrorBody(code="internal_error", message="internal error"), {}
+    # anything else, a workflow's DomainError included (it never reaches the API by design)
+    return 500, ErrorBody(code=ApiErrorCode.INTERNAL_ERROR, message="internal error"), {}
 
 
 # ---------------------------------------------------------------------------- dispatch
@@ -208,7 +213,7 @@ def _reply(req_id: str, status: int, body: Any, headers: dict[str, str]) -> dict
     return {"statusCode": status, "headers": out, "body": text, "isBase64Encoded": False}
 
 
-def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
+def _run(req: HttpRequest, svc: Services, now: datetime) -> Reply:
     route, params = match(req.method, req.path)
     data = body_bytes(req)
     if route.auth:
@@ -217,10 +222,10 @@ def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
     body = _validate(route.request, data) if route.request else None
     job = None
     if route.auth:
-        job = core.authorize(
+        job = sessions.authorize(
             req.headers.get("authorization"), params["jobId"], svc.jobs, svc.secrets
         )
-        core.require_unexpired(job, now)
+        sessions.require_unexpired(job, now)
         bind_ids(session_id=job.session_id, job_id=job.job_id)
     call = Call(
         headers=req.headers,
@@ -235,7 +240,7 @@ def _run(req: HttpRequest, svc: core.Services, now: datetime) -> Reply:
 
 
 def dispatch(
-    event: Mapping[str, Any], svc: core.Services, request_id: str, now: datetime | None = None
+    event: Mapping[str, Any], svc: Services, request_id: str, now: datetime | None = None
 ) -> dict[str, Any]:
     try:
         reply = _run(parse_event(event), svc, now or utcnow())
