@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from init_session import http, tokens
-from init_session.api_models import InitRequest, PatchJobRequest
+from init_session import tokens
+from init_session.api import http
+from init_session.api.models import InitRequest, PatchJobRequest
 from media_triage_shared import keys
 from media_triage_shared.models import S3Event, TriageInput
 

@@ -25,7 +25,7 @@ from typing import Any, Protocol, TypeVar
 import requests
 from pydantic import BaseModel, ValidationError
 
-from init_session.api_models import (
+from init_session.api.models import (
     CancelResponse,
     FileSpec,
     InitResponse,

@@ -37,7 +37,7 @@ from urllib.parse import parse_qs, urlsplit
 from fake_contract import check_answer, check_request, route_of
 from PIL import Image
 
-from init_session.routes import Route
+from init_session.api.routing import Route
 
 TOKEN_PREFIX = "tok-"
 
@@ -439,7 +439,7 @@ class Handler(BaseHTTPRequestHandler):
         with self.state.lock:
             if self.state.faults.results_500:
                 self.state.faults.results_500 -= 1
-                return self._error(500, "internal", "boom")
+                return self._error(500, "internal_error", "boom")
             _advance(self.state, job)
             body = _results_body(self.state, job)
             etag = (

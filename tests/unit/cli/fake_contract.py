@@ -11,9 +11,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from init_session import openapi
-from init_session.api_models import ErrorResponse
-from init_session.routes import ROUTES, Route
+from init_session.api import openapi
+from init_session.api.models import ErrorResponse
+from init_session.api.routes import ROUTES
+from init_session.api.routing import Route
 
 DOCUMENT = openapi.document(ROUTES)
 
