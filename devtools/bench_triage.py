@@ -42,8 +42,9 @@ from media_triage_shared.models import (  # noqa: E402
     TriageInput,
 )
 from triage_run import core  # noqa: E402
-from triage_run.gemini import MAX_BATCH, GeminiAnalyzer, GeminiConfig, make_client  # noqa: E402
-from triage_run.local_analyzer import LocalAnalyzer  # noqa: E402
+from triage_run.gemini import GeminiAnalyzer, GeminiConfig, make_client  # noqa: E402
+from triage_run.local import LocalAnalyzer  # noqa: E402
+from triage_run.settings import MAX_BATCH  # noqa: E402
 
 SESSION, JOB = "bench-session", "bench-job"
 T = "2026-11-28T12:00:00Z"

@@ -8,7 +8,7 @@ from media_triage_shared import aws
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
 from media_triage_shared.ports import Analyzer
-from triage_run.local_analyzer import LocalAnalyzer
+from triage_run.local import LocalAnalyzer
 from triage_run.settings import TriageSettings
 
 
