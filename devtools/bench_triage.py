@@ -44,7 +44,6 @@ from media_triage_shared.models import (  # noqa: E402
 from triage_run import core  # noqa: E402
 from triage_run.gemini import GeminiAnalyzer, GeminiConfig, make_client  # noqa: E402
 from triage_run.local import LocalAnalyzer  # noqa: E402
-from triage_run.settings import MAX_BATCH  # noqa: E402
 
 SESSION, JOB = "bench-session", "bench-job"
 T = "2026-11-28T12:00:00Z"
@@ -124,7 +123,7 @@ def bench_gemini(sizes: list[int], latency: float, concurrency: int) -> None:
             )
             actual = time.perf_counter() - started
             assert out.keep + out.discard == n
-            batches = math.ceil(n / MAX_BATCH)
+            batches = math.ceil(n / analyzer.config.batch_size)
             ideal = math.ceil(batches / concurrency) * latency
             ratio = actual / ideal
             flag = "ok" if ratio <= TARGET else f"over {TARGET}x"
