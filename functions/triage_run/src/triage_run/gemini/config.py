@@ -11,6 +11,8 @@ from triage_run.settings import (
     GEMINI_CONCURRENCY,
     GEMINI_RETRY_INITIAL_DELAY_SECONDS,
     MAX_BATCH,
+    TRIAGE_DEADLINE_SECONDS,
+    URL_TTL_MARGIN_SECONDS,
     TriageSettings,
 )
 
@@ -23,7 +25,7 @@ class GeminiConfig:
     call_timeout_seconds: float = GEMINI_CALL_TIMEOUT_SECONDS
     batch_rounds: int = GEMINI_BATCH_ROUNDS
     media: Literal["url", "inline"] = "url"
-    url_ttl_seconds: int = 900
+    url_ttl_seconds: int = round(TRIAGE_DEADLINE_SECONDS) + URL_TTL_MARGIN_SECONDS
     retry_delay_seconds: float = GEMINI_RETRY_INITIAL_DELAY_SECONDS
 
     @classmethod
