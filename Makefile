@@ -51,7 +51,8 @@ CHECKOV := uvx --python 3.11 --from checkov==3.3.30 -c devtools/checkov-constrai
 
 .PHONY: help install web test-web build image up down status deploy-env destroy-env plan-env demo test \
         test-unit test-integration test-e2e test-browser fuzz lint fmt typecheck tf-check checkov \
-        policy-check bench bench-triage bench-media bench-e2e bench-api bench-web clean apply-local
+        policy-check bench bench-triage bench-media bench-cold-start bench-e2e bench-api bench-web clean \
+        apply-local
 
 help: ## List the tasks
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z0-9_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -260,13 +261,16 @@ fmt: install ## Format Python and Terraform
 	.venv/bin/ruff format .
 	terraform fmt -recursive terraform
 
-bench: bench-media bench-triage bench-e2e bench-api bench-web ## All benchmarks (ratios against in-run baselines)
+bench: bench-media bench-triage bench-cold-start bench-e2e bench-api bench-web ## All benchmarks (ratios against in-run baselines, written to docs/benchmarks.md)
 
 bench-media: install ## Thumbnail/proxy costs vs baselines
 	$(PY) devtools/bench_media.py
 
 bench-triage: install ## TriageRun vs the ideal batch schedule (fake Gemini)
 	$(PY) devtools/bench_triage.py
+
+bench-cold-start: install ## Handler imports in fresh processes (as zipped) vs a bare boto3 client
+	$(PY) devtools/bench_cold_start.py
 
 bench-e2e: ## 36 files through the deployed local stack vs a serial baseline (KEEP=1 keeps it up)
 	@$(MAKE) -s up

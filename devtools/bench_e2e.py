@@ -178,7 +178,7 @@ def _serial_with_pipeline_code(  # noqa: PLR0915 - the baseline, its steps neste
     from media_process.adapters.video import FfmpegVideoTool, VideoOptions
     from media_triage_shared.media import MediaFailure
     from media_triage_shared.models import MediaItem, MediaRef, MediaType
-    from triage_run.local_analyzer import LocalAnalyzer
+    from triage_run.local import LocalAnalyzer
 
     times = SerialTimes(engine="media_process adapters + triage_run LocalAnalyzer (1 worker)")
     photo_tool, video_tool = PillowPhotoTool(), FfmpegVideoTool(VideoOptions())

@@ -44,8 +44,8 @@ from media_triage_shared.models import (  # noqa: E402
     TriageInput,
 )
 from triage_run import core  # noqa: E402
-from triage_run.gemini import MAX_BATCH, GeminiAnalyzer, GeminiConfig, make_client  # noqa: E402
-from triage_run.local_analyzer import LocalAnalyzer  # noqa: E402
+from triage_run.gemini import GeminiAnalyzer, GeminiConfig, make_client  # noqa: E402
+from triage_run.local import LocalAnalyzer  # noqa: E402
 
 SESSION, JOB = "bench-session", "bench-job"
 T = "2026-11-28T12:00:00Z"
@@ -127,7 +127,7 @@ def bench_gemini(sizes: list[int], latency: float, concurrency: int) -> str:
             )
             actual = time.perf_counter() - started
             assert out.keep + out.discard == n
-            batches = math.ceil(n / MAX_BATCH)
+            batches = math.ceil(n / analyzer.config.batch_size)
             ideal = math.ceil(batches / concurrency) * latency
             ratio = actual / ideal
             flag = "ok" if ratio <= TARGET else f"over {TARGET}x"

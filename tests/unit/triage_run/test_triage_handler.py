@@ -4,6 +4,9 @@ through moto in-process, the Gemini key from SSM, Gemini itself faked on loopbac
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -223,3 +226,26 @@ def test_settings_fail_fast_naming_the_variable(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("GEMINI_BATCH_SIZE", "50")
     with pytest.raises(ValidationError, match="gemini_batch_size"):
         TriageSettings()
+
+
+def test_the_local_analyzer_cold_start_does_not_import_the_gemini_sdk() -> None:
+    """A fresh interpreter: importing the handler (which builds the settings) with
+    ANALYZER=local leaves google-genai unimported; choosing Gemini imports it."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("GEMINI_", "ANALYZER"))},
+        "AWS_DEFAULT_REGION": REGION,
+        "MEDIA_BUCKET": BUCKET,
+        "SESSIONS_TABLE": SESSIONS,
+        "FILES_TABLE": FILES,
+        "ANALYZER": "local",
+    }
+    probe = (
+        "import sys, triage_run.handler\n"
+        "assert 'google.genai' not in sys.modules, 'SDK imported by the local handler'\n"
+        "from triage_run import gemini\n"
+        "assert 'google.genai' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -23,7 +23,8 @@ from media_triage_shared.models import (
     VerdictKind,
 )
 from triage_run import core
-from triage_run import local_analyzer as la
+from triage_run.local import LocalAnalyzer
+from triage_run.local import measures as la
 
 FFMPEG = Path(ti.FFMPEG)
 needs_ffmpeg = pytest.mark.skipif(not FFMPEG.exists(), reason="ffmpeg not installed")
@@ -79,7 +80,7 @@ class Batch:
         return item
 
     def analyze(self, **kw: object) -> dict[str, Verdict]:
-        analyzer = la.LocalAnalyzer(self.store, **kw)  # type: ignore[arg-type]
+        analyzer = LocalAnalyzer(self.store, **kw)  # type: ignore[arg-type]
         found = analyzer.analyze(self.items, deadline=time.monotonic() + 60)
         return {v.file_id: v for v in found}
 
@@ -194,7 +195,7 @@ def test_unreadable_previews_get_no_verdict_and_the_core_keeps_them() -> None:
     world.add(row("garbage"), row("missing"), row("fine"))
     world.store.put_bytes(derived("garbage", "thumb.jpg"), b"\xff\xd8\xff not a jpeg", "image/jpeg")
     world.store.put_bytes(derived("fine", "thumb.jpg"), ti.thumbnail(ti.jpeg(ti.scene(5))), "")
-    analyzer = la.LocalAnalyzer(world.store, ffmpeg=None)
+    analyzer = LocalAnalyzer(world.store, ffmpeg=None)
 
     core.run_triage(
         TriageInput(session_id=SESSION, job_id=JOB),
@@ -217,7 +218,7 @@ def test_unreadable_previews_get_no_verdict_and_the_core_keeps_them() -> None:
 def test_a_passed_deadline_returns_without_judging() -> None:
     b = Batch()
     b.photo("a", ti.scene(1))
-    analyzer = la.LocalAnalyzer(b.store)
+    analyzer = LocalAnalyzer(b.store)
     assert analyzer.analyze(b.items, deadline=time.monotonic() - 1) == []
 
 

@@ -230,6 +230,26 @@ def _write_verdicts(files: FileRepository, rows: list[FileRow], verdicts: list[V
             done.result()  # re-raises the first failed write
 
 
+def _cancelled(req: TriageInput) -> TriageOutput:
+    return TriageOutput(
+        job_id=req.job_id, status=JobStatus.CANCELLED, keep=0, discard=0, partial=req.partial
+    )
+
+
+def _judge(
+    rows: list[FileRow], *, store: ObjectStore, analyzer: Analyzer, deadline: float
+) -> list[Verdict]:
+    """A verdict for every file: the analyzer's, "not evaluated", or "duplicate of"."""
+    manifest = build_manifest(rows, store=store, url_ttl=analyzer.url_ttl_seconds)
+    names = {r.file_id: r.filename for r in rows}
+    answered = analyzer.analyze(manifest.items, deadline=deadline) if manifest.items else []
+    return [
+        *reconcile(manifest.items, answered),
+        *(not_evaluated(r.file_id, r.filename, NO_PREVIEW_REASON) for r in manifest.no_preview),
+        *(duplicate_verdict(r, names) for r in manifest.duplicates),
+    ]
+
+
 def run_triage(
     req: TriageInput,
     *,
@@ -245,32 +265,17 @@ def run_triage(
     if job is None:
         raise NotFound(f"job {req.job_id} of session {req.session_id} does not exist")
     if job.status is JobStatus.CANCELLED:
-        return TriageOutput(
-            job_id=req.job_id, status=JobStatus.CANCELLED, keep=0, discard=0, partial=req.partial
-        )
+        return _cancelled(req)
 
     if job.model:  # the init body's per-job override
         analyzer = analyzer.with_model(job.model)
     rows = promote_orphaned_duplicates(files.list_files(req.job_id), files)
-    manifest = build_manifest(rows, store=store, url_ttl=analyzer.url_ttl_seconds)
-    names = {r.file_id: r.filename for r in rows}
-    answered = (
-        analyzer.analyze(manifest.items, deadline=started + budget_seconds)
-        if manifest.items
-        else []
-    )
-    verdicts = [
-        *reconcile(manifest.items, answered),
-        *(not_evaluated(r.file_id, r.filename, NO_PREVIEW_REASON) for r in manifest.no_preview),
-        *(duplicate_verdict(r, names) for r in manifest.duplicates),
-    ]
+    verdicts = _judge(rows, store=store, analyzer=analyzer, deadline=started + budget_seconds)
     _write_verdicts(files, rows, verdicts)
 
     current = jobs.get_job(req.session_id, req.job_id)
     if current is not None and current.status is JobStatus.CANCELLED:  # cancelled meanwhile
-        return TriageOutput(
-            job_id=req.job_id, status=JobStatus.CANCELLED, keep=0, discard=0, partial=req.partial
-        )
+        return _cancelled(req)
     keep = sum(v.verdict is VerdictKind.KEEP for v in verdicts)
     summary = VerdictSummary(
         keep=keep,
@@ -289,9 +294,7 @@ def run_triage(
         summary=summary,
         partial=req.partial,
     ):  # cancelled between the read above and this write: the cancel wins
-        return TriageOutput(
-            job_id=req.job_id, status=JobStatus.CANCELLED, keep=0, discard=0, partial=req.partial
-        )
+        return _cancelled(req)
     return TriageOutput(
         job_id=req.job_id,
         status=JobStatus.COMPLETE,

@@ -8,11 +8,8 @@ from media_triage_shared import aws
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
 from media_triage_shared.ports import Analyzer
-from triage_run.gemini import GeminiAnalyzer, GeminiConfig, make_client
-from triage_run.local_analyzer import LocalAnalyzer
+from triage_run.local import LocalAnalyzer
 from triage_run.settings import TriageSettings
-
-URL_TTL_MARGIN_SECONDS = 120  # presigned media outlive the analyzer deadline by this much
 
 
 @functools.cache
@@ -55,22 +52,6 @@ def analyzer() -> Analyzer:
     s = settings()
     if s.resolved_analyzer == "local":
         return LocalAnalyzer(store(), ffmpeg=s.ffmpeg_path)
-    client = make_client(
-        gemini_api_key(),
-        base_url=s.gemini_base_url,
-        timeout_seconds=s.gemini_call_timeout_seconds,
-        attempts=s.gemini_attempts,
-        initial_delay=s.gemini_retry_initial_delay_seconds,
-        max_delay=s.gemini_retry_max_delay_seconds,
-    )
-    cfg = GeminiConfig(
-        model=s.gemini_model,
-        batch_size=s.gemini_batch_size,
-        concurrency=s.gemini_concurrency,
-        call_timeout_seconds=s.gemini_call_timeout_seconds,
-        batch_rounds=s.gemini_batch_attempts,
-        media=s.gemini_media,
-        url_ttl_seconds=round(s.triage_deadline_seconds) + URL_TTL_MARGIN_SECONDS,
-        retry_delay_seconds=s.gemini_retry_initial_delay_seconds,
-    )
-    return GeminiAnalyzer(client, cfg, store())
+    from triage_run import gemini  # the SDK costs its import time only when chosen
+
+    return gemini.build_analyzer(s, gemini_api_key(), store())

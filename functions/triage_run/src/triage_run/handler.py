@@ -11,7 +11,6 @@ from triage_run import core, deps
 
 configure_logging(deps.settings().log_level)
 log = get_logger()
-RESERVE_SECONDS = 30.0  # Lambda time kept for the verdict writes after the analyzer returns
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -21,8 +20,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "triage_run", context.aws_request_id, session_id=req.session_id, job_id=req.job_id
     )
     s = deps.settings()
-    lambda_left = context.get_remaining_time_in_millis() / 1000 - RESERVE_SECONDS
-    budget = max(5.0, min(s.triage_deadline_seconds, lambda_left))
+    budget = s.analyzer_budget(context.get_remaining_time_in_millis() / 1000)
     try:
         analyzer = deps.analyzer()
         out = core.run_triage(
