@@ -98,7 +98,21 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+class JobPhase(StrEnum):
+    """What a job is doing, finer than its status (the ``phase`` attribute of the job row; the
+    state machine writes ``analyzing`` and ``failed`` itself)."""
+
+    WAITING_FOR_FILES = "waiting_for_files"
+    PROCESSING_FILES = "processing_files"
+    ANALYZING = "analyzing"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
 TERMINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED})
+# Jobs still taking files: upload targets, a new expected count, the waker, a successor run.
+LIVE_JOB_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING})
 # Where a file finalised by MediaProcess lands (ADR 0003): a job in an open status counts it as
 # usual (a failed job's retry triages it with the rest); once triage has started or finished
 # (closed) the file is stored ``invalid`` with code ``late`` and counted, so it never shows
@@ -297,12 +311,11 @@ class JobRow(Row):
     session_id: str
     job_id: str
     status: JobStatus = JobStatus.PENDING
-    phase: str = "waiting_for_files"
+    phase: JobPhase = JobPhase.WAITING_FOR_FILES
     expected_file_count: int = Field(ge=0)
     processed_count: int = Field(default=0, ge=0)
     token_hash: str
     model: str | None = None
-    idempotency_key: str | None = None
     created_at: str
     updated_at: str
     stall_deadline: str

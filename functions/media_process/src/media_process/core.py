@@ -66,7 +66,7 @@ from media_triage_shared.models import (
     iso,
     ttl_epoch,
 )
-from media_triage_shared.ports import FileRepository, JobRepository, MediaTool, ObjectStore
+from media_triage_shared.ports import MediaFiles, MediaJobs, MediaTool, ObjectStore
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB
@@ -145,8 +145,8 @@ def never_transient(exc: Exception) -> bool:
 class _Ctx:
     upload: UploadKey
     store: ObjectStore
-    files: FileRepository
-    jobs: JobRepository
+    files: MediaFiles
+    jobs: MediaJobs
     media: MediaTool
     limits: Limits
     deadline: Deadline
@@ -156,8 +156,8 @@ def process_upload(
     upload: UploadKey,
     *,
     store: ObjectStore,
-    files: FileRepository,
-    jobs: JobRepository,
+    files: MediaFiles,
+    jobs: MediaJobs,
     media: MediaTool,
     limits: Limits,
     now: datetime,
@@ -268,7 +268,7 @@ def _storable(row: FileRow) -> FileRow:
     return FileRow.model_validate(row.model_dump())
 
 
-def _cancelled(jobs: JobRepository, upload: UploadKey) -> bool:
+def _cancelled(jobs: MediaJobs, upload: UploadKey) -> bool:
     """The job was cancelled (its objects deleted). A job row not there yet is not cancelled:
     an upload may land before init's write, and is counted once the job exists."""
     job = jobs.get_job(upload.session_id, upload.job_id)
