@@ -143,8 +143,17 @@ def _video(ctx: Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
     if owner is not None:
         return _duplicate(row, owner)
 
+    return _with_proxy(ctx, row, url, mime_type, probe, duration)
+
+
+def _with_proxy(
+    ctx: Ctx, row: FileRow, url: str, mime_type: str, probe: VideoProbe, duration: float | None
+) -> FileRow:
+    """The ``valid`` video row, with its proxy when there is time for one; a proxy skipped,
+    failed or cut short is a warning, never an invalid file."""
+    limits, reserve = ctx.limits, ctx.limits.finalize_reserve_seconds
     warnings = list(row.warnings or [])
-    budget = deadline.remaining(reserve)
+    budget = ctx.deadline.remaining(reserve)
     if budget < limits.min_proxy_seconds:
         proxy: Rendition | MediaFailure = MediaFailure(
             MediaErrorCode.TIMEOUT, f"only {max(budget, 0):.1f} s left before the deadline"
