@@ -31,6 +31,8 @@ class JobPhase(StrEnum):
 TERMINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED})
 # Jobs still taking files: upload targets, a new expected count, the waker, a successor run.
 LIVE_JOB_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING})
+# Jobs not finished yet: live, or being triaged (the API may still cancel or fail them).
+UNFINISHED_JOB_STATUSES = LIVE_JOB_STATUSES | {JobStatus.ANALYZING}
 # Where a file finalised by MediaProcess lands (ADR 0003): a job in an open status counts it as
 # usual (a failed job's retry triages it with the rest); once triage has started or finished
 # (closed) the file is stored ``invalid`` with code ``late`` and counted, so it never shows

@@ -42,18 +42,20 @@ class DynamoFileRepository:
         ).get("Item")
         return None if item is None else FileRow.from_item(item)
 
-    def begin(self, row: FileRow) -> bool:
+    def _put_if(self, row: FileRow, condition: str) -> bool:
+        """Put the whole row if ``condition`` holds; False when it does not."""
         try:
             self._ddb.put_item(
-                TableName=self._table,
-                Item=row.to_item(),
-                ConditionExpression="attribute_not_exists(pk)",
+                TableName=self._table, Item=row.to_item(), ConditionExpression=condition
             )
         except ClientError as exc:
             if _is_conditional_failure(exc):
                 return False
             raise
         return True
+
+    def begin(self, row: FileRow) -> bool:
+        return self._put_if(row, "attribute_not_exists(pk)")
 
     def finalize(self, row: FileRow, *, stall_deadline: str, job_closed: bool = False) -> bool:
         final = row.model_copy(update={"counted": True})
@@ -102,19 +104,24 @@ class DynamoFileRepository:
                 ]
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                raise
-            reasons = exc.response.get("CancellationReasons", [])  # one per item, in order
-            failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
-            if failed[:1] == [True]:
-                return False  # this fileId was already counted: a duplicate delivery
-            if failed[1:2] == [True]:
-                status = self._job_status(row.session_id, row.job_id)
-                if status == JobStatus.CANCELLED.value:
-                    raise JobCancelled(f"job {row.job_id} was cancelled") from exc
-                raise JobStateChanged(f"job {row.job_id} is {status}", status=str(status)) from exc
-            raise
+            return self._count_refused(exc, row)
         return True
+
+    def _count_refused(self, exc: ClientError, row: FileRow) -> bool:
+        """Why ``finalize``'s transaction was refused: False for a file counted already; the
+        job's status as an exception when its guard failed; anything else raised again."""
+        if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+            raise exc
+        reasons = exc.response.get("CancellationReasons", [])  # one per item, in order
+        failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
+        if failed[:1] == [True]:
+            return False  # this fileId was already counted: a duplicate delivery
+        if failed[1:2] == [True]:
+            status = self._job_status(row.session_id, row.job_id)
+            if status == JobStatus.CANCELLED.value:
+                raise JobCancelled(f"job {row.job_id} was cancelled") from exc
+            raise JobStateChanged(f"job {row.job_id} is {status}", status=str(status)) from exc
+        raise exc
 
     def _job_status(self, session_id: str, job_id: str) -> str | None:
         item = self._ddb.get_item(
@@ -129,17 +136,7 @@ class DynamoFileRepository:
     def start_processing(self, row: FileRow) -> bool:
         # A whole-row Put is safe here: the row carries what init wrote (filename, size,
         # uploadId, ...), and the guard keeps it off a row that is already final.
-        try:
-            self._ddb.put_item(
-                TableName=self._table,
-                Item=row.to_item(),
-                ConditionExpression="attribute_not_exists(counted)",
-            )
-        except ClientError as exc:
-            if _is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        return self._put_if(row, "attribute_not_exists(counted)")
 
     def claim_fingerprint(
         self, job_id: str, fingerprint: str, file_id: str, expires_at: int
