@@ -19,7 +19,7 @@ def test_a_finalised_file_meets_an_open_a_closed_or_a_cancelled_job() -> None:
 
 def test_unfinished_and_terminal_statuses_split_every_status() -> None:
     assert not UNFINISHED_JOB_STATUSES & TERMINAL_JOB_STATUSES
-    assert UNFINISHED_JOB_STATUSES | TERMINAL_JOB_STATUSES == set(JobStatus)
+    assert set(JobStatus) == UNFINISHED_JOB_STATUSES | TERMINAL_JOB_STATUSES
 
 
 def test_a_live_job_is_unfinished_and_open() -> None:
