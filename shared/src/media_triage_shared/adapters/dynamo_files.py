@@ -9,9 +9,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from media_triage_shared import keys
-from media_triage_shared.adapters.dynamo_base import TRANSACTION_ITEMS
 from media_triage_shared.adapters.dynamo_base import (
-    is_conditional_failure as _is_conditional_failure,
+    TRANSACTION_ITEMS,
+    is_conditional_failure,
+    status_in,
 )
 from media_triage_shared.errors import JobCancelled, JobStateChanged
 from media_triage_shared.models import (
@@ -49,7 +50,7 @@ class DynamoFileRepository:
                 TableName=self._table, Item=row.to_item(), ConditionExpression=condition
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
         return True
@@ -60,12 +61,11 @@ class DynamoFileRepository:
     def finalize(self, row: FileRow, *, stall_deadline: str, job_closed: bool = False) -> bool:
         final = row.model_copy(update={"counted": True})
         now = iso(utcnow())
-        accepted = sorted(CLOSED_JOB_STATUSES if job_closed else OPEN_JOB_STATUSES)
-        statuses = {f":s{i}": status.value for i, status in enumerate(accepted)}
-        # An open job's row may also meet a job row not written yet (a counter stub).
-        guard = ("" if job_closed else "attribute_not_exists(#s) OR ") + (
-            f"#s IN ({', '.join(statuses)})"
+        accepted, statuses = status_in(
+            CLOSED_JOB_STATUSES if job_closed else OPEN_JOB_STATUSES, prefix=":s"
         )
+        # An open job's row may also meet a job row not written yet (a counter stub).
+        guard = ("" if job_closed else "attribute_not_exists(#s) OR ") + (accepted)
         try:
             self._ddb.transact_write_items(
                 TransactItems=[
@@ -149,7 +149,7 @@ class DynamoFileRepository:
                     TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)"
                 )
             except ClientError as exc:
-                if not _is_conditional_failure(exc):
+                if not is_conditional_failure(exc):
                     raise
                 held = self._ddb.get_item(TableName=self._table, Key=key, ConsistentRead=True)
                 if "Item" in held:
@@ -212,7 +212,7 @@ class DynamoFileRepository:
                 ExpressionAttributeValues=serialize(values),
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
         return True
@@ -276,7 +276,7 @@ class DynamoFileRepository:
                 ExpressionAttributeValues=serialize({":uploading": FileStatus.UPLOADING.value}),
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return False
             raise
         return True

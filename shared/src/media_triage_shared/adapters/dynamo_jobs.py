@@ -7,10 +7,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from media_triage_shared import keys
-from media_triage_shared.adapters.dynamo_base import (
-    is_conditional_failure as _is_conditional_failure,
-)
+from media_triage_shared.adapters.dynamo_base import is_conditional_failure, status_in
 from media_triage_shared.models import (
+    LIVE_JOB_STATUSES,
     JobPhase,
     JobRow,
     JobStatus,
@@ -20,6 +19,9 @@ from media_triage_shared.models import (
     serialize,
     utcnow,
 )
+
+# The job still takes files (pending/processing): the guard of every change the uploads make.
+_LIVE, _LIVE_VALUES = status_in(LIVE_JOB_STATUSES)
 
 
 class DynamoJobRepository:
@@ -59,7 +61,7 @@ class DynamoJobRepository:
                 ExpressionAttributeValues=attr_values,
             )
         except ClientError as exc:
-            if not _is_conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
         stored = self.get_job(job.session_id, job.job_id)
         assert stored is not None
@@ -72,12 +74,12 @@ class DynamoJobRepository:
                 Key=self._key(session_id, job_id),
                 UpdateExpression="SET #s = :processing, phase = :phase, updatedAt = :now, "
                 "stallDeadline = :deadline",
-                ConditionExpression="#s = :pending OR #s = :processing",
+                ConditionExpression=_LIVE,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=serialize(
                     {
                         ":processing": JobStatus.PROCESSING.value,
-                        ":pending": JobStatus.PENDING.value,
+                        **_LIVE_VALUES,
                         ":phase": JobPhase.PROCESSING_FILES.value,
                         ":now": iso(utcnow()),
                         ":deadline": stall_deadline,
@@ -85,7 +87,7 @@ class DynamoJobRepository:
                 ),
             )
         except ClientError as exc:
-            if not _is_conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise  # a job past processing (or not created yet) keeps its status
 
     def set_status(
@@ -132,7 +134,7 @@ class DynamoJobRepository:
                 ExpressionAttributeValues=serialize(values),
             )
         except ClientError as exc:
-            if not _is_conditional_failure(exc):
+            if not is_conditional_failure(exc):
                 raise
             return False
         return True
@@ -148,7 +150,7 @@ class DynamoJobRepository:
                 )
             )
         except ClientError as exc:
-            if _is_conditional_failure(exc):
+            if is_conditional_failure(exc):
                 return None
             raise
 
@@ -172,7 +174,7 @@ class DynamoJobRepository:
                 job_id,
                 UpdateExpression="SET stallDeadline = :deadline, updatedAt = :now "
                 "ADD uploadTargetCount :n",
-                ConditionExpression="attribute_exists(tokenHash) AND #s IN (:pending, :processing)"
+                ConditionExpression=f"attribute_exists(tokenHash) AND {_LIVE}"
                 " AND (attribute_not_exists(uploadTargetCount) OR uploadTargetCount <= :room)",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=serialize(
@@ -181,8 +183,7 @@ class DynamoJobRepository:
                         ":now": iso(utcnow()),
                         ":n": count,
                         ":room": max_targets - count,
-                        ":pending": JobStatus.PENDING.value,
-                        ":processing": JobStatus.PROCESSING.value,
+                        **_LIVE_VALUES,
                     }
                 ),
             )
@@ -197,15 +198,14 @@ class DynamoJobRepository:
             job_id,
             UpdateExpression="SET expectedFileCount = :n, stallDeadline = :deadline, "
             "updatedAt = :now",
-            ConditionExpression="attribute_exists(tokenHash) AND #s IN (:pending, :processing)",
+            ConditionExpression=f"attribute_exists(tokenHash) AND {_LIVE}",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=serialize(
                 {
                     ":n": expected,
                     ":deadline": stall_deadline,
                     ":now": iso(utcnow()),
-                    ":pending": JobStatus.PENDING.value,
-                    ":processing": JobStatus.PROCESSING.value,
+                    **_LIVE_VALUES,
                 }
             ),
             ReturnValues="ALL_NEW",
@@ -247,16 +247,14 @@ class DynamoJobRepository:
             job_id,
             UpdateExpression="SET updatedAt = :now, "
             "executionCount = if_not_exists(executionCount, :one) + :one",
-            ConditionExpression=f"attribute_exists(tokenHash) AND #s IN (:pending, :processing)"
-            f" AND ({seen})",
+            ConditionExpression=f"attribute_exists(tokenHash) AND {_LIVE} AND ({seen})",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=serialize(
                 {
                     ":now": iso(utcnow()),
                     ":one": 1,
                     ":seen": seen_count,
-                    ":pending": JobStatus.PENDING.value,
-                    ":processing": JobStatus.PROCESSING.value,
+                    **_LIVE_VALUES,
                 }
             ),
             ReturnValues="UPDATED_NEW",
