@@ -82,7 +82,7 @@ def _photo(ctx: Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
             MediaErrorCode.TOO_LARGE,
             f"{_mib(size)} is over the {_mib(limits.max_photo_bytes)} limit for photos",
         )
-    if ctx.deadline.remaining() <= 0:
+    if ctx.deadline.passed:
         return invalid(row, MediaErrorCode.TIMEOUT, "the processing deadline passed")
     data = ctx.store.get_bytes(ctx.upload.key)  # <= 100 MiB: in memory, no /tmp
     fingerprint = "sha256:" + hashlib.sha256(data).hexdigest()
