@@ -32,6 +32,8 @@ import pytest
 
 from init_session.api.models import MAX_FILES
 from media_process.detect import PHOTO_TYPES, VIDEO_TYPES
+from media_process.settings import MediaProcessSettings
+from media_triage_shared.deadline import FINALIZE_RESERVE_SECONDS, LAMBDA_MARGIN_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "devtools"))
@@ -520,6 +522,28 @@ def test_functions_follow_the_contract(plan: dict[str, Any]) -> None:
         assert env["APP_ENV"] == "local"
         if "STATE_MACHINE_ARN" in required_env:
             assert env["STATE_MACHINE_ARN"] == MACHINE
+
+
+def _media_process_timing(plan: dict[str, Any]) -> tuple[float, float]:
+    fn = only(plan, "aws_lambda_function", "module.media_process.")["after"]
+    env = fn["environment"][0]["variables"]
+    return float(env["PROCESSING_DEADLINE_SECONDS"]), float(fn["timeout"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["plan", "prod_plan"])
+def test_the_processing_deadline_leaves_the_named_margins_before_the_lambda_timeout(
+    which: str, request: pytest.FixtureRequest
+) -> None:
+    """MediaProcess finishes by PROCESSING_DEADLINE_SECONDS, and the handler keeps
+    LAMBDA_MARGIN_SECONDS of Lambda's own time: the deadline, the finalize reserve inside it and
+    the margin all fit in the timeout Terraform sets, so a slow file is finalised (``timeout``)
+    instead of killed mid-write. The defaults of the settings agree with Terraform's."""
+    deadline, timeout = _media_process_timing(request.getfixturevalue(which))
+    assert deadline + LAMBDA_MARGIN_SECONDS <= timeout, (deadline, timeout)
+    assert deadline > FINALIZE_RESERVE_SECONDS
+    default = MediaProcessSettings.model_fields["processing_deadline_seconds"].default
+    assert default + LAMBDA_MARGIN_SECONDS <= timeout
 
 
 @pytest.mark.slow

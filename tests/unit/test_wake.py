@@ -19,6 +19,7 @@ from moto import mock_aws
 from tables import create_app_tables
 
 from media_triage_shared.adapters.wake import JobWaker
+from media_triage_shared.models import JobRow, JobStatus
 
 REGION = "us-east-1"
 TABLE = "unit-sessions"
@@ -37,14 +38,23 @@ def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def _job(ddb: Any, status: str, expected: int, processed: int, token: str | None = None) -> None:
-    item = {
-        **KEY,
-        "status": {"S": status},
-        "expectedFileCount": {"N": str(expected)},
-        "processedCount": {"N": str(processed)},
-    }
-    if token is not None:
-        item["progressToken"] = {"S": token}
+    """A whole job row (the waker reads it as a ``JobRow``), as init and the state machine
+    leave it."""
+    row = JobRow(
+        session_id="s1",
+        job_id="j1",
+        status=JobStatus(status),
+        expected_file_count=expected,
+        processed_count=processed,
+        token_hash="h",
+        created_at="2026-01-01T00:00:00Z",
+        updated_at="2026-01-01T00:00:00Z",
+        stall_deadline="2026-01-01T00:10:00Z",
+        expires_at=2_000_000_000,
+        progress_token=token,
+    )
+    item = row.to_item()
+    assert {k: item[k] for k in KEY} == KEY
     ddb.put_item(TableName=TABLE, Item=item)
 
 

@@ -23,12 +23,11 @@ from datetime import datetime
 from enum import Enum
 
 from media_triage_shared.logging import get_logger
-from media_triage_shared.models import JobRow, JobStatus, TriageInput, iso
-from media_triage_shared.ports import Executions, JobRepository, Waker
+from media_triage_shared.models import LIVE_JOB_STATUSES, JobRow, TriageInput, iso
+from media_triage_shared.ports import Executions, JobExecutions, JobLifecycle, Waker
 
 log = get_logger()
 
-LIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING})
 RUNNING = "RUNNING"
 
 
@@ -47,7 +46,7 @@ def is_live(job: JobRow, now: datetime) -> bool:
     """Files are still expected: pending/processing and not past the stall deadline (past it,
     the stall path owns the job: the Poll triages or fails it, or the results poll does once
     the execution has ended)."""
-    return job.status in LIVE_STATUSES and iso(now) <= job.stall_deadline
+    return job.status in LIVE_JOB_STATUSES and iso(now) <= job.stall_deadline
 
 
 def decide(job: JobRow, execution_status: str | None, now: datetime) -> Resume:
@@ -64,7 +63,7 @@ def decide(job: JobRow, execution_status: str | None, now: datetime) -> Resume:
 
 
 def keep_running(
-    job: JobRow, *, jobs: JobRepository, executions: Executions, now: datetime
+    job: JobRow, *, jobs: JobExecutions, executions: Executions, now: datetime
 ) -> str | None:
     """Start the execution a live job lacks; its name, or None when nothing was started.
 
@@ -96,7 +95,7 @@ def after_count(
     session_id: str,
     job_id: str,
     *,
-    jobs: JobRepository,
+    jobs: JobLifecycle,
     executions: Executions,
     waker: Waker,
     now: datetime,

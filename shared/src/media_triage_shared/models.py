@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 from typing import Any, ClassVar, Self
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -18,6 +17,38 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from media_triage_shared import keys
+from media_triage_shared.vocabulary import (
+    CLOSED_JOB_STATUSES,
+    FINAL_FILE_STATUSES,
+    LIVE_JOB_STATUSES,
+    NOT_EVALUATED,
+    OPEN_JOB_STATUSES,
+    TERMINAL_JOB_STATUSES,
+    UNFINISHED_JOB_STATUSES,
+    FileStatus,
+    Issue,
+    JobPhase,
+    JobStatus,
+    MediaType,
+    VerdictKind,
+)
+
+# The vocabulary is re-exported: callers import every model and word from here.
+__all__ = [
+    "CLOSED_JOB_STATUSES",
+    "FINAL_FILE_STATUSES",
+    "LIVE_JOB_STATUSES",
+    "NOT_EVALUATED",
+    "OPEN_JOB_STATUSES",
+    "TERMINAL_JOB_STATUSES",
+    "UNFINISHED_JOB_STATUSES",
+    "FileStatus",
+    "Issue",
+    "JobPhase",
+    "JobStatus",
+    "MediaType",
+    "VerdictKind",
+]
 
 _SERIALIZER = TypeSerializer()
 _DESERIALIZER = TypeDeserializer()
@@ -84,67 +115,6 @@ class Envelope(BaseModel):
     model_config = ConfigDict(
         extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=False
     )
-
-
-# ---------------------------------------------------------------------------- enums
-
-
-class JobStatus(StrEnum):
-    PENDING = "pending"
-    PROCESSING = "processing"
-    ANALYZING = "analyzing"
-    COMPLETE = "complete"
-    FAILED = "failed"
-    CANCELLED = "cancelled"
-
-
-TERMINAL_JOB_STATUSES = frozenset({JobStatus.COMPLETE, JobStatus.FAILED, JobStatus.CANCELLED})
-# Where a file finalised by MediaProcess lands (ADR 0003): a job in an open status counts it as
-# usual (a failed job's retry triages it with the rest); once triage has started or finished
-# (closed) the file is stored ``invalid`` with code ``late`` and counted, so it never shows
-# ``valid`` without a verdict; a cancelled job counts nothing.
-OPEN_JOB_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.FAILED})
-CLOSED_JOB_STATUSES = frozenset({JobStatus.ANALYZING, JobStatus.COMPLETE})
-
-
-class FileStatus(StrEnum):
-    UPLOADING = "uploading"
-    PROCESSING = "processing"
-    VALID = "valid"
-    INVALID = "invalid"
-    DUPLICATE = "duplicate"
-
-
-FINAL_FILE_STATUSES = frozenset({FileStatus.VALID, FileStatus.INVALID, FileStatus.DUPLICATE})
-
-
-class MediaType(StrEnum):
-    PHOTO = "photo"
-    VIDEO = "video"
-
-
-class VerdictKind(StrEnum):
-    KEEP = "keep"
-    DISCARD = "discard"
-
-
-class Issue(StrEnum):
-    """What is wrong with a file, in the words the page shows (a verdict may carry several)."""
-
-    DARK = "dark"
-    BLURRY = "blurry"
-    OVEREXPOSED = "overexposed"
-    ACCIDENTAL = "accidental"
-    NO_SUBJECT = "no_subject"
-    DUPLICATE = "duplicate"
-    CORRUPT = "corrupt"
-    SHAKY = "shaky"
-    CLOSED_EYES = "closed_eyes"
-    POOR_FRAMING = "poor_framing"
-
-
-NOT_EVALUATED = "not evaluated"
-"""Reason of the verdict of a file the analyzer did not judge: it is kept, never dropped."""
 
 
 # ---------------------------------------------------------------------------- S3 event
@@ -297,12 +267,11 @@ class JobRow(Row):
     session_id: str
     job_id: str
     status: JobStatus = JobStatus.PENDING
-    phase: str = "waiting_for_files"
+    phase: JobPhase = JobPhase.WAITING_FOR_FILES
     expected_file_count: int = Field(ge=0)
     processed_count: int = Field(default=0, ge=0)
     token_hash: str
     model: str | None = None
-    idempotency_key: str | None = None
     created_at: str
     updated_at: str
     stall_deadline: str

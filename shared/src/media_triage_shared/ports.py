@@ -51,17 +51,20 @@ class ObjectStore(Protocol):
     def delete_keys(self, keys: list[str]) -> int: ...
 
 
-class JobRepository(Protocol):
+class JobReader(Protocol):
     def get_job(self, session_id: str, job_id: str) -> JobRow | None: ...
 
-    def create_job(self, job: JobRow) -> JobRow:
-        """Create the job row, keeping any counter that early uploads already wrote.
-        Returns the stored row (an existing one for a repeated idempotency key)."""
-        ...
+
+class JobFileProgress(Protocol):
+    """MediaProcess: a file of the job landed."""
 
     def mark_processing(self, session_id: str, job_id: str, stall_deadline: str) -> None:
         """A file landed: pending -> processing, and push the stall deadline forward."""
         ...
+
+
+class JobStatusWriter(Protocol):
+    """TriageRun and the API: move a job to another status."""
 
     def set_status(
         self,
@@ -75,14 +78,37 @@ class JobRepository(Protocol):
         partial: bool | None = None,
         expect: JobStatus | None = None,
     ) -> bool:
-        """Set status/phase (and the extras given); False, changing nothing, when the job was
-        cancelled (a cancelled job stays cancelled, whatever finishes after the cancel), or
-        when ``expect`` is given and the job's status is no longer that one."""
+        """Set status/phase (``phase`` a ``JobPhase`` value) and the extras given; False,
+        changing nothing, when the job was cancelled (a cancelled job stays cancelled, whatever
+        finishes after the cancel), or when ``expect`` is given and the job's status is no
+        longer that one."""
         ...
 
-    # -- the HTTP API's changes to a job (init_session); all guarded, never a whole-row write
+
+class JobExecutions(Protocol):
+    """lifecycle.keep_running: record and reserve the job's executions."""
 
     def set_execution(self, session_id: str, job_id: str, execution_arn: str) -> None: ...
+
+    def begin_successor(self, session_id: str, job_id: str, seen_count: int) -> int | None:
+        """Reserve the next execution of a live job: bump executionCount from ``seen_count``
+        (the count the caller read) and return the new count, if the job is still
+        pending/processing and nobody bumped it since. None otherwise: another caller (a
+        concurrent successor, a retry) got there first, or the job moved on."""
+        ...
+
+
+class JobLifecycle(JobReader, JobExecutions, Protocol):
+    """What ``lifecycle.after_count`` / ``keep_running`` need of the job rows."""
+
+
+class JobApiWriter(Protocol):
+    """The HTTP API's changes to a job (init_session); all guarded, never a whole-row write."""
+
+    def create_job(self, job: JobRow) -> JobRow:
+        """Create the job row, keeping any counter that early uploads already wrote.
+        Returns the stored row (an existing one for a repeated idempotency key)."""
+        ...
 
     def reserve_uploads(
         self, session_id: str, job_id: str, count: int, stall_deadline: str, max_targets: int
@@ -108,12 +134,14 @@ class JobRepository(Protocol):
         """Any status -> cancelled; False when it was cancelled already."""
         ...
 
-    def begin_successor(self, session_id: str, job_id: str, seen_count: int) -> int | None:
-        """Reserve the next execution of a live job: bump executionCount from ``seen_count``
-        (the count the caller read) and return the new count, if the job is still
-        pending/processing and nobody bumped it since. None otherwise: another caller (a
-        concurrent successor, a retry) got there first, or the job moved on."""
-        ...
+
+class MediaJobs(JobLifecycle, JobFileProgress, Protocol):
+    """Everything MediaProcess needs of the job rows."""
+
+
+class JobRepository(JobLifecycle, JobFileProgress, JobStatusWriter, JobApiWriter, Protocol):
+    """Every job-row use at once: the DynamoDB adapter and the in-memory fake implement it;
+    the API and TriageRun still take it whole (a core should take the small ports above)."""
 
 
 class Executions(Protocol):
@@ -140,11 +168,26 @@ class Waker(Protocol):
         ...
 
 
-class FileRepository(Protocol):
+class FileReader(Protocol):
     def get_file(self, job_id: str, file_id: str) -> FileRow | None: ...
 
-    def begin(self, row: FileRow) -> bool:
-        """Write the ``processing`` row unless the file already exists. True if written."""
+    def list_files(self, job_id: str) -> list[FileRow]: ...
+
+
+class FileCounter(Protocol):
+    """MediaProcess's rows: start, deduplicate and count one file."""
+
+    def start_processing(self, row: FileRow) -> bool:
+        """Write the ``processing`` row over an absent or ``uploading`` one, never over a final
+        (counted) row. False when the file was already counted."""
+        ...
+
+    def claim_fingerprint(
+        self, job_id: str, fingerprint: str, file_id: str, expires_at: int
+    ) -> str:
+        """Claim a content fingerprint for ``file_id`` inside the job (a conditional put of one
+        ``FP#<fingerprint>`` item). Returns the fileId that holds the claim: ``file_id`` itself
+        the first time (and on every retry), the first claimant's id for a duplicate."""
         ...
 
     def finalize(self, row: FileRow, *, stall_deadline: str, job_closed: bool = False) -> bool:
@@ -158,7 +201,13 @@ class FileRepository(Protocol):
         and JobStateChanged (with the job's status) when it is on the other side."""
         ...
 
-    def list_files(self, job_id: str) -> list[FileRow]: ...
+
+class MediaFiles(FileReader, FileCounter, Protocol):
+    """Everything MediaProcess needs of the file rows."""
+
+
+class VerdictWriter(Protocol):
+    """TriageRun's rows."""
 
     def write_verdicts(self, rows: list[FileRow]) -> None: ...
 
@@ -169,7 +218,13 @@ class FileRepository(Protocol):
         ``was_duplicate_of``; False when it is not (an earlier run did it). Counts nothing."""
         ...
 
-    # -- the HTTP API's rows (init_session)
+
+class UploadRows(Protocol):
+    """The HTTP API's rows (init_session)."""
+
+    def begin(self, row: FileRow) -> bool:
+        """Write the ``processing`` row unless the file already exists. True if written."""
+        ...
 
     def add_uploading(self, rows: list[FileRow]) -> None:
         """Write ``uploading`` rows for fresh fileIds (batched, unconditional): only for ids
@@ -186,20 +241,10 @@ class FileRepository(Protocol):
         """Delete the row if it is still ``uploading`` (an aborted upload)."""
         ...
 
-    # -- MediaProcess's rows
 
-    def start_processing(self, row: FileRow) -> bool:
-        """Write the ``processing`` row over an absent or ``uploading`` one, never over a final
-        (counted) row. False when the file was already counted."""
-        ...
-
-    def claim_fingerprint(
-        self, job_id: str, fingerprint: str, file_id: str, expires_at: int
-    ) -> str:
-        """Claim a content fingerprint for ``file_id`` inside the job (a conditional put of one
-        ``FP#<fingerprint>`` item). Returns the fileId that holds the claim: ``file_id`` itself
-        the first time (and on every retry), the first claimant's id for a duplicate."""
-        ...
+class FileRepository(MediaFiles, VerdictWriter, UploadRows, Protocol):
+    """Every file-row use at once: the DynamoDB adapter and the in-memory fake implement it;
+    the API and TriageRun still take it whole (a core should take the small ports above)."""
 
 
 class Analyzer(Protocol):

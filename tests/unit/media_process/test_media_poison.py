@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from PIL import Image, TiffImagePlugin
 
 from media_process import core
-from media_process.adapters.video import _parse_probe
+from media_process.adapters.probe import parse_probe
 from media_triage_shared.media import (
     Capture,
     MediaFailure,
@@ -70,7 +70,7 @@ def test_a_video_location_with_an_absurd_altitude_keeps_the_position() -> None:
         "streams": [{"codec_type": "video", "codec_name": "h264", "width": 64, "height": 48}],
         "format": {"duration": "2.0", "tags": {"location": f"+48.8577+002.2950{huge}/"}},
     }
-    probe = _parse_probe(info, "MP4")
+    probe = parse_probe(info, "MP4")
     assert isinstance(probe, VideoProbe)
     assert probe.capture.gps == Gps(lat=48.8577, lon=2.295)
 

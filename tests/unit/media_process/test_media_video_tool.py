@@ -17,7 +17,8 @@ import pytest
 from corpus import BY_NAME, FFMPEG, ffmpeg_make, lavfi_video, mp4
 from PIL import Image
 
-from media_process.adapters.video import FfmpegVideoTool, VideoOptions, _parse_probe
+from media_process.adapters.probe import parse_probe
+from media_process.adapters.video import FfmpegVideoTool, VideoOptions
 from media_triage_shared.media import MediaErrorCode, MediaFailure, Rendition, VideoProbe
 
 TOOL = FfmpegVideoTool()
@@ -261,7 +262,7 @@ def test_cover_art_alone_is_no_video_stream() -> None:
         ],
         "format": {"format_name": "mov,mp4", "duration": "3.0"},
     }
-    result = _parse_probe(info, "MP4")
+    result = parse_probe(info, "MP4")
     assert isinstance(result, MediaFailure)
     assert result.code is MediaErrorCode.NO_VIDEO_STREAM
 
@@ -289,7 +290,7 @@ def test_probe_metadata_from_container_tags() -> None:
             },
         },
     }
-    probe = _parse_probe(info, "QuickTime")
+    probe = parse_probe(info, "QuickTime")
     assert isinstance(probe, VideoProbe)
     assert (probe.width, probe.height, probe.rotation) == (1080, 1920, 270)
     assert probe.duration_seconds == 12.346
@@ -309,6 +310,6 @@ def test_probe_metadata_from_container_tags() -> None:
     ],
 )
 def test_probe_output_without_a_picture_is_corrupt(info: dict[str, object]) -> None:
-    result = _parse_probe(info, "MP4")
+    result = parse_probe(info, "MP4")
     assert isinstance(result, MediaFailure)
     assert result.code is MediaErrorCode.CORRUPT

@@ -8,17 +8,17 @@ from typing import Any
 from media_process import core, deps
 from media_triage_shared import lifecycle
 from media_triage_shared.aws import is_transient
+from media_triage_shared.deadline import LAMBDA_MARGIN_SECONDS
 from media_triage_shared.keys import InvalidKey, parse_upload_key
 from media_triage_shared.logging import bind_invocation, configure_logging, get_logger
 from media_triage_shared.models import S3Event, utcnow
 
 configure_logging(deps.settings().log_level)
 log = get_logger()
-_LAMBDA_MARGIN_SECONDS = 15  # finish this long before Lambda's own timeout, whatever is set
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    remaining = context.get_remaining_time_in_millis() / 1000 - _LAMBDA_MARGIN_SECONDS
+    remaining = context.get_remaining_time_in_millis() / 1000 - LAMBDA_MARGIN_SECONDS
     deadline = core.Deadline.after(min(deps.settings().processing_deadline_seconds, remaining))
     results: list[dict[str, Any]] = []
     for record in S3Event.model_validate(event).records:

@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from pydantic import Field, model_validator
 
+from media_process.adapters.photo import PhotoOptions
+from media_process.adapters.video import VideoOptions
+from media_process.context import MIB, Limits
 from media_triage_shared.settings import BaseAppSettings
 
-MIB = 1024 * 1024
+
+def _defaults(cls: Any) -> dict[str, Any]:
+    """A dataclass's field defaults: the dataclasses hold every default once, the settings
+    only validate and override them."""
+    return {
+        f.name: f.default for f in dataclasses.fields(cls) if f.default is not dataclasses.MISSING
+    }
+
+
+LIMITS, PHOTO, VIDEO = _defaults(Limits), _defaults(PhotoOptions), _defaults(VideoOptions)
 
 
 class MediaProcessSettings(BaseAppSettings):
@@ -19,32 +34,44 @@ class MediaProcessSettings(BaseAppSettings):
         default=240, gt=0, description="Finalise every file before this (below the timeout)."
     )
     # Limits (SPEC section 6).
-    max_photo_bytes: int = Field(default=100 * MIB, gt=0, description="Larger photos: too_large.")
-    max_photo_pixels: int = Field(
-        default=100_000_000, gt=0, description="Decompression-bomb guard: too_many_pixels."
+    max_photo_bytes: int = Field(
+        default=LIMITS["max_photo_bytes"], gt=0, description="Larger photos: too_large."
     )
-    max_video_bytes: int = Field(default=5 * 1024 * MIB, gt=0, description="Larger: too_large.")
-    max_video_seconds: float = Field(default=3 * 3600, gt=0, description="Longer: too_long.")
+    max_photo_pixels: int = Field(
+        default=LIMITS["max_photo_pixels"],
+        gt=0,
+        description="Decompression-bomb guard: too_many_pixels.",
+    )
+    max_video_bytes: int = Field(
+        default=LIMITS["max_video_bytes"], gt=0, description="Larger: too_large."
+    )
+    max_video_seconds: float = Field(
+        default=LIMITS["max_video_seconds"], gt=0, description="Longer: too_long."
+    )
     max_video_pixels: int = Field(
-        default=7680 * 4320,
+        default=LIMITS["max_video_pixels"],
         gt=0,
         description="Picture size guard (width x height from ffprobe, checked before any frame "
         "is decoded): larger videos are too_many_pixels. Default 8K UHD.",
     )
     # Tools and renditions.
-    ffmpeg_path: str = Field(default="ffmpeg", min_length=1, description="ffmpeg binary.")
-    ffprobe_path: str = Field(default="ffprobe", min_length=1, description="ffprobe binary.")
-    thumbnail_edge: int = Field(default=400, ge=64, le=2048)
-    display_edge: int = Field(default=2048, ge=256, le=8192)
-    display_quality: int = Field(default=85, ge=50, le=95)
-    proxy_edge: int = Field(default=960, ge=128, le=1920)
-    proxy_fps: float = Field(default=15, gt=0, le=60)
-    proxy_max_seconds: float = Field(default=300, gt=0)
-    proxy_video_kbps: int = Field(default=320, ge=64)
-    proxy_audio_kbps: int = Field(default=64, ge=16)
-    proxy_max_bytes: int = Field(default=15 * MIB, gt=MIB, description="Hard cap (ffmpeg -fs).")
+    ffmpeg_path: str = Field(default=VIDEO["ffmpeg"], min_length=1, description="ffmpeg binary.")
+    ffprobe_path: str = Field(default=VIDEO["ffprobe"], min_length=1, description="ffprobe binary.")
+    thumbnail_edge: int = Field(default=PHOTO["thumbnail_edge"], ge=64, le=2048)
+    display_edge: int = Field(default=PHOTO["display_edge"], ge=256, le=8192)
+    display_quality: int = Field(default=PHOTO["display_quality"], ge=50, le=95)
+    proxy_edge: int = Field(default=VIDEO["proxy_edge"], ge=128, le=1920)
+    proxy_fps: float = Field(default=VIDEO["proxy_fps"], gt=0, le=60)
+    proxy_max_seconds: float = Field(default=VIDEO["proxy_max_seconds"], gt=0)
+    proxy_video_kbps: int = Field(default=VIDEO["proxy_video_kbps"], ge=64)
+    proxy_audio_kbps: int = Field(default=VIDEO["proxy_audio_kbps"], ge=16)
+    proxy_max_bytes: int = Field(
+        default=VIDEO["proxy_max_bytes"], gt=MIB, description="Hard cap (ffmpeg -fs)."
+    )
     finalize_reserve_seconds: float = Field(
-        default=5, ge=0, description="Deadline share kept for uploads and the final write."
+        default=LIMITS["finalize_reserve_seconds"],
+        ge=0,
+        description="Deadline share kept for uploads and the final write.",
     )
     async_retry_attempts: int = Field(
         default=2,

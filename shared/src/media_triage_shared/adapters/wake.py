@@ -14,37 +14,36 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from media_triage_shared import keys
+from media_triage_shared.adapters.dynamo_jobs import DynamoJobRepository
 from media_triage_shared.logging import get_logger
+from media_triage_shared.models import LIVE_JOB_STATUSES
+from media_triage_shared.ports import JobReader
 
 log = get_logger()
 
-WAITING = ("pending", "processing")
 STALE_TOKEN = {"TaskDoesNotExist", "TaskTimedOut", "InvalidToken"}
 
 
 class JobWaker:
-    def __init__(self, dynamodb: Any, stepfunctions: Any, sessions_table: str) -> None:
-        self._ddb = dynamodb
+    def __init__(
+        self,
+        dynamodb: Any,
+        stepfunctions: Any,
+        sessions_table: str,
+        *,
+        jobs: JobReader | None = None,
+    ) -> None:
+        self._jobs = jobs or DynamoJobRepository(dynamodb, sessions_table)
         self._sfn = stepfunctions
-        self._table = sessions_table
 
     def token_if_ready(self, session_id: str, job_id: str) -> str | None:
         """The sleeping task's token when the job is ready for triage, else None."""
-        item = self._ddb.get_item(
-            TableName=self._table,
-            Key={"pk": {"S": keys.job_pk(session_id)}, "sk": {"S": keys.job_sk(job_id)}},
-            ConsistentRead=True,
-            ProjectionExpression="#s, processedCount, expectedFileCount, progressToken",
-            ExpressionAttributeNames={"#s": "status"},
-        ).get("Item")
-        if not item or "progressToken" not in item or "expectedFileCount" not in item:
+        job = self._jobs.get_job(session_id, job_id)
+        if job is None or job.progress_token is None or job.status not in LIVE_JOB_STATUSES:
             return None
-        processed = int(item.get("processedCount", {}).get("N", "0"))
-        expected = int(item["expectedFileCount"]["N"])
-        if item.get("status", {}).get("S") not in WAITING or not 0 < expected <= processed:
+        if not 0 < job.expected_file_count <= job.processed_count:
             return None
-        return str(item["progressToken"]["S"])
+        return job.progress_token
 
     def wake_if_ready(self, session_id: str, job_id: str) -> bool:
         """True when a sleeping state machine was woken."""

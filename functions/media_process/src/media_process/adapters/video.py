@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import os
 import re
 import subprocess
@@ -27,7 +26,6 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +33,14 @@ import ffmpeg
 from PIL import Image
 
 from media_process import detect
-from media_triage_shared import media
+from media_process.adapters.probe import parse_probe
+from media_triage_shared.deadline import Deadline
 from media_triage_shared.media import (
-    Capture,
     MediaErrorCode,
     MediaFailure,
     Rendition,
     VideoProbe,
 )
-from media_triage_shared.models import Gps
 
 MIB = 1024 * 1024
 
@@ -59,7 +56,6 @@ _URL = re.compile(r"(?:https?|file)://\S+")
 # credentials), never proxies or anything else a hostile file could make ffmpeg use or leak.
 CHILD_ENVIRONMENT = ("PATH", "LD_LIBRARY_PATH", "TMPDIR", "LANG", "LC_ALL", "TZ")
 _PROTOCOLS = {"https": "https,tls,tcp", "http": "http,tcp"}
-_ISO6709 = re.compile(r"^([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,7 +127,7 @@ class FfmpegVideoTool:
             info = json.loads(done.stdout or b"{}")
         except ValueError:
             return MediaFailure(MediaErrorCode.CORRUPT, f"ffprobe could not describe the {label}")
-        return _parse_probe(info, label)
+        return parse_probe(info, label)
 
     # ------------------------------------------------------------------------ thumbnail
 
@@ -143,9 +139,9 @@ class FfmpegVideoTool:
         at = self.options.thumbnail_at_seconds
         duration = probe.duration_seconds
         start = at if duration is None or duration > at + 0.25 else 0.0
-        ends = self._clock() + timeout
+        deadline = Deadline.after(timeout, self._clock)
         for seek in dict.fromkeys((start, 0.0)):  # past the real end (a lying duration): retry
-            result = self._frame(source_url, mime_type, seek, ends - self._clock())
+            result = self._frame(source_url, mime_type, seek, deadline.remaining())
             if not isinstance(result, MediaFailure) or result.code is MediaErrorCode.TIMEOUT:
                 return result
         return result
@@ -296,110 +292,3 @@ def _fit_even(width: int, height: int, edge: int) -> tuple[int, int]:
 
 
 # ---------------------------------------------------------------------------- probe parsing
-
-
-def _number(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) and number > 0 else None
-
-
-def _rate(value: Any) -> float | None:
-    if not isinstance(value, str) or "/" not in value:
-        return _number(value)
-    num, _, den = value.partition("/")
-    numerator, denominator = _number(num), _number(den)
-    return None if numerator is None or denominator is None else numerator / denominator
-
-
-def _rotation(stream: dict[str, Any]) -> int:
-    """Degrees of the display matrix (or the legacy ``rotate`` tag), in 0..359."""
-    for side in stream.get("side_data_list") or []:
-        if isinstance(side, dict) and "rotation" in side:
-            try:
-                return round(float(side["rotation"])) % 360
-            except (TypeError, ValueError):
-                return 0
-    try:
-        return int((stream.get("tags") or {}).get("rotate", 0)) % 360
-    except (TypeError, ValueError):
-        return 0
-
-
-def _parse_probe(info: dict[str, Any], label: str) -> VideoProbe | MediaFailure:
-    streams = [s for s in info.get("streams") or [] if isinstance(s, dict)]
-    fmt = info.get("format") or {}
-    if not streams:
-        return MediaFailure(MediaErrorCode.CORRUPT, f"the {label} file holds no streams")
-    videos = [
-        s
-        for s in streams
-        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
-    ]
-    audios = [s for s in streams if s.get("codec_type") == "audio"]
-    if not videos:
-        kinds = sorted({str(s.get("codec_type")) for s in streams})
-        return MediaFailure(
-            MediaErrorCode.NO_VIDEO_STREAM,
-            f"the {label} file has no video, only {', '.join(kinds)}",
-        )
-    video = videos[0]
-    width, height = int(video.get("width") or 0), int(video.get("height") or 0)
-    if width <= 0 or height <= 0:
-        return MediaFailure(MediaErrorCode.CORRUPT, f"the {label} video stream has no picture size")
-    rotation = _rotation(video)
-    if rotation in (90, 270):
-        width, height = height, width
-    duration = _number(fmt.get("duration")) or _number(video.get("duration"))
-    return VideoProbe(
-        container=str(fmt.get("format_name") or ""),
-        width=width,
-        height=height,
-        duration_seconds=None if duration is None else round(duration, 3),
-        fps=_rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
-        rotation=rotation,
-        video_codec=str(video.get("codec_name") or "unknown"),
-        audio_codec=str(audios[0].get("codec_name") or "unknown") if audios else None,
-        capture=_capture({k.lower(): v for k, v in (fmt.get("tags") or {}).items()}),
-    )
-
-
-def _capture(tags: dict[str, Any]) -> Capture:
-    camera = ""
-    for make, model in (
-        ("com.apple.quicktime.make", "com.apple.quicktime.model"),
-        ("com.android.manufacturer", "com.android.model"),
-        ("make", "model"),
-    ):
-        camera = camera or " ".join(str(tags[k]).strip() for k in (make, model) if tags.get(k))
-    return Capture(
-        taken_at=_taken_at(tags.get("com.apple.quicktime.creationdate"))
-        or _taken_at(tags.get("creation_time")),
-        gps=_location(tags.get("com.apple.quicktime.location.iso6709") or tags.get("location")),
-        camera=camera[:128] or None,
-    )
-
-
-def _taken_at(value: Any) -> str | None:
-    if not isinstance(value, str) or not value.strip():
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if parsed.year < 1971:  # 1904/1970 epochs of "no date" in QuickTime/MP4 headers
-        return None
-    if parsed.tzinfo is not None and parsed.utcoffset() == UTC.utcoffset(None):
-        return parsed.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
-    return parsed.replace(microsecond=0).isoformat()
-
-
-def _location(value: Any) -> Gps | None:
-    """ISO 6709 (``+48.8577+002.2950+035.000/``): an altitude that is no number (a 400-digit one
-    is inf) is dropped, the position kept; a position out of range is no position."""
-    match = _ISO6709.match(value.strip()) if isinstance(value, str) else None
-    if match is None:
-        return None
-    return media.gps(match.group(1), match.group(2), match.group(3))
