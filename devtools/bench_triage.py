@@ -44,7 +44,7 @@ from media_triage_shared.models import (  # noqa: E402
     TriageInput,
 )
 from triage_run import core  # noqa: E402
-from triage_run.gemini import GeminiAnalyzer, GeminiConfig, make_client  # noqa: E402
+from triage_run.gemini import MAX_BATCH, GeminiAnalyzer, GeminiConfig, make_client  # noqa: E402
 from triage_run.local import LocalAnalyzer  # noqa: E402
 
 SESSION, JOB = "bench-session", "bench-job"
