@@ -10,12 +10,10 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 import requests
 from api_harness import CONFIG, MIB, SECRETS, Api, event, spec
-from moto import mock_aws
-from tables import create_app_tables
+from tables import BUCKET, FILES, SESSIONS, moto_app, waiting_state_machine
 
 from init_session import services
 from init_session.adapters import (
@@ -134,31 +132,14 @@ def test_a_retried_complete_after_success_is_still_a_success() -> None:
 
 # ---------------------------------------------------------------------------- moto
 
-REGION = "us-east-1"
-BUCKET, SESSIONS, FILES = "media-triage-unit-media", "unit-sessions", "unit-files"
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        create_app_tables(ddb, SESSIONS, FILES)
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        sm = sfn.create_state_machine(
-            name="unit-triage",
-            definition=json.dumps(
-                {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
-            ),
-            roleArn="arn:aws:iam::123456789012:role/unit",
-        )["stateMachineArn"]
-        yield {"ddb": ddb, "s3": s3, "sfn": sfn, "sm": sm}
+    with moto_app(monkeypatch) as app:
+        sfn, sm = waiting_state_machine()
+        yield {"ddb": app.ddb, "s3": app.s3, "sfn": sfn, "sm": sm}
 
 
 def test_list_parts_reports_real_sizes_and_a_missing_upload(aws: dict[str, Any]) -> None:

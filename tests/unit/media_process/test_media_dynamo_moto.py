@@ -9,11 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from corpus import BY_NAME
-from moto import mock_aws
-from tables import create_app_tables
+from tables import BUCKET, FILES, SESSIONS, moto_app
 
 from media_process import core
 from media_process.adapters.photo import PillowPhotoTool
@@ -25,22 +23,13 @@ from media_triage_shared.adapters.s3 import S3ObjectStore
 from media_triage_shared.errors import JobCancelled
 from media_triage_shared.models import FileRow, FileStatus, JobRow, JobStatus
 
-REGION = "us-east-1"
-BUCKET, SESSIONS, FILES = "media-triage-unit-media", "unit-sessions", "unit-files"
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        create_app_tables(ddb, SESSIONS, FILES)
-        s3 = boto3.client("s3", region_name=REGION)
-        s3.create_bucket(Bucket=BUCKET)
+    with moto_app(monkeypatch) as app:
+        ddb, s3 = app.ddb, app.s3
         files = DynamoFileRepository(ddb, FILES, SESSIONS, 24)
         jobs = DynamoJobRepository(ddb, SESSIONS)
         yield {

@@ -9,13 +9,11 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from conftest import JOB, SESSION, Env
 from corpus import BY_NAME
 from fakes import RecordingWaker
-from moto import mock_aws
-from tables import create_app_tables
+from tables import FILES, SESSIONS, moto_app
 from test_media_handler import Context, _event
 
 from media_process import core
@@ -235,20 +233,13 @@ def test_a_retry_on_an_unfinished_job_does_not_wake_anything(env: Env, handler: 
 
 # ---------------------------------------------------------------------------- DynamoDB guards
 
-REGION = "us-east-1"
-BUCKET, SESSIONS, FILES = "media-triage-unit-media", "unit-sessions", "unit-files"
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[DynamoFileRepository, Any]]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        create_app_tables(client, SESSIONS, FILES)
+    with moto_app(monkeypatch, bucket=False) as app:
+        client = app.ddb
         jobs = DynamoJobRepository(client, SESSIONS)
         jobs.create_job(
             JobRow(

@@ -7,12 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 from corpus import BY_NAME
 from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
-from moto import mock_aws
-from tables import create_app_tables
+from tables import FILES, SESSIONS, moto_app
 from triage_harness import JOB, SESSION, ScriptedAnalyzer, World, derived, row
 
 from media_process import core as media_core
@@ -109,21 +107,13 @@ def test_reassignment_is_guarded_by_the_row_still_being_that_duplicate() -> None
 # ---------------------------------------------------------------------------- end to end
 
 
-REGION = "us-east-1"
-SESSIONS, FILES = "unit-sessions", "unit-files"
 NOW = datetime(2026, 11, 28, 12, tzinfo=UTC)
 
 
 @pytest.fixture
 def ddb(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.setenv(name, "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        create_app_tables(client, SESSIONS, FILES)
-        yield client
+    with moto_app(monkeypatch, bucket=False) as app:
+        yield app.ddb
 
 
 def test_media_process_then_triage_on_dynamodb_promote_the_copy(ddb: Any) -> None:
