@@ -270,6 +270,21 @@ class Stack:
             time.sleep(0.5)
         raise TimeoutError(f"job {job_id} never reached {wanted}; last row: {row}")
 
+    def sleep_endings(self, execution_arn: str) -> list[str]:
+        """How each WaitForFiles sleep ended: TaskSucceeded (woken), TaskTimedOut, TaskFailed."""
+        sfn = self.client("stepfunctions")
+        endings: list[str] = []
+        pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+        for page in pages:
+            for event in page["events"]:
+                details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
+                if (
+                    event["type"] in {"TaskSucceeded", "TaskTimedOut", "TaskFailed"}
+                    and details.get("resource") == "updateItem.waitForTaskToken"
+                ):
+                    endings.append(event["type"])
+        return endings
+
     def execution(self, job_id: str) -> dict[str, Any]:
         arn = self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{job_id}"
         return dict(self.client("stepfunctions").describe_execution(executionArn=arn))

@@ -83,21 +83,6 @@ def _counted_once(
     return job, rows
 
 
-def _sleep_endings(stack: Stack, execution_arn: str) -> list[str]:
-    """How each WaitForFiles sleep ended: TaskSucceeded (woken) or TaskTimedOut."""
-    sfn = stack.client("stepfunctions")
-    endings: list[str] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-        for event in page["events"]:
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            if (
-                event["type"] in {"TaskSucceeded", "TaskTimedOut", "TaskFailed"}
-                and details.get("resource") == "updateItem.waitForTaskToken"
-            ):
-                endings.append(event["type"])
-    return endings
-
-
 # ---------------------------------------------------------------------------- (a) DynamoDB
 
 
@@ -150,7 +135,7 @@ def test_counting_transaction_answer_lost_after_the_commit(stack: Stack, faults:
     assert job["status"] == "complete", job
     assert sorted(row["attempts"] for row in rows.values()) == [1, 1]  # no Lambda retry
     assert _hits(faults) == [1]
-    endings = _sleep_endings(stack, stack.execution(init["jobId"])["executionArn"])
+    endings = stack.sleep_endings(stack.execution(init["jobId"])["executionArn"])
     assert endings[-1] == "TaskSucceeded", endings  # woken by the count, not timed out
 
 

@@ -52,21 +52,6 @@ def _states(stack: Stack, execution_arn: str) -> list[str]:
     return names
 
 
-def _sleep_endings(stack: Stack, execution_arn: str) -> list[str]:
-    """How each WaitForFiles sleep ended: TaskSucceeded (woken), TaskTimedOut, TaskFailed."""
-    sfn = stack.client("stepfunctions")
-    endings: list[str] = []
-    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-        for event in page["events"]:
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {})
-            if (
-                event["type"] in {"TaskSucceeded", "TaskTimedOut", "TaskFailed"}
-                and details.get("resource") == "updateItem.waitForTaskToken"
-            ):
-                endings.append(event["type"])
-    return endings
-
-
 def _wait_execution(stack: Stack, arn: str, timeout: float = 60) -> dict[str, Any]:
     sfn = stack.client("stepfunctions")
     deadline = time.monotonic() + timeout
@@ -93,7 +78,7 @@ def test_status_follows_pending_processing_analyzing_complete(stack: Stack) -> N
     assert execution["status"] == "SUCCEEDED"
     assert "MarkAnalyzing" in _states(stack, execution["executionArn"])
     # MediaProcess's count of the last file woke the sleeping machine (ADR 0007).
-    assert "TaskSucceeded" in _sleep_endings(stack, execution["executionArn"])
+    assert "TaskSucceeded" in stack.sleep_endings(execution["executionArn"])
 
 
 def test_lowered_expected_count_after_a_failed_upload_finishes_without_the_stall(
@@ -121,7 +106,7 @@ def test_lowered_expected_count_after_a_failed_upload_finishes_without_the_stall
     assert elapsed < 60  # the stall timeout (600 s by default) played no part
     # The PATCH woke the machine; it did not wait out its sleep.
     arn = stack.execution(init["jobId"])["executionArn"]
-    assert "TaskSucceeded" in _sleep_endings(stack, arn)  # only the PATCH could wake it
+    assert "TaskSucceeded" in stack.sleep_endings(arn)  # only the PATCH could wake it
     files = {f["filename"]: f for f in results(stack, init).json()["files"]}
     assert files["gone.jpg"]["status"] == "invalid"
     assert files["gone.jpg"]["error"]["code"] == "not_uploaded"
