@@ -9,8 +9,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-
-from ._support import ROLE_ARN, Emulator, free_port
+from support.emulator import ROLE_ARN, Emulator, free_port
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ from typing import Any
 import requests
 from localstack_client.session import Session
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV_DIR = ROOT / "terraform" / "envs" / "local"
 # The stack is the same whatever the developer's shell holds (make exports GEMINI_API_KEY as
 # TF_VAR_gemini_api_key for `make deploy-env`); tests that want Gemini pass it explicitly.
