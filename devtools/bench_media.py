@@ -201,7 +201,7 @@ def median_run(op: str, arg: str, repeat: int, **kw: Any) -> dict[str, float]:
 
 
 def make_inputs(work: Path) -> dict[str, Path]:
-    from corpus import _exif, heic, jpeg
+    from support.corpus import _exif, heic, jpeg
 
     paths = {
         "jpeg_12mp": work / "12mp.jpg",

@@ -7,9 +7,9 @@ section of docs/benchmarks.md (devtools/bench_report.py); never gates.
     python devtools/bench_triage.py --sizes 36 --images 10
 
 TriageRun runs its real core and Gemini adapter (google-genai SDK, thread pool, retries
-configured) against the fake Gemini of tests/fake_gemini.py, which answers every call after a
-fixed latency, with in-memory repositories. The ideal is ceil(batches / concurrency) x latency
-(batches of at most 20 files): the target is a ratio <= 1.3.
+configured) against the fake Gemini of tests/support/fake_gemini.py, which answers every call
+after a fixed latency, with in-memory repositories. The ideal is ceil(batches / concurrency) x
+latency (batches of at most 20 files): the target is a ratio <= 1.3.
 """
 
 from __future__ import annotations
@@ -25,11 +25,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import triage_images as ti  # noqa: E402
 from bench_report import write_section  # noqa: E402 - devtools/, the script's directory
-from fake_gemini import FakeGemini  # noqa: E402 - tests/ is on the path now
-from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore  # noqa: E402
 from PIL import Image  # noqa: E402
+from support import triage_images as ti  # noqa: E402
+from support.fake_gemini import FakeGemini  # noqa: E402 - tests/ is on the path now
+from support.fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore  # noqa: E402
 
 from media_triage_shared import keys  # noqa: E402
 from media_triage_shared.logging import configure_logging  # noqa: E402

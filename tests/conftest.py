@@ -1,6 +1,7 @@
 """Shared pytest configuration.
 
-tests/ is importable (fakes, media generators, the stack harness). The ``stack`` fixture is
+tests/ is on ``sys.path`` so the helper package ``support`` imports (``from support.fakes import``;
+see tests/support/__init__.py for which helper serves which layer). The ``stack`` fixture is
 session-wide and lazy: unit tests never start it; integration and e2e tests share one deployed
 environment (the bundled emulator, or the endpoint named by AWS_ENDPOINT_URL).
 """
@@ -17,7 +18,7 @@ TESTS = Path(__file__).resolve().parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-from stack import Stack, deploy_local_stack  # noqa: E402 - needs the path above
+from support.stack import Stack, deploy_local_stack  # noqa: E402 - needs the path above
 
 
 @pytest.fixture(scope="session")

@@ -34,9 +34,9 @@ from typing import Any
 
 import pytest
 import requests
-from fake_gemini import Call, FakeGemini, Reply
 from playwright.sync_api import expect, sync_playwright
-from stack import ROOT, Stack
+from support.fake_gemini import Call, FakeGemini, Reply
+from support.stack import ROOT, Stack
 
 from media_triage_shared import keys
 

@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis.core.failures import Failure
 from schemathesis.specs.openapi.schemas import OpenApiSchema
-from stack import Stack
+from support.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
-from stack import ROOT, Stack
+from support.stack import ROOT, Stack
 
 from media_triage_cli.api import ApiClient, InitResponse
 from media_triage_cli.command import Run, RunOptions

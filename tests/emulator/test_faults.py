@@ -13,8 +13,7 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-
-from ._support import REGION, Emulator, http, wait_for
+from support.emulator import REGION, Emulator, http, wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,7 @@ from urllib.parse import unquote
 import pytest
 import requests
 from botocore.exceptions import ClientError
-
-from ._support import Emulator, http, wait_for
+from support.emulator import Emulator, http, wait_for
 
 pytestmark = pytest.mark.integration
 

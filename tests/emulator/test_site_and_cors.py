@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-
-from ._support import Emulator, http
+from support.emulator import Emulator, http
 
 pytestmark = pytest.mark.integration
 

@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 import requests
-from api_helpers import fspec, jpeg, png, results
-from corpus import mp4
 from PIL import Image
-from stack import Stack
+from support.corpus import mp4
+from support.stack import Stack
+from support.stack_api import fspec, jpeg, png, results
 
 from init_session import tokens
 

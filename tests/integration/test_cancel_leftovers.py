@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import requests
-from api_helpers import fspec, jpeg
 from PIL import Image, ImageDraw
-from stack import Stack
+from support.stack import Stack
+from support.stack_api import fspec, jpeg
 
 from media_triage_shared import keys
 

@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 import pytest
-from api_helpers import fspec, jpeg, results
-from stack import Stack
+from support.stack import Stack
+from support.stack_api import fspec, jpeg, results
 
 pytestmark = pytest.mark.integration
 

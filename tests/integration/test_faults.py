@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 import requests
-from api_helpers import fspec, jpeg, results, s3_event
-from stack import Stack
+from support.stack import Stack
+from support.stack_api import fspec, jpeg, results, s3_event
 
 pytestmark = pytest.mark.integration
 

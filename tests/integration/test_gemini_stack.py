@@ -1,6 +1,6 @@
 """The local stack deployed with a Gemini key (what `make demo` does with GEMINI_API_KEY set):
 the key goes to SSM, triage-run reads it there and asks Gemini through the real SDK, photos
-inline. Gemini here is tests/fake_gemini.py on loopback, named by ``gemini_base_url``."""
+inline. Gemini here is tests/support/fake_gemini.py on loopback, named by ``gemini_base_url``."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import json
 from collections.abc import Iterator
 
 import pytest
-import triage_images as ti
-from fake_gemini import FakeGemini
-from stack import Stack
+from support import triage_images as ti
+from support.fake_gemini import FakeGemini
+from support.stack import Stack
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

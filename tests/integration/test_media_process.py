@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_helpers import fspec, jpeg, s3_event
-from corpus import DUPLICATE, VALID, Case, available_cases
-from stack import Stack, deploy_local_stack
+from support.corpus import DUPLICATE, VALID, Case, available_cases
+from support.stack import Stack, deploy_local_stack
+from support.stack_api import fspec, jpeg, s3_event
 
 from media_triage_shared import keys
 

@@ -7,7 +7,7 @@ import json
 
 import pytest
 from PIL import Image
-from stack import Stack
+from support.stack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -7,7 +7,7 @@ import json
 import subprocess
 
 import pytest
-from stack import ENV_DIR, TF_ENV, Stack
+from support.stack import ENV_DIR, TF_ENV, Stack
 
 pytestmark = pytest.mark.integration
 

@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 import pytest
-import triage_images as ti
-from stack import Stack
+from support import triage_images as ti
+from support.stack import Stack
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tables import create_app_tables
+from support.tables import create_app_tables
 
 from media_triage_shared.adapters.dynamo import DynamoJobRepository
 from media_triage_shared.adapters.wake import JobWaker

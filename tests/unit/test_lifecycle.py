@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fakes import FakeExecutions, FakeJobRepository, RecordingWaker
+from support.fakes import FakeExecutions, FakeJobRepository, RecordingWaker
 
 from media_triage_shared import lifecycle
 from media_triage_shared.lifecycle import Resume

@@ -16,7 +16,7 @@ import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 from moto import mock_aws
-from tables import create_app_tables
+from support.tables import create_app_tables
 
 from media_triage_shared.adapters.wake import JobWaker
 from media_triage_shared.models import JobRow, JobStatus

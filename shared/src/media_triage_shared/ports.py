@@ -1,5 +1,5 @@
 """Ports the cores depend on. AWS adapters live in ``media_triage_shared.adapters``; tests use
-in-memory fakes of the same protocols (tests/fakes.py)."""
+in-memory fakes of the same protocols (tests/support/fakes.py)."""
 
 from __future__ import annotations
 

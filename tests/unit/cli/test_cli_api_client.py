@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_api import State, serve
+from support.cli.fake_api import State, serve
 
 from media_triage_cli.api import ApiClient, ApiError, FileSpec
 from media_triage_cli.files import FileSlice, FormBody

@@ -6,10 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 
-import fake_api
 import pytest
-from fake_api import State, serve
-from fake_contract import check_answer, check_request, route_of
+from support.cli import fake_api
+from support.cli.fake_api import State, serve
+from support.cli.fake_contract import check_answer, check_request, route_of
 
 from media_triage_cli.api import ApiClient, ApiError, FileSpec
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cli_helpers import blob, jpeg, run
-from fake_api import State, serve
+from support.cli.fake_api import State, serve
+from support.cli.helpers import blob, jpeg, run
 
 from media_triage_cli.api import ApiClient, Poll
 from media_triage_cli.command import Run, RunOptions

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cli_helpers import blob, run
-from fake_api import State, serve
+from support.cli.fake_api import State, serve
+from support.cli.helpers import blob, run
 
 from media_triage_cli.api import (
     ApiClient,

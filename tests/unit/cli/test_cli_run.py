@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import blob, jpeg, run
-from fake_api import State, serve
 from PIL import Image
+from support.cli.fake_api import State, serve
+from support.cli.helpers import blob, jpeg, run
 
 from media_triage_cli import __main__ as cli
 from media_triage_cli import report

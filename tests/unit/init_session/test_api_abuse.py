@@ -10,8 +10,8 @@ import re
 from typing import Any
 
 import pytest
-from api_harness import OTHER_SECRET, SECRET, Api
 from jsonschema import Draft202012Validator
+from support.api import OTHER_SECRET, SECRET, Api
 
 from init_session import tokens
 from init_session.api import openapi

@@ -15,9 +15,9 @@ from typing import Any
 import boto3
 import pytest
 import requests
-from api_harness import CONFIG, MIB, SECRETS, event, spec
 from botocore.exceptions import ClientError
-from tables import BUCKET, FILES, REGION, SESSIONS, moto_app, waiting_state_machine
+from support.api import CONFIG, MIB, SECRETS, event, spec
+from support.tables import BUCKET, FILES, REGION, SESSIONS, moto_app, waiting_state_machine
 
 from init_session import results, services
 from init_session.adapters import (

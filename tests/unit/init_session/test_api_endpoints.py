@@ -9,8 +9,8 @@ from dataclasses import replace
 from datetime import timedelta
 
 import pytest
-from api_harness import MIB, SECRET, T0, Api, spec
-from fakes import RecordingWaker
+from support.api import MIB, SECRET, T0, Api, spec
+from support.fakes import RecordingWaker
 
 from init_session import results, tokens, uploads
 from media_triage_shared import keys

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import requests
-from api_harness import CONFIG, MIB, SECRETS, Api, event, spec
-from tables import BUCKET, FILES, SESSIONS, moto_app, waiting_state_machine
+from support.api import CONFIG, MIB, SECRETS, Api, event, spec
+from support.tables import BUCKET, FILES, SESSIONS, moto_app, waiting_state_machine
 
 from init_session import services
 from init_session.adapters import (

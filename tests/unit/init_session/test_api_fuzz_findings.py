@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 import pytest
-from api_harness import Api, spec
+from support.api import Api, spec
 
 from init_session.api import openapi
 from init_session.api.routes import ROUTES

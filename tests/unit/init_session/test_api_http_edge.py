@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from api_harness import Api, event, spec
+from support.api import Api, event, spec
 
 from init_session import tokens
 from init_session.api import http

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api_harness import MIB, Api, spec
+from support.api import MIB, Api, spec
 
 from media_triage_shared.models import FileStatus
 

@@ -10,8 +10,8 @@ import re
 from typing import Any
 
 import pytest
-from api_harness import Api, event
-from fakes import SM_ARN
+from support.api import Api, event
+from support.fakes import SM_ARN
 
 
 @pytest.fixture

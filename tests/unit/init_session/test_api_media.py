@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from api_harness import T0, Api, spec
+from support.api import T0, Api, spec
 
 from init_session import results, tokens
 from media_triage_shared import keys

@@ -13,7 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
-from api_harness import BUCKET, MIB, T0, Api, FakeUploads, event, spec
+from support.api import BUCKET, MIB, T0, Api, FakeUploads, event, spec
 
 from init_session.adapters import S3UploadSigner
 from init_session.api import http

@@ -13,11 +13,11 @@ import string
 from typing import Any
 
 import pytest
-from api_harness import Api, event, spec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
+from support.api import Api, event, spec
 
 from init_session.api import openapi
 from init_session.api.routes import ROUTES

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from api_harness import Api, spec
-from fakes import RecordingWaker
+from support.api import Api, spec
+from support.fakes import RecordingWaker
 
 from media_triage_shared.models import JobStatus
 

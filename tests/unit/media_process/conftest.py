@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import (
+from support.fakes import (
     SM_ARN,
     FakeExecutions,
     FakeFileRepository,

@@ -8,7 +8,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from conftest import JOB, SESSION, Env
-from corpus import BY_NAME
+from support.corpus import BY_NAME
 
 from media_triage_shared.media import MediaFailure, PhotoResult
 from media_triage_shared.models import FileStatus, JobStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import Env
-from corpus import BY_NAME, CASES, DUPLICATE, INVALID, VALID, Case
+from support.corpus import BY_NAME, CASES, DUPLICATE, INVALID, VALID, Case
 
 from media_triage_shared.models import FileStatus
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 from conftest import Env, FakeClock
-from corpus import BY_NAME
+from support.corpus import BY_NAME
 
 from media_process import core
 from media_triage_shared.media import MediaFailure, Rendition, VideoProbe

@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from corpus import BY_NAME
-from tables import BUCKET, FILES, SESSIONS, moto_app
+from support.corpus import BY_NAME
+from support.tables import BUCKET, FILES, SESSIONS, moto_app
 
 from media_process import core
 from media_process.adapters.photo import PillowPhotoTool

@@ -11,7 +11,7 @@ from urllib.parse import quote_plus
 
 import pytest
 from conftest import JOB, SESSION, Env
-from corpus import BY_NAME
+from support.corpus import BY_NAME
 
 from media_triage_shared import keys
 from media_triage_shared.models import FileStatus

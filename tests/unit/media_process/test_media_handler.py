@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import JOB, SESSION, Env
-from corpus import BY_NAME
+from support.corpus import BY_NAME
 
 from media_triage_shared import keys
 from media_triage_shared.models import FileStatus

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from conftest import JOB, SESSION, Env
-from corpus import BY_NAME
-from fakes import RecordingWaker
-from tables import FILES, SESSIONS, moto_app
+from support.corpus import BY_NAME
+from support.fakes import RecordingWaker
+from support.tables import FILES, SESSIONS, moto_app
 from test_media_handler import Context, _event
 
 from media_process import core

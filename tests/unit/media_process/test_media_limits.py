@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 from conftest import Env
-from corpus import BY_NAME
+from support.corpus import BY_NAME
 
 from media_process.settings import MediaProcessSettings
 from media_triage_shared.models import FileStatus

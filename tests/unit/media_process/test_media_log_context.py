@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from conftest import JOB, SESSION, Env
-from corpus import BY_NAME
+from support.corpus import BY_NAME
 
 EVENTS = Path(__file__).resolve().parents[2] / "fixtures" / "events"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import io
 
 import pytest
-from corpus import BY_NAME, _exif, encode, heic, jpeg, pattern, png_declared
 from PIL import Image
 from PIL.JpegImagePlugin import JpegImageFile
+from support.corpus import BY_NAME, _exif, encode, heic, jpeg, pattern, png_declared
 
 from media_process.adapters.photo import PillowPhotoTool
 from media_triage_shared.media import MediaErrorCode, MediaFailure, PhotoResult

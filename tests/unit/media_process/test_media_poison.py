@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 from conftest import JOB, NOW, SESSION, Env
-from corpus import BY_NAME, pattern
-from fakes import FakeFileRepository, FakeJobRepository
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, TiffImagePlugin
+from support.corpus import BY_NAME, pattern
+from support.fakes import FakeFileRepository, FakeJobRepository
 
 from media_process import core
 from media_process.adapters.probe import parse_probe

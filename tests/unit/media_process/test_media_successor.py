@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from conftest import JOB, SESSION, Env
-from corpus import BY_NAME
+from support.corpus import BY_NAME
 from test_media_handler import Context, _event
 
 from media_triage_shared.models import TriageInput

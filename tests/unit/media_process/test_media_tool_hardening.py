@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import Env, FakeClock
-from corpus import BY_NAME, FFMPEG, mp4
+from support.corpus import BY_NAME, FFMPEG, mp4
 
 from media_process.adapters import video
 from media_process.adapters.video import (

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-from corpus import BY_NAME, FFMPEG, ffmpeg_make, lavfi_video, mp4
 from PIL import Image
+from support.corpus import BY_NAME, FFMPEG, ffmpeg_make, lavfi_video, mp4
 
 from media_process.adapters.probe import parse_probe
 from media_process.adapters.video import FfmpegVideoTool, VideoOptions

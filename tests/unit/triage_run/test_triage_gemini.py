@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import triage_images as ti
-from fake_gemini import Call, FakeGemini, Reply
-from fakes import FakeObjectStore
+from support import triage_images as ti
+from support.fake_gemini import Call, FakeGemini, Reply
+from support.fakes import FakeObjectStore
 from triage_harness import JOB, SESSION, World, derived, row
 
 from media_triage_shared.errors import AnalyzerUnavailable

@@ -13,11 +13,11 @@ from typing import Any
 
 import boto3
 import pytest
-import triage_images as ti
-from fake_gemini import FakeGemini, Reply
 from moto import mock_aws
 from pydantic import ValidationError
-from tables import create_app_tables
+from support import triage_images as ti
+from support.fake_gemini import FakeGemini, Reply
+from support.tables import create_app_tables
 from triage_harness import JOB, SESSION, T, derived, row
 
 from media_triage_shared import aws

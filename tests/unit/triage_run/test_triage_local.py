@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import triage_images as ti
-from fakes import FakeObjectStore
 from PIL import Image
+from support import triage_images as ti
+from support.fakes import FakeObjectStore
 from triage_harness import JOB, SESSION, World, derived, row
 
 from media_triage_shared.models import (

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from corpus import BY_NAME
-from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
-from tables import FILES, SESSIONS, moto_app
+from support.corpus import BY_NAME
+from support.fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
+from support.tables import FILES, SESSIONS, moto_app
 from triage_harness import JOB, SESSION, ScriptedAnalyzer, World, derived, row
 
 from media_process import core as media_core

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
+from support.fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
 
 from media_triage_shared import keys
 from media_triage_shared.models import (

@@ -10,7 +10,7 @@
 whose text is the JSON verdict list for the files named in the request (``fileId: <id>`` text
 parts), or with a scripted reply: an HTTP error in Google's error shape, a delay (a hung call),
 model text that is not JSON, omitted files, unknown or repeated ids. Every request is recorded
-for assertions. Reusable by e2e tests (``python tests/fake_gemini.py --port 0`` serves too).
+for assertions. Reusable by e2e tests (``python tests/support/fake_gemini.py --port 0`` serves too).
 """
 
 from __future__ import annotations

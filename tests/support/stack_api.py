@@ -7,7 +7,8 @@ from typing import Any
 from urllib.parse import quote_plus
 
 from PIL import Image, ImageDraw
-from stack import Response, Stack
+
+from support.stack import Response, Stack
 
 
 def jpeg(seed: int, size: tuple[int, int] = (640, 480)) -> bytes:

@@ -11,8 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
-from fakes import FakeExecutions, FakeFileRepository, FakeJobRepository, FakeObjectStore
-
 from init_session import uploads
 from init_session.api import http
 from init_session.ports import IdempotencyRecord
@@ -28,6 +26,7 @@ from media_triage_shared.models import (
     VerdictKind,
     iso,
 )
+from support.fakes import FakeExecutions, FakeFileRepository, FakeJobRepository, FakeObjectStore
 
 MIB = 1024 * 1024
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)

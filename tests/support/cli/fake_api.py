@@ -34,10 +34,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from fake_contract import check_answer, check_request, route_of
 from PIL import Image
 
 from init_session.api.routing import Route
+from support.cli.fake_contract import check_answer, check_request, route_of
 
 TOKEN_PREFIX = "tok-"
 

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fake_api import State
 from PIL import Image
 
 from media_triage_cli.api import ApiClient, InitResponse
 from media_triage_cli.command import Outcome, Run, RunOptions
 from media_triage_cli.progress import View
+from support.cli.fake_api import State
 
 
 def jpeg(path: Path, colour: tuple[int, int, int] = (40, 120, 200), size: int = 64) -> Path:

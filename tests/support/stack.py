@@ -24,7 +24,7 @@ from typing import Any
 import requests
 from localstack_client.session import Session
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ENV_DIR = ROOT / "terraform" / "envs" / "local"
 # The stack is the same whatever the developer's shell holds (make exports GEMINI_API_KEY as
 # TF_VAR_gemini_api_key for `make deploy-env`); tests that want Gemini pass it explicitly.
@@ -56,13 +56,22 @@ def wait_healthy(endpoint: str, timeout: float = 60) -> None:
 
 
 @contextmanager
-def emulator(state_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
-    """The bundled emulator on a free loopback port (never clobbers a `make up` stack); ``env``
-    adds variables to its environment (its switches, e.g. ``LOCAL_AWS_S3_MISSING_KEY_403``)."""
+def emulator(
+    state_dir: Path, env: dict[str, str] | None = None, log_path: Path | None = None
+) -> Iterator[str]:
+    """The bundled emulator on a free loopback port (never clobbers a `make up` stack); yields its
+    endpoint. The one way tests start it: the stack fixture and tests/emulator's fixture.
+
+    ``env`` adds variables to its environment (its switches, e.g.
+    ``LOCAL_AWS_S3_MISSING_KEY_403``, ``LOCAL_AWS_LAMBDA_CONCURRENCY``); AWS_ENDPOINT_URL is
+    never passed on (the emulator is the endpoint). ``log_path``: its output, by default
+    ``state_dir / "emulator.log"``.
+    """
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     state_dir.mkdir(parents=True, exist_ok=True)
-    log = (state_dir / "emulator.log").open("wb")
+    child_env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}
+    log = (log_path or state_dir / "emulator.log").open("wb")
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -79,7 +88,7 @@ def emulator(state_dir: Path, env: dict[str, str] | None = None) -> Iterator[str
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
-        env={**os.environ, **(env or {})},
+        env={**child_env, **(env or {})},
     )
     try:
         wait_healthy(endpoint)

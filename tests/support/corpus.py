@@ -5,7 +5,7 @@ the ffmpeg CLI) and caches them for the test session. ``CASES`` is the table oth
 each case has the filename a user would upload, the type a browser would declare, and the final
 state MediaProcess must reach (status + error code, and what else a user would notice).
 
-    from corpus import CASES, available_cases
+    from support.corpus import CASES, available_cases
     for case in available_cases():
         data = case.data()
 

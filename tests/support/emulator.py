@@ -1,11 +1,11 @@
-"""Helpers of the emulator tests: the Emulator handle, zip building, polling."""
+"""Helpers of the emulator tests (tests/emulator): the Emulator handle, zip building, polling.
+
+The process itself is started by ``support.stack.emulator`` (see tests/emulator/conftest.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import socket
-import subprocess
 import time
 import zipfile
 from dataclasses import dataclass
@@ -19,12 +19,6 @@ from botocore.config import Config
 
 REGION = "us-east-1"
 ROLE_ARN = "arn:aws:iam::123456789012:role/local-aws-test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def build_zip(files: dict[str, str]) -> bytes:
@@ -42,7 +36,6 @@ class Emulator:
     port: int
     state_dir: Path
     log_path: Path
-    proc: subprocess.Popen[bytes]
 
     def client(self, service: str) -> Any:
         return boto3.client(

@@ -1,0 +1,1 @@
+"""CLI test helpers: the fake HTTP API, its contract checks, and running the CLI against it."""
