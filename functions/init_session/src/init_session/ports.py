@@ -1,6 +1,6 @@
 """Ports only the HTTP API needs (the shared ones live in ``media_triage_shared.ports``).
 
-Adapters: ``init_session.adapters``; in-memory fakes: tests/unit/init_session/api_harness.py.
+Adapters: ``init_session.adapters``; in-memory fakes: tests/support/api.py.
 """
 
 from __future__ import annotations
