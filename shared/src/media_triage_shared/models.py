@@ -114,9 +114,7 @@ def deserialize(item: dict[str, Any]) -> dict[str, Any]:
 
 
 class Contract(BaseModel):
-    """Our own contracts: camelCase on the wire, unknown fields rejected, immutable. Validators
-    are built on first use (``defer_build``): a handler's import does not pay for the models its
-    request never touches (devtools/bench_cold_start.py)."""
+    """Our own contracts: camelCase on the wire, unknown fields rejected, immutable."""
 
     model_config = ConfigDict(
         extra="forbid",
@@ -124,7 +122,6 @@ class Contract(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         allow_inf_nan=False,
-        defer_build=True,
     )
 
 
@@ -132,7 +129,7 @@ class Envelope(BaseModel):
     """AWS envelopes: tolerate fields AWS adds."""
 
     model_config = ConfigDict(
-        extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True
+        extra="ignore", frozen=True, populate_by_name=True, allow_inf_nan=False
     )
 
 
