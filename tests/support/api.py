@@ -21,6 +21,7 @@ from media_triage_shared.errors import InvalidRequest, NotFound
 from media_triage_shared.models import (
     FileRow,
     FileStatus,
+    JobPhase,
     JobStatus,
     MediaType,
     VerdictKind,
@@ -359,7 +360,18 @@ class Api:
         return final
 
     def set_job(self, session_id: str, job_id: str, status: JobStatus, **kw: Any) -> None:
-        self.jobs.set_status(session_id, job_id, status, status.value, **kw)
+        self.jobs.set_status(session_id, job_id, status, PHASE_OF[status], **kw)
+
+
+# The phase the real system writes with each status (the API validates it as a JobPhase).
+PHASE_OF = {
+    JobStatus.PENDING: JobPhase.WAITING_FOR_FILES,
+    JobStatus.PROCESSING: JobPhase.PROCESSING_FILES,
+    JobStatus.ANALYZING: JobPhase.ANALYZING,
+    JobStatus.COMPLETE: JobPhase.DONE,
+    JobStatus.FAILED: JobPhase.FAILED,
+    JobStatus.CANCELLED: JobPhase.CANCELLED,
+}
 
 
 def spec(name: str = "IMG_0001.jpg", size: int = 1000, ct: str = "image/jpeg") -> dict[str, Any]:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -144,3 +146,19 @@ def test_a_row_copied_with_a_nan_is_refused_before_dynamodb_sees_it() -> None:
 def test_gps_out_of_range_is_refused(gps: dict[str, float]) -> None:
     with pytest.raises(ValidationError):
         Gps.model_validate(gps)
+
+
+def test_the_models_load_boto3_dynamodb_on_first_use_only() -> None:
+    """boto3.dynamodb costs ~250 ms of import: a handler's cold start must not pay it on import
+    (devtools/bench_cold_start.py); the first row serialised loads it."""
+    probe = (
+        "import sys\n"
+        "from media_triage_shared import models\n"
+        "assert 'boto3.dynamodb' not in sys.modules, 'imported with the models'\n"
+        "assert models.deserialize(models.serialize({'n': 1.5})) == {'n': 1.5}\n"
+        "assert 'boto3.dynamodb.types' in sys.modules\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

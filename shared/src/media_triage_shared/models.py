@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Self
+from functools import cache
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
@@ -50,8 +50,24 @@ __all__ = [
     "VerdictKind",
 ]
 
-_SERIALIZER = TypeSerializer()
-_DESERIALIZER = TypeDeserializer()
+if TYPE_CHECKING:
+    from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+
+# boto3.dynamodb costs ~250 ms of import: loaded on the first row read or written, not by every
+# handler's import (devtools/bench_cold_start.py).
+@cache
+def _serializer() -> TypeSerializer:
+    from boto3.dynamodb.types import TypeSerializer
+
+    return TypeSerializer()
+
+
+@cache
+def _deserializer() -> TypeDeserializer:
+    from boto3.dynamodb.types import TypeDeserializer
+
+    return TypeDeserializer()
 
 
 def utcnow() -> datetime:
@@ -90,11 +106,11 @@ def _from_dynamo(value: Any) -> Any:
 
 def serialize(values: dict[str, Any]) -> dict[str, Any]:
     """Python values -> DynamoDB AttributeValues (None dropped, floats as Decimal)."""
-    return {k: _SERIALIZER.serialize(_to_dynamo(v)) for k, v in values.items() if v is not None}
+    return {k: _serializer().serialize(_to_dynamo(v)) for k, v in values.items() if v is not None}
 
 
 def deserialize(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _from_dynamo(_DESERIALIZER.deserialize(v)) for k, v in item.items()}
+    return {k: _from_dynamo(_deserializer().deserialize(v)) for k, v in item.items()}
 
 
 class Contract(BaseModel):

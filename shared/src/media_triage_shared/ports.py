@@ -10,6 +10,7 @@ from typing import Protocol
 from media_triage_shared.media import MediaFailure, PhotoResult, Rendition, VideoProbe
 from media_triage_shared.models import (
     FileRow,
+    JobPhase,
     JobRow,
     JobStatus,
     MediaItem,
@@ -71,7 +72,7 @@ class JobStatusWriter(Protocol):
         session_id: str,
         job_id: str,
         status: JobStatus,
-        phase: str,
+        phase: JobPhase,
         *,
         error: str | None = None,
         summary: VerdictSummary | None = None,
@@ -124,7 +125,7 @@ class JobApiWriter(Protocol):
         ...
 
     def begin_retry(
-        self, session_id: str, job_id: str, status: JobStatus, phase: str, stall_deadline: str
+        self, session_id: str, job_id: str, status: JobStatus, phase: JobPhase, stall_deadline: str
     ) -> int | None:
         """failed -> ``status``: clear the error, bump executionCount atomically and return
         it; None when the job is not failed (any more)."""

@@ -208,7 +208,7 @@ def _advance(state: State, job: FakeJob) -> None:
     if any(f.status != "uploading" for f in job.files.values()) and job.status == "pending":
         job.status, job.phase = "processing", "processing_files"
     if processed >= job.expected and job.status == "processing" and not state.faults.never_complete:
-        job.status, job.phase = "analyzing", "triage"
+        job.status, job.phase = "analyzing", "analyzing"
     elif job.status == "analyzing":
         if state.faults.fail_job:
             job.status, job.phase = "failed", "failed"

@@ -242,6 +242,7 @@ def test_the_local_analyzer_cold_start_does_not_import_the_gemini_sdk() -> None:
     probe = (
         "import sys, triage_run.handler\n"
         "assert 'google.genai' not in sys.modules, 'SDK imported by the local handler'\n"
+        "assert 'boto3.dynamodb' not in sys.modules, 'row (de)serialiser imported eagerly'\n"
         "from triage_run import gemini\n"
         "assert 'google.genai' in sys.modules\n"
     )

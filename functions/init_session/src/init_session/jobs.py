@@ -19,7 +19,7 @@ from init_session.sessions import require_active
 from media_triage_shared import keys, lifecycle
 from media_triage_shared.errors import ApiErrorCode, Conflict
 from media_triage_shared.lifecycle import execution_name
-from media_triage_shared.models import JobRow, JobStatus, TriageInput, iso
+from media_triage_shared.models import JobPhase, JobRow, JobStatus, TriageInput, iso
 from media_triage_shared.ports import JobRepository, ObjectStore
 
 DELETE_BATCH = 1000
@@ -108,7 +108,7 @@ def retry(job: JobRow, client: str, svc: RetryPorts, now: datetime) -> Retried:
     has_files = job.processed_count > 0
     wait = 0 if has_files else svc.cfg.stall_timeout_seconds
     status = JobStatus.PROCESSING if has_files else JobStatus.PENDING
-    phase = "processing_files" if has_files else "waiting_for_files"
+    phase = JobPhase.PROCESSING_FILES if has_files else JobPhase.WAITING_FOR_FILES
     attempt = svc.jobs.begin_retry(
         job.session_id, job.job_id, status, phase, iso(now + timedelta(seconds=wait))
     )
@@ -123,7 +123,7 @@ def retry(job: JobRow, client: str, svc: RetryPorts, now: datetime) -> Retried:
             job.session_id,
             job.job_id,
             JobStatus.FAILED,
-            "failed",
+            JobPhase.FAILED,
             error=f"retry {name} could not start",
         )
         raise

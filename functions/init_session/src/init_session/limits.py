@@ -10,11 +10,8 @@ from typing import Protocol
 from init_session.ports import ClientLimits
 from init_session.services import ApiConfig
 from media_triage_shared.errors import ApiErrorCode, Conflict, InvalidRequest, RateLimited
-from media_triage_shared.models import JobRow, JobStatus, ttl_epoch
+from media_triage_shared.models import UNFINISHED_JOB_STATUSES, JobRow, ttl_epoch
 from media_triage_shared.ports import JobRepository
-
-# Not final yet: counts against a client's open jobs (ADR 0014).
-OPEN_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.ANALYZING})
 
 
 class LimitPorts(Protocol):
@@ -60,7 +57,9 @@ def take_start_token(client: str, svc: LimitPorts, now: datetime) -> None:
 def _still_open(member: str, svc: LimitPorts) -> bool:
     session_id, _, job_id = member.partition("/")
     job = svc.jobs.get_job(session_id, job_id)
-    return job is not None and job.status in OPEN_STATUSES
+    return (
+        job is not None and job.status in UNFINISHED_JOB_STATUSES
+    )  # counts against the open-job cap (ADR 0014)
 
 
 def admit_job(client: str, job: JobRow, svc: LimitPorts, now: datetime) -> None:

@@ -19,10 +19,18 @@ from init_session.uploads import DEFAULT_CONTENT_TYPE
 from media_triage_shared import keys
 from media_triage_shared.errors import NotFound
 from media_triage_shared.lifecycle import execution_name
-from media_triage_shared.models import FileRow, FileStatus, JobRow, JobStatus, MediaType, iso
+from media_triage_shared.models import (
+    UNFINISHED_JOB_STATUSES,
+    FileRow,
+    FileStatus,
+    JobPhase,
+    JobRow,
+    JobStatus,
+    MediaType,
+    iso,
+)
 from media_triage_shared.ports import FileRepository, JobRepository, ObjectStore
 
-UNFINISHED_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING, JobStatus.ANALYZING})
 # Past the stall deadline the workflow acts within seconds (or is in TriageRun); this much later
 # an unfinished job is worth one DescribeExecution per poll.
 ORPHAN_GRACE_SECONDS = 120
@@ -56,7 +64,7 @@ def settle_orphan(job: JobRow, svc: ResultsPorts, now: datetime) -> JobRow:
     execution stopped by hand) would otherwise be polled forever: once its stall deadline is
     well past, an execution that is no longer running fails the job, guarded by the status
     read, so a job that completes meanwhile stays complete. ``retry`` can then start anew."""
-    if job.status not in UNFINISHED_STATUSES:
+    if job.status not in UNFINISHED_JOB_STATUSES:
         return job
     if iso(now - timedelta(seconds=ORPHAN_GRACE_SECONDS)) <= job.stall_deadline:
         return job
@@ -68,7 +76,12 @@ def settle_orphan(job: JobRow, svc: ResultsPorts, now: datetime) -> JobRow:
         "retry runs it again"
     )
     svc.jobs.set_status(
-        job.session_id, job.job_id, JobStatus.FAILED, "failed", error=cause, expect=job.status
+        job.session_id,
+        job.job_id,
+        JobStatus.FAILED,
+        JobPhase.FAILED,
+        error=cause,
+        expect=job.status,
     )
     return svc.jobs.get_job(job.session_id, job.job_id) or job
 

@@ -10,10 +10,8 @@ from datetime import datetime
 
 from init_session import tokens
 from media_triage_shared.errors import ApiErrorCode, Conflict, NotFound, Unauthorized
-from media_triage_shared.models import JobRow, JobStatus
+from media_triage_shared.models import LIVE_JOB_STATUSES, JobRow
 from media_triage_shared.ports import JobRepository
-
-ACTIVE_STATUSES = frozenset({JobStatus.PENDING, JobStatus.PROCESSING})
 
 
 def new_id() -> str:
@@ -44,7 +42,7 @@ def require_unexpired(job: JobRow, now: datetime) -> None:
 
 
 def require_active(job: JobRow, action: str) -> None:
-    if job.status not in ACTIVE_STATUSES:
+    if job.status not in LIVE_JOB_STATUSES:
         raise Conflict(
             f"cannot {action}: the job is {job.status.value}",
             code=ApiErrorCode.JOB_NOT_ACTIVE,

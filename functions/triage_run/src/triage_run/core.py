@@ -28,6 +28,7 @@ from media_triage_shared.models import (
     FileRow,
     FileStatus,
     Issue,
+    JobPhase,
     JobStatus,
     MediaItem,
     MediaRef,
@@ -290,7 +291,7 @@ def run_triage(
         req.session_id,
         req.job_id,
         JobStatus.COMPLETE,
-        "done",
+        JobPhase.DONE,
         summary=summary,
         partial=req.partial,
     ):  # cancelled between the read above and this write: the cancel wins

@@ -95,7 +95,7 @@ class DynamoJobRepository:
         session_id: str,
         job_id: str,
         status: JobStatus,
-        phase: str,
+        phase: JobPhase,
         *,
         error: str | None = None,
         summary: VerdictSummary | None = None,
@@ -104,7 +104,7 @@ class DynamoJobRepository:
     ) -> bool:
         values: dict[str, Any] = {
             ":status": status.value,
-            ":phase": phase,
+            ":phase": str(phase),
             ":now": iso(utcnow()),
         }
         sets = ["#s = :status", "phase = :phase", "updatedAt = :now"]
@@ -213,7 +213,7 @@ class DynamoJobRepository:
         return None if resp is None else JobRow.from_item(resp["Attributes"])
 
     def begin_retry(
-        self, session_id: str, job_id: str, status: JobStatus, phase: str, stall_deadline: str
+        self, session_id: str, job_id: str, status: JobStatus, phase: JobPhase, stall_deadline: str
     ) -> int | None:
         resp = self._guarded_update(
             session_id,
@@ -226,7 +226,7 @@ class DynamoJobRepository:
             ExpressionAttributeValues=serialize(
                 {
                     ":status": status.value,
-                    ":phase": phase,
+                    ":phase": str(phase),
                     ":deadline": stall_deadline,
                     ":now": iso(utcnow()),
                     ":one": 1,

@@ -26,6 +26,7 @@ from media_triage_shared.models import (
     Contract,
     FileError,
     FileStatus,
+    JobPhase,
     JobStatus,
     MediaType,
     VerdictKind,
@@ -225,7 +226,7 @@ class JobView(Contract):
     job_id: str
     session_id: str
     status: JobStatus
-    phase: str
+    phase: JobPhase
     expected_file_count: int
     processed_count: int
 
@@ -288,7 +289,7 @@ class ResultsResponse(Contract):
     job_id: str
     session_id: str
     status: JobStatus
-    phase: str
+    phase: JobPhase
     expected_file_count: int
     processed_count: int
     files: list[FileStatusView]

@@ -19,8 +19,8 @@ from init_session.api.models import (
 )
 from init_session.jobs import Cancelled, Retried
 from init_session.results import Snapshot
-from init_session.sessions import ACTIVE_STATUSES
 from media_triage_shared.models import (
+    LIVE_JOB_STATUSES,
     FileError,
     FileRow,
     FileStatus,
@@ -66,7 +66,7 @@ class Results:
 
 def _file_view(row: FileRow, job: JobRow) -> FileStatusView:
     status, error = row.status, row.error
-    if status is FileStatus.UPLOADING and job.status not in ACTIVE_STATUSES:
+    if status is FileStatus.UPLOADING and job.status not in LIVE_JOB_STATUSES:
         status, error = FileStatus.INVALID, NOT_UPLOADED  # the job moved on without it
     return FileStatusView(
         file_id=row.file_id,
