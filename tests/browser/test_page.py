@@ -280,6 +280,13 @@ def run_axe(page: Any, state: str) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------------------- 1. the demo batch
 
 
+def open_page(page: Any, url: str) -> None:
+    """Load the page and wait until it is ready for files: the drop zone shows once config.json
+    is read and the view is mounted (files given to the input before then would be ignored)."""
+    page.goto(url)
+    expect(page.get_by_test_id("dropzone")).to_be_visible(timeout=30_000)
+
+
 def test_demo_batch_every_status_change_and_the_verdict_grid(
     tabs: Callable[..., Tab], web_url: str, stack: Stack, tmp_path: Path
 ) -> None:
@@ -292,7 +299,7 @@ def test_demo_batch_every_status_change_and_the_verdict_grid(
     (folder / "notes.txt").write_text("not media")  # refused before upload, with a reason
     tab = tabs()
     page = tab.page
-    page.goto(web_url)
+    open_page(page, web_url)
     expect(page.get_by_test_id("dropzone")).to_be_visible()
     shot(page, "start")
 
@@ -474,7 +481,7 @@ def test_reload_mid_job_reattaches_and_a_cut_upload_continues(
     big = random_file(tmp_path / "long walk.mp4", 3_000_000, seed=2)
     tab = tabs()
     page = tab.page
-    page.goto(web_url)
+    open_page(page, web_url)
     cdp = throttle_uploads(tab, 64 * 1024)
     page.get_by_test_id("file-input").set_input_files([*photos, big])
     for p in photos:
@@ -521,7 +528,7 @@ def test_cancel_mid_upload_stops_the_job_and_deletes_its_files(
     clips = [random_file(tmp_path / f"clip {i}.mp4", 2_000_000, seed=i) for i in (1, 2)]
     tab = tabs()
     page = tab.page
-    page.goto(web_url)
+    open_page(page, web_url)
     throttle_uploads(tab, 64 * 1024)
     page.get_by_test_id("file-input").set_input_files([first, *clips])
     expect(row(page, first.name)).to_have_attribute("data-phase", "valid", timeout=60_000)
@@ -573,7 +580,7 @@ def test_a_file_above_the_multipart_threshold_uploads_in_parts(
     page = tab.page
     sent: list[tuple[str, str]] = []
     page.on("request", lambda r: sent.append((r.method, r.url)))
-    page.goto(web_url)
+    open_page(page, web_url)
     page.get_by_test_id("file-input").set_input_files(big)
     the_row = row(page, big.name)
     expect(the_row).to_have_attribute("data-phase", "uploading")
@@ -602,7 +609,7 @@ def test_a_bogus_or_foreign_session_shows_session_expired(
 ) -> None:
     tab = tabs()
     page = tab.page
-    page.goto(web_url)
+    open_page(page, web_url)
     expect(page.get_by_test_id("dropzone")).to_be_visible()
 
     def attach(job_id: str, session_id: str, token: str) -> None:
@@ -666,7 +673,7 @@ def test_axe_finds_no_serious_violations_on_start_processing_and_verdicts(
 ) -> None:
     tab = tabs(bypass_csp=True)  # to inject axe-core
     page = tab.page
-    page.goto(web_url)
+    open_page(page, web_url)
     expect(page.get_by_test_id("dropzone")).to_be_visible()
     bad = run_axe(page, "start")
 
@@ -701,7 +708,7 @@ def test_keyboard_only_picks_files_and_opens_a_verdict(
     # only around the key press could race the press on a busy machine
     choosers: list[Any] = []
     page.on("filechooser", lambda c: choosers.append(c))  # noqa: PLW0108 - not a builtin
-    page.goto(web_url)
+    open_page(page, web_url)
     expect(page.get_by_test_id("dropzone")).to_be_visible()
     active = ""
     for _ in range(8):
@@ -749,7 +756,7 @@ def test_360px_and_dark_mode_without_horizontal_scroll(
 ) -> None:
     tab = tabs(width=360, height=760, color_scheme="dark")
     page = tab.page
-    page.goto(web_url)
+    open_page(page, web_url)
     expect(page.get_by_test_id("dropzone")).to_be_visible()
     no_horizontal_scroll(page, 360)
     background = "() => getComputedStyle(document.body).backgroundColor"
@@ -810,7 +817,7 @@ def test_failed_triage_shows_retry_and_retry_completes(
             dark = small_photos(folder, 1, seed=91)[0].rename(folder / "dark alley.jpg")
             tab = tabs()
             page = tab.page
-            page.goto(web_url)
+            open_page(page, web_url)
             page.get_by_test_id("file-input").set_input_files([sharp, dark])
             wait_job(page, "failed", timeout=180_000)
             retry = page.get_by_test_id("retry")
