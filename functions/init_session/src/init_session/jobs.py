@@ -13,14 +13,14 @@ from typing import Protocol
 from init_session import tokens
 from init_session.api.models import PatchJobRequest
 from init_session.limits import LimitPorts, admit_job, take_start_token
-from init_session.ports import Executions, UploadSigner, Waker
+from init_session.ports import UploadSigner
 from init_session.services import ApiConfig
 from init_session.sessions import require_active
 from media_triage_shared import keys, lifecycle
 from media_triage_shared.errors import ApiErrorCode, Conflict
 from media_triage_shared.lifecycle import execution_name
 from media_triage_shared.models import JobPhase, JobRow, JobStatus, TriageInput, iso
-from media_triage_shared.ports import JobRepository, ObjectStore
+from media_triage_shared.ports import Executions, JobRepository, ObjectStore, Waker
 
 DELETE_BATCH = 1000
 

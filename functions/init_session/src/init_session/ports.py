@@ -9,17 +9,14 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from media_triage_shared.models import Row
-from media_triage_shared.ports import Executions, Waker
 
 __all__ = [
     "CLIENT_PK",
     "IDEMPOTENCY_PK",
     "ClientLimits",
-    "Executions",
     "IdempotencyRecord",
     "IdempotencyStore",
     "UploadSigner",
-    "Waker",
 ]
 
 IDEMPOTENCY_PK = "IDEMPOTENCY#"

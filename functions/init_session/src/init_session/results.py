@@ -13,7 +13,6 @@ from typing import Protocol
 from urllib.parse import quote
 
 from init_session.api.models import MediaResponse
-from init_session.ports import Executions
 from init_session.services import ApiConfig
 from init_session.uploads import DEFAULT_CONTENT_TYPE
 from media_triage_shared import keys
@@ -29,7 +28,7 @@ from media_triage_shared.models import (
     MediaType,
     iso,
 )
-from media_triage_shared.ports import FileRepository, JobRepository, ObjectStore
+from media_triage_shared.ports import Executions, FileRepository, JobRepository, ObjectStore
 
 # Past the stall deadline the workflow acts within seconds (or is in TriageRun); this much later
 # an unfinished job is worth one DescribeExecution per poll.

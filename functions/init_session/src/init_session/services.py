@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from init_session import tokens
-from init_session.ports import ClientLimits, Executions, IdempotencyStore, UploadSigner, Waker
-from media_triage_shared.ports import FileRepository, JobRepository, ObjectStore
+from init_session.ports import ClientLimits, IdempotencyStore, UploadSigner
+from media_triage_shared.ports import Executions, FileRepository, JobRepository, ObjectStore, Waker
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,13 +16,13 @@ from init_session.api.models import (
     UploadsResponse,
     UploadTarget,
 )
-from init_session.ports import Executions, UploadSigner
+from init_session.ports import UploadSigner
 from init_session.services import ApiConfig
 from init_session.sessions import new_id, require_active
 from media_triage_shared import keys, lifecycle
 from media_triage_shared.errors import ApiErrorCode, Conflict, InvalidRequest
 from media_triage_shared.models import FileRow, FileStatus, JobRow, iso, ttl_epoch
-from media_triage_shared.ports import FileRepository, JobRepository
+from media_triage_shared.ports import Executions, FileRepository, JobRepository
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MIN_PART_BYTES = 5 * 1024 * 1024
