@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "devtools"))
-
-from pricing import load_prices
+from media_triage_shared.pricing import load_prices
 
 
 def test_price_table_is_dated_and_complete() -> None:

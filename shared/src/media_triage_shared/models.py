@@ -213,6 +213,15 @@ class VerdictSummary(Contract):
     not_evaluated: int | None = Field(
         default=None, ge=0, description="Files kept with reason 'not evaluated'."
     )
+    input_tokens: int | None = Field(
+        default=None, ge=0, description="Gemini input tokens of the job (the SDK's usage metadata)."
+    )
+    output_tokens: int | None = Field(
+        default=None, ge=0, description="Gemini output tokens of the job, thinking included."
+    )
+    cost_usd: float | None = Field(
+        default=None, ge=0, description="The job's cost from its own figures (pricing table)."
+    )
 
 
 # ---------------------------------------------------------------------------- triage

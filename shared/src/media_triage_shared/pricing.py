@@ -1,7 +1,8 @@
-"""The checked-in unit prices (devtools/prices/<region>.toml), typed, for the cost table
-(`make cost`) and the memory trade in `make bench-media`.
+"""The checked-in unit prices (``prices/<region>.toml`` beside this module), typed: one source
+for the cost table (`make cost`), the memory trade in `make bench-media` and the cost-per-job
+figure the functions report.
 
-    from pricing import load_prices
+    from media_triage_shared.pricing import load_prices
     prices = load_prices()
     prices.lambda_gb_second * memory_gb * seconds
 """
