@@ -35,6 +35,7 @@ from media_triage_cli.progress import (
     TtyView,
     View,
 )
+from media_triage_cli.ratelimit import TokenBucket, format_rate
 from media_triage_cli.uploader import Upload, Uploader
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -58,6 +59,8 @@ class RunOptions:
     # While uploads are in flight, PATCH the unchanged expectedFileCount this often: a sign of
     # life that pushes the stall deadline (10 min) past a long upload of one big file.
     keepalive: float = 120.0
+    # --max-upload-rate in bytes per second: one budget shared by every parallel upload
+    max_upload_rate: float | None = None
 
 
 @dataclass
@@ -275,6 +278,7 @@ class Run:
             attempts=self.opts.attempts,
             backoff=self.opts.backoff,
             cancel=self.cancel,
+            bucket=self._bucket(),
         )
         done = journal.uploaded()
         todo = []
@@ -287,6 +291,13 @@ class Run:
         self._uploader = uploader
         uploader.start(todo)
         return uploader
+
+    def _bucket(self) -> TokenBucket | None:
+        rate = self.opts.max_upload_rate
+        if rate is None:
+            return None
+        self._say(f"uploads limited to {format_rate(rate)} in all")
+        return TokenBucket(rate)
 
     def _wait(self, init: InitResponse, uploader: Uploader, journal: Journal) -> int:
         started = self.clock()
