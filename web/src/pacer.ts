@@ -6,8 +6,9 @@
 // only when the budget has them: start = max(now, end of the previous reservation), and the
 // reservation ends `bytes / rate` later. Transfers still run at the link's speed, so the rate
 // holds on average: over a window of T seconds the bytes sent are within one transfer of
-// rate x T (at 20 Mbit/s with 3.5 MB photos and 5 MiB parts: +-2 s of budget, +-3.5 % over a
-// minute, +-20 % over 10 s), not within 20 ms as in the CLI, which paces the body itself.
+// rate x T (a whole file up to the 100 MiB multipart threshold, else a 16 MiB part; at
+// 20 Mbit/s a 3.5 MB photo is 1.4 s of budget), not within 20 ms as in the CLI, which paces
+// the body itself.
 
 import type { TransferRequest, Transport } from "./transport";
 

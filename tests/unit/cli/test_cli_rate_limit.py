@@ -196,6 +196,7 @@ def test_parallel_uploads_through_http_achieve_the_rate_within_5_percent(tmp_pat
         assert "uploads limited to 1 Mbit/s in all" in result.err
         assert api.file_by_name("clip.mp4").data == files[2].read_bytes()
         assert len(api.completes) == 1
+        assert {fid for fid, _, _ in result.outcome.targets} == set(result.outcome.uploaded)
         arrivals = sorted(api.arrivals)
         received = sum(n for _, n in arrivals)
         assert received >= 1_250_000
