@@ -24,6 +24,7 @@ CHUNK_SECONDS = 0.02
 MIN_CHUNK = 1024
 MAX_CHUNK = 64 * 1024
 BURST_SECONDS = 0.1
+MIN_RATE = 1000  # bytes per second: below it one chunk would take seconds
 
 _UNITS = {"": 1, "k": 1_000, "m": 1_000_000, "g": 1_000_000_000}
 _RATE = re.compile(
@@ -48,8 +49,8 @@ def parse_rate(text: str) -> float:
     value = float(found["value"]) * _UNITS[found["prefix"].lower()]
     if found["unit"] in {"bit", "bits", "bps"}:
         value /= 8
-    if value < 1:
-        raise BadRate(f"invalid rate {text!r}: at least 8 bit (1 byte) per second")
+    if value < MIN_RATE:
+        raise BadRate(f"invalid rate {text!r}: at least 8kbit (1kB) per second")
     return value
 
 

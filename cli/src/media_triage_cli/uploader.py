@@ -7,6 +7,8 @@ that broke), collects the ETags and calls ``/multipart/complete``; on giving up 
 before use (``/multipart/parts``, :class:`PartUrlCache`), and again when they expired (a part
 S3 refuses with 403 gets one fresh URL). Connection errors, timeouts, 429 and 5xx are retried
 with exponential backoff; any other answer (S3 refusing the policy) fails the file at once.
+With ``--max-upload-rate`` every body is paced by one shared :class:`TokenBucket` as it is
+sent (:mod:`media_triage_cli.ratelimit`).
 The uploader reports to an :class:`UploadListener` and never touches the terminal.
 """
 
