@@ -29,6 +29,7 @@ TF_VARS :=
 BUILD_TARGET := lambda
 endif
 PYTEST_ARGS ?=
+E2E_ARGS ?=
 # Real environments (dev, prod): MEDIA_PROCESS_IMAGE=<ecr repo>@sha256:<digest> (else the env's
 # terraform.tfvars); AUTO_APPROVE=1 applies without asking; EMULATOR=1 (or ENDPOINT=... on the
 # command line) makes plan-env plan the env's settings against the emulator instead of AWS.
@@ -272,13 +273,13 @@ bench-triage: install ## TriageRun vs the ideal batch schedule (fake Gemini)
 bench-cold-start: install ## Handler imports in fresh processes (as zipped) vs a bare boto3 client
 	$(PY) devtools/bench_cold_start.py
 
-bench-e2e: ## 36 files through the deployed local stack vs a serial baseline (KEEP=1 keeps it up)
+bench-e2e: ## Camera-roll batches (36 mixed, 200 photos) at 20/100 Mbit/s uplinks vs a serial baseline; tail after the last byte (E2E_ARGS=--quick; KEEP=1)
 	@$(MAKE) -s up
 	@trap '[ -n "$(KEEP)" ] || $(MAKE) -s down' EXIT; \
 	  $(MAKE) -s deploy-env ENV=local && \
 	  $(PY) devtools/bench_e2e.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" \
 	    --endpoint $(ENDPOINT) --bucket "$$($(TF) output -raw $(TF_STATE_ARG) bucket_name)" \
-	    --out out/bench
+	    --out out/bench --cache out/bench/batches $(E2E_ARGS)
 
 bench-api: ## Results latency (36/500 files) vs a bare Query; poll-loop transitions of a 2-min upload job
 	@$(MAKE) -s up

@@ -4,6 +4,7 @@ and small.
 
     python devtools/sample_batch.py out/demo/batch          # the demo batch
     python devtools/sample_batch.py out/mixed --mixed 36     # 36 files, photos + short videos
+    python devtools/sample_batch.py out/roll --camera-roll 36 # 12 MP JPEGs + 1080p clips, cached
 
 The demo batch: a sharp photo, the same bytes again (duplicate), dark, blurry and overexposed
 photos, a rotated photo (EXIF orientation 6), a small HEIC, a PNG, a 2 s video and a corrupt
@@ -13,14 +14,16 @@ file named like a JPEG.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import io
+import json
 import random
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageEnhance, ImageFilter
 
 FFMPEG = shutil.which("ffmpeg") or "/usr/bin/ffmpeg"
 
@@ -203,13 +206,166 @@ def write_mixed(
     return paths
 
 
+# ---------------------------------------------------------------------------- camera roll
+
+CAMERA_PHOTO = (4000, 3000)  # 12 MP
+CAMERA_CLIP = "1920x1080"
+_SCENES = 8  # distinct scenes; every photo gets its own crop offset, grain and exposure
+
+
+def sensor_noise(size: tuple[int, int], sigma: float = 9.0) -> Image.Image:
+    """Per-channel grain centred on 128 (added with offset -128): a sensor's noise, which is
+    what makes a real 12 MP JPEG weigh 3-5 MB."""
+    return Image.merge("RGB", [Image.effect_noise(size, sigma) for _ in range(3)])
+
+
+def camera_exif(i: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = "Bench"  # Make
+    exif[0x0110] = "Roll 12"  # Model
+    exif[0x0132] = f"2026:07:{1 + i // 100:02d} 10:{(i // 60) % 60:02d}:{i % 60:02d}"
+    return exif
+
+
+def camera_photo(scene: Image.Image, grain: Image.Image, i: int) -> bytes:
+    """One 12 MP photo: the scene with this photo's grain (the shared grain rolled by a
+    per-photo offset), a few dark or blurry ones so triage has something to discard."""
+    rng = random.Random(i)
+    img = scene
+    if i % 9 == 4:
+        img = ImageEnhance.Brightness(img).enhance(0.12)
+    elif i % 9 == 7:
+        img = img.filter(ImageFilter.BoxBlur(8))
+    shifted = ImageChops.offset(grain, rng.randrange(scene.width), rng.randrange(scene.height))
+    img = ImageChops.add(img, shifted, scale=1.0, offset=-128)
+    return jpeg_bytes(img, exif=camera_exif(i), quality=90)
+
+
+def camera_clip(path: Path, *, seconds: float, size: str, seed: int) -> Path:
+    """A phone-like H.264 clip: moving test pattern with temporal grain, ~8 Mbit/s, AAC."""
+    pattern = ("testsrc2", "smptehdbars", "testsrc", "mandelbrot")[seed % 4]
+    subprocess.run(
+        [
+            FFMPEG,
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            f"{pattern}=size={size}:rate=30:duration={seconds}",
+            "-f",
+            "lavfi",
+            "-i",
+            f"sine=frequency={300 + 40 * seed}:duration={seconds}",
+            "-shortest",
+            "-vf",
+            "noise=alls=14:allf=t",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "8M",
+            "-maxrate",
+            "8M",
+            "-bufsize",
+            "16M",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-movflags",
+            "+faststart",
+            str(path),
+        ],
+        check=True,
+        timeout=600,
+    )
+    return path
+
+
+def write_camera_roll(
+    out: Path,
+    count: int,
+    clips: int = 0,
+    *,
+    photo_size: tuple[int, int] = CAMERA_PHOTO,
+    clip_size: str = CAMERA_CLIP,
+    clip_seconds: float = 8.0,
+    seed: int = 500,
+) -> list[Path]:
+    """``count`` files named like a phone's camera roll (``IMG_0001.jpg``...), ``clips`` of
+    them 1080p H.264 clips (``IMG_00NN.mp4``) spread through the roll. Cached: a manifest of
+    the parameters and file sizes in ``out`` makes a rerun return the files without
+    regenerating them."""
+    params = {
+        "count": count,
+        "clips": clips,
+        "photo": list(photo_size),
+        "clip": clip_size,
+        "seconds": clip_seconds,
+        "seed": seed,
+        "version": 1,
+    }
+    manifest = out / "manifest.json"
+    if manifest.exists():
+        known = json.loads(manifest.read_text())
+        paths = [out / name for name in known.get("files", {})]
+        if known.get("params") == params and all(
+            p.is_file() and p.stat().st_size == known["files"][p.name] for p in paths
+        ):
+            return paths
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.iterdir():
+        if old.is_file():
+            old.unlink()
+    clip_at = {round((k + 0.5) * count / clips) for k in range(clips)} if clips else set()
+    scenes: dict[int, Image.Image] = {}
+    grain = sensor_noise(photo_size)
+    paths = []
+    for i in range(count):
+        stem = f"IMG_{i + 1:04d}"
+        if i in clip_at:
+            paths.append(
+                camera_clip(out / f"{stem}.mp4", seconds=clip_seconds, size=clip_size, seed=i)
+            )
+            continue
+        k = i % _SCENES
+        if k not in scenes:
+            scenes[k] = landscape(seed + k, photo_size)
+        path = out / f"{stem}.jpg"
+        path.write_bytes(camera_photo(scenes[k], grain, seed + i))
+        paths.append(path)
+    files = {p.name: p.stat().st_size for p in paths}
+    manifest.write_text(json.dumps({"params": params, "files": files}, indent=1))
+    return paths
+
+
+def batch_digest(paths: list[Path]) -> str:
+    """Names and sizes of a batch, for labelling cached results."""
+    text = "\n".join(f"{p.name}:{p.stat().st_size}" for p in paths)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("out", type=Path)
     parser.add_argument("--mixed", type=int, metavar="N", help="N photos+videos instead")
+    parser.add_argument(
+        "--camera-roll", type=int, metavar="N", help="N 12 MP photos + 1080p clips instead"
+    )
     parser.add_argument("--videos", type=int, default=4)
     args = parser.parse_args()
-    paths = write_mixed(args.out, args.mixed, args.videos) if args.mixed else write_demo(args.out)
+    if args.camera_roll:
+        paths = write_camera_roll(args.out, args.camera_roll, args.videos)
+    elif args.mixed:
+        paths = write_mixed(args.out, args.mixed, args.videos)
+    else:
+        paths = write_demo(args.out)
     for path in paths:
         print(f"{path.stat().st_size:>9}  {path}")
     return 0

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import csv
 import io
+import itertools
 import json
 import os
 import random
@@ -598,6 +599,47 @@ def test_a_file_above_the_multipart_threshold_uploads_in_parts(
     assert all(url.split("/")[2].startswith("127.0.0.1") for m, url in sent if m == "PUT")
     completes = [url for method, url in sent if method == "POST" and "/multipart/complete" in url]
     assert len(completes) == 1
+    tab.assert_clean()
+
+
+def test_limit_upload_speed_paces_the_uploads_on_one_budget_and_is_remembered(
+    tabs: Callable[..., Tab], web_url: str, tmp_path: Path
+) -> None:
+    """1 Mbit/s for five photos: four could start at once without the limit; with it each
+    starts once the ones before it have had their share (size / rate, ADR 0016)."""
+    rate = 125_000  # bytes per second
+    photos = []
+    for i in range(5):
+        path = tmp_path / f"paced {i}.jpg"
+        path.write_bytes(jpeg_bytes(landscape(40 + i, (800, 600))))
+        photos.append(path)
+    tab = tabs()
+    page = tab.page
+    starts: list[tuple[float, str]] = []
+
+    def on_request(req: Any) -> None:
+        if req.method == "POST" and req.url.split("/")[2].startswith("127.0.0.1"):
+            starts.append((time.monotonic(), req.url))
+
+    page.on("request", on_request)
+    open_page(page, web_url)
+    page.get_by_test_id("rate-limit").fill("1")
+    page.get_by_test_id("rate-limit").dispatch_event("change")
+    page.get_by_test_id("file-input").set_input_files(photos)
+    wait_job(page, "complete")
+
+    assert len(starts) == 5, starts
+    times = sorted(t for t, _ in starts)
+    sizes = sorted(p.stat().st_size for p in photos)
+    # consecutive starts are at least the smallest photo's share apart (a loaded machine only
+    # makes them later); without the limit the first four start together
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 0.8 * sizes[0] / rate, (gaps, sizes)
+    # the last starts once the first four have had their share
+    assert times[-1] - times[0] >= 0.9 * (sum(sizes) - sizes[-1]) / rate, (times, sizes)
+
+    page.reload()
+    expect(page.get_by_test_id("rate-limit")).to_have_value("1")  # kept for the session
     tab.assert_clean()
 
 

@@ -9,6 +9,7 @@ import { fromEntries, fromInput, screen, type EntryLike } from "./files";
 import { realTimers } from "./poller";
 import { State } from "./state";
 import { SessionStore } from "./store";
+import { Pacer, abortableSleep, mbitToBytes, pacedTransport } from "./pacer";
 import { xhrTransport } from "./transport";
 import { View } from "./view";
 
@@ -16,6 +17,25 @@ async function loadConfig(): Promise<unknown> {
   const resp = await fetch("./config.json", { cache: "no-store", credentials: "omit" });
   if (!resp.ok) throw new Error(`config.json answered ${resp.status}`);
   return resp.json();
+}
+
+const RATE_KEY = "media-triage.uploadLimitMbit";
+
+/** "Limit upload speed": one pacer for every transfer, its setting kept for the session. */
+function uploadLimit(): Pacer {
+  const input = document.getElementById("rate-limit") as HTMLInputElement | null;
+  const saved = sessionStorage.getItem(RATE_KEY) ?? "";
+  const pacer = new Pacer(() => performance.now(), abortableSleep, mbitToBytes(saved));
+  if (input) {
+    input.value = saved;
+    input.addEventListener("change", () => {
+      const rate = mbitToBytes(input.value);
+      pacer.setRate(rate);
+      if (rate === null) sessionStorage.removeItem(RATE_KEY);
+      else sessionStorage.setItem(RATE_KEY, input.value.trim());
+    });
+  }
+  return pacer;
 }
 
 async function start(): Promise<void> {
@@ -41,7 +61,7 @@ async function start(): Promise<void> {
   let view: View | null = null;
   const controller = new Controller({
     api,
-    transport: xhrTransport(),
+    transport: pacedTransport(xhrTransport(), uploadLimit()),
     store: new SessionStore(sessionStorage),
     state,
     cfg,

@@ -1,7 +1,7 @@
 """``media-triage``: the command line of the media-triage HTTP API.
 
 media-triage run PATH... --api URL [--json] [--contact-sheet out.jpg] [--concurrency N]
-                 [--model M] [--timeout S] [--resume FILE] [--quiet]
+                 [--model M] [--timeout S] [--resume FILE] [--max-upload-rate RATE] [--quiet]
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from media_triage_cli.command import EXIT_USAGE, Run, RunOptions
+from media_triage_cli.ratelimit import BadRate, parse_rate
 
 
 def _positive_int(text: str) -> int:
@@ -26,6 +27,13 @@ def _positive_float(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
     return value
+
+
+def _rate(text: str) -> float:
+    try:
+        return parse_rate(text)
+    except BadRate as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def parser() -> argparse.ArgumentParser:
@@ -67,6 +75,13 @@ def parser() -> argparse.ArgumentParser:
         help="journal the run to FILE; if it holds an interrupted run of the same files, "
         "continue that job (uploaded files and multipart parts are not sent again)",
     )
+    run.add_argument(
+        "--max-upload-rate",
+        type=_rate,
+        metavar="RATE",
+        help="limit the uploads to RATE per second in all (shared by the parallel uploads), "
+        "e.g. 20Mbit, 500kbit, 2.5MB; default: no limit",
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress view")
     return top
 
@@ -85,6 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout=args.timeout,
         quiet=args.quiet,
         resume=args.resume,
+        max_upload_rate=args.max_upload_rate,
     )
     return Run(opts).execute()
 

@@ -35,6 +35,7 @@ from media_triage_cli.progress import (
     TtyView,
     View,
 )
+from media_triage_cli.ratelimit import TokenBucket, format_rate
 from media_triage_cli.uploader import Upload, Uploader
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -58,6 +59,8 @@ class RunOptions:
     # While uploads are in flight, PATCH the unchanged expectedFileCount this often: a sign of
     # life that pushes the stall deadline (10 min) past a long upload of one big file.
     keepalive: float = 120.0
+    # --max-upload-rate in bytes per second: one budget shared by every parallel upload
+    max_upload_rate: float | None = None
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Outcome:
     timeline: dict[str, float] = field(default_factory=dict)
     polls: list[tuple[float, str, int]] = field(default_factory=list)  # (t, status, processed)
     targets: list[tuple[str, str, str]] = field(default_factory=list)  # (fileId, filename, key)
+    uploaded: dict[str, float] = field(default_factory=dict)  # fileId -> its upload acknowledged
 
 
 class _Listener:
@@ -93,6 +97,7 @@ class _Listener:
         self.all_failed = threading.Event()
         self._lock = threading.Lock()
         self.last_upload_done = 0.0
+        self.done_at: dict[str, float] = {}
 
     def upload_started(self, file_id: str) -> None:
         self.model.upload_started(file_id)
@@ -106,7 +111,7 @@ class _Listener:
     def upload_done(self, file_id: str) -> None:
         self.journal.file_done(file_id)
         self.model.upload_done(file_id)
-        self.last_upload_done = time.monotonic()
+        self.last_upload_done = self.done_at[file_id] = time.monotonic()
 
     def part_done(self, file_id: str, part_number: int, etag: str) -> None:
         self.journal.part_done(file_id, part_number, etag)
@@ -275,6 +280,7 @@ class Run:
             attempts=self.opts.attempts,
             backoff=self.opts.backoff,
             cancel=self.cancel,
+            bucket=self._bucket(),
         )
         done = journal.uploaded()
         todo = []
@@ -287,6 +293,13 @@ class Run:
         self._uploader = uploader
         uploader.start(todo)
         return uploader
+
+    def _bucket(self) -> TokenBucket | None:
+        rate = self.opts.max_upload_rate
+        if rate is None:
+            return None
+        self._say(f"uploads limited to {format_rate(rate)} in all")
+        return TokenBucket(rate)
 
     def _wait(self, init: InitResponse, uploader: Uploader, journal: Journal) -> int:
         started = self.clock()
@@ -336,12 +349,17 @@ class Run:
             uploader.shutdown()
         self.view.finish(self.model.snapshot())
         self.outcome.results = body
-        self.outcome.failures = list(self.listener.failures)
+        self._collect()
         status = body.get("status") if body else None
         if status in TERMINAL_JOB:
             journal.finished()
         self._report(body)
         return EXIT_OK if status == "complete" else EXIT_FAILED
+
+    def _collect(self) -> None:
+        """What the uploads ended with, for callers that embed the run (the benchmark)."""
+        self.outcome.failures = list(self.listener.failures)
+        self.outcome.uploaded = dict(self.listener.done_at)
 
     def _report(self, body: dict[str, Any] | None) -> None:
         if self.opts.json:

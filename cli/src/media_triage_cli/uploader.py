@@ -7,6 +7,8 @@ that broke), collects the ETags and calls ``/multipart/complete``; on giving up 
 before use (``/multipart/parts``, :class:`PartUrlCache`), and again when they expired (a part
 S3 refuses with 403 gets one fresh URL). Connection errors, timeouts, 429 and 5xx are retried
 with exponential backoff; any other answer (S3 refusing the policy) fails the file at once.
+With ``--max-upload-rate`` every body is paced by one shared :class:`TokenBucket` as it is
+sent (:mod:`media_triage_cli.ratelimit`).
 The uploader reports to an :class:`UploadListener` and never touches the terminal.
 """
 
@@ -33,6 +35,7 @@ from media_triage_cli.api import (
     plan_fits,
 )
 from media_triage_cli.files import Cancelled, FileSlice, FormBody, LocalFile
+from media_triage_cli.ratelimit import Body, PacedBody, TokenBucket
 
 T = TypeVar("T")
 
@@ -146,8 +149,10 @@ class Uploader:
         backoff: float = 0.5,
         cancel: threading.Event | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        bucket: TokenBucket | None = None,
     ) -> None:
         self.client = client
+        self.bucket = bucket  # --max-upload-rate: one budget for every body sent
         self.job_id = job_id
         self.listener = listener
         self.attempts = max(1, attempts)
@@ -217,6 +222,9 @@ class Uploader:
                 self._sleep(self.delay(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _paced(self, body: Body) -> Body:
+        return body if self.bucket is None else PacedBody(body, self.bucket)
+
     def delay(self, attempt: int) -> float:
         """Exponential backoff with jitter: attempt n waits 0.5-1x ``backoff * 2**(n-1)``."""
         return float(random.uniform(0.5, 1.0) * self.backoff * 2 ** (attempt - 1))
@@ -230,7 +238,7 @@ class Uploader:
             )
             form = FormBody(up.target.fields or {}, up.file.filename, up.file.content_type, file)
             try:
-                self.client.post_object(up.target, form, form.content_type)
+                self.client.post_object(up.target, self._paced(form), form.content_type)
             finally:
                 form.close()
 
@@ -244,7 +252,9 @@ class Uploader:
                 up.file.path, 0, up.file.size, on_read=counter.reader(1), cancel=self.cancel
             )
             try:
-                return self.client.put_part(up.target.url or "", body, headers=up.target.headers)
+                return self.client.put_part(
+                    up.target.url or "", self._paced(body), headers=up.target.headers
+                )
             finally:
                 body.close()
 
@@ -317,7 +327,7 @@ class Uploader:
                 up.file.path, start, length, on_read=counter.reader(number), cancel=self.cancel
             )
             try:
-                return self.client.put_part(url, body, headers=up.target.headers)
+                return self.client.put_part(url, self._paced(body), headers=up.target.headers)
             finally:
                 body.close()
 

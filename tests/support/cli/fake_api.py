@@ -111,6 +111,8 @@ class State:
         self.base = ""
         self.release = threading.Event()  # lets hung requests go
         self.contract_violations: list[str] = []  # what the real API would not do
+        # (monotonic time, bytes) of every chunk of an upload body as it arrived
+        self.arrivals: list[tuple[float, int]] = []
 
     def only_job(self) -> FakeJob:
         (job,) = self.jobs.values()
@@ -233,6 +235,21 @@ class Handler(BaseHTTPRequestHandler):
     def _body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         return self.rfile.read(length) if length else b""
+
+    def _upload_body(self) -> bytes:
+        """An upload body read as it arrives, each chunk's arrival recorded (the rate limit's
+        tests measure the achieved rate from them)."""
+        left = int(self.headers.get("Content-Length") or 0)
+        data = bytearray()
+        while left > 0:
+            chunk = self.rfile.read1(min(left, 16 * 1024))
+            if not chunk:
+                break
+            with self.state.lock:
+                self.state.arrivals.append((time.monotonic(), len(chunk)))
+            data += chunk
+            left -= len(chunk)
+        return bytes(data)
 
     def _violation(self, problem: str | None) -> None:
         if problem:
@@ -507,7 +524,7 @@ class Handler(BaseHTTPRequestHandler):
     # ------------------------------------------------------------------ S3
 
     def _post_object(self) -> None:
-        raw = self._body()
+        raw = self._upload_body()
         ctype = self.headers.get("Content-Type", "")
         message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
             b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + raw
@@ -572,7 +589,7 @@ class Handler(BaseHTTPRequestHandler):
             self.state.release.wait(30)
             self.close_connection = True
             return None
-        data = self._body()
+        data = self._upload_body()
         with self.state.lock:
             left = self.state.faults.part_500.get(key, 0)
             if left:
