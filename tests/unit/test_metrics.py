@@ -6,18 +6,22 @@ of the handlers' import (cold start), and that the EMF checker used by the handl
 from __future__ import annotations
 
 import copy
-import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+import structlog
 from support.emf import EmfError, metrics_in, validate
 
+from media_process.finalize import LATE
 from media_triage_shared import metrics
-from media_triage_shared.logging import configure_logging
+from media_triage_shared.media import MediaErrorCode
 from media_triage_shared.models import VerdictSummary
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def summary(**kw: Any) -> VerdictSummary:
@@ -53,14 +57,13 @@ def test_a_job_without_a_tail_or_tokens_leaves_them_out(capsys: pytest.CaptureFi
 
 
 def test_a_broken_emission_is_logged_and_never_raised(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging()  # as every handler does at import (JSON lines)
     mixed = {metrics.FILES_FINALIZED: 1, metrics.JOBS_COMPLETED: 1}  # two shapes, one line
-    metrics.emit("dev", mixed, dimension="valid")
-    metrics.emit("dev", {metrics.INVALID_FILES: 1})  # its ErrorCode is missing
-    out = capsys.readouterr().out
-    assert metrics_in(out) == []
-    failed = [json.loads(ln) for ln in out.splitlines() if "metrics.emit_failed" in ln]
-    assert [f["error_type"] for f in failed] == ["ValueError", "ValueError"]
+    with structlog.testing.capture_logs() as logged:
+        metrics.emit("dev", mixed, dimension="valid")
+        metrics.emit("dev", {metrics.INVALID_FILES: 1})  # its ErrorCode is missing
+    assert metrics_in(capsys.readouterr().out) == []
+    failed = [e for e in logged if e["event"] == "metrics.emit_failed"]
+    assert [(f["log_level"], f["error_type"]) for f in failed] == [("warning", "ValueError")] * 2
 
 
 def test_the_catalogue_keeps_cardinality_low() -> None:
@@ -71,17 +74,29 @@ def test_the_catalogue_keeps_cardinality_low() -> None:
         assert len(m.dimensions) <= 3
         assert m.dimension in {None, "Status", "ErrorCode", "MediaKind"}
         assert m.function in {"media_process", "triage_run"}
-    assert (
-        json.loads(
-            subprocess.run(
-                [sys.executable, "-m", "media_triage_shared.metrics"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-        )
-        == metrics.catalogue()
+    assert set(metrics.catalogue()["metrics"]) == set(names)
+
+
+def test_the_dashboards_copy_of_the_catalogue_is_current() -> None:
+    """terraform/modules/operations/metrics.json is what the dashboard and the alarm read."""
+    written = (ROOT / "terraform" / "modules" / "operations" / "metrics.json").read_text()
+    printed = subprocess.run(
+        [sys.executable, "-m", "media_triage_shared.metrics"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert printed == metrics.catalogue_json()
+    assert written == printed, (
+        "regenerate: python -m media_triage_shared.metrics > "
+        "terraform/modules/operations/metrics.json"
     )
+
+
+def test_every_error_code_a_file_can_get_is_a_listed_dimension_value() -> None:
+    codes = set(metrics.DIMENSION_VALUES["ErrorCode"])
+    assert {c.value for c in MediaErrorCode} <= codes
+    assert LATE in codes
 
 
 def test_powertools_is_not_imported_with_the_handlers() -> None:

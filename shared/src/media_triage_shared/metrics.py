@@ -19,12 +19,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from media_triage_shared.logging import get_logger
+from media_triage_shared.media import MediaErrorCode
 from media_triage_shared.models import FileRow, FileStatus, VerdictSummary
+from media_triage_shared.vocabulary import FINAL_FILE_STATUSES, MediaType
 
 NAMESPACE = "MediaTriage"
 BASE_DIMENSIONS = ("Environment", "Function")
-NO_ERROR = "none"  # ErrorCode of a file that is not invalid (never emitted as a dimension)
-UNKNOWN_KIND = "unknown"  # MediaKind of a file judged before its type was known
+UNKNOWN = "unknown"  # MediaKind of a file judged before its type was known (or a code-less error)
+LATE = "late"  # media_process.finalize.LATE: a file counted after its job's triage started
+# Every value each extra dimension takes: closed sets, so the dashboard can list them.
+DIMENSION_VALUES: dict[str, list[str]] = {
+    "Status": sorted(s.value for s in FINAL_FILE_STATUSES),
+    "ErrorCode": [*(c.value for c in MediaErrorCode), LATE, UNKNOWN],
+    "MediaKind": [*(k.value for k in MediaType), UNKNOWN],
+}
 
 log = get_logger()
 
@@ -85,13 +93,23 @@ ALL = (
 )
 
 
-def catalogue() -> list[dict[str, Any]]:
-    """Every metric as the dashboard and its test see it (``python -m
-    media_triage_shared.metrics`` prints it as JSON)."""
-    return [
-        {"name": m.name, "unit": m.unit, "function": m.function, "dimensions": list(m.dimensions)}
-        for m in ALL
-    ]
+def catalogue() -> dict[str, Any]:
+    """The namespace and every metric, as the Terraform dashboard reads them from
+    ``terraform/modules/operations/metrics.json`` (``python -m media_triage_shared.metrics``
+    writes that file; a test keeps it equal to this)."""
+    return {
+        "namespace": NAMESPACE,
+        "metrics": {
+            m.name: {
+                "unit": m.unit,
+                "function": m.function,
+                "dimensions": list(m.dimensions),
+                "values": DIMENSION_VALUES[m.dimension] if m.dimension else [],
+                "description": m.description,
+            }
+            for m in ALL
+        },
+    }
 
 
 def emit(
@@ -147,9 +165,9 @@ def file_finalized(
     """media_process counted ``row``: its status, its error code, its processing time."""
     emit(environment, {FILES_FINALIZED: 1}, dimension=row.status.value, metadata=metadata)
     if row.status is FileStatus.INVALID:
-        code = row.error.code if row.error else UNKNOWN_KIND
+        code = row.error.code if row.error else UNKNOWN
         emit(environment, {INVALID_FILES: 1}, dimension=code, metadata=metadata)
-    kind = row.media_type.value if row.media_type else UNKNOWN_KIND
+    kind = row.media_type.value if row.media_type else UNKNOWN
     emit(environment, {PROCESSING_TIME: duration_ms}, dimension=kind, metadata=metadata)
 
 
@@ -182,7 +200,13 @@ def job_completed(
     )
 
 
-if __name__ == "__main__":
+def catalogue_json() -> str:
     import json
 
-    print(json.dumps(catalogue(), indent=2))
+    return json.dumps(catalogue(), indent=2) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(catalogue_json())
