@@ -59,7 +59,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def _ms_since(stamp: str | None, now: datetime) -> float | None:
-    return None if stamp is None else (now - datetime.fromisoformat(stamp)).total_seconds() * 1000
+    return (
+        None
+        if stamp is None
+        else round((now - datetime.fromisoformat(stamp)).total_seconds() * 1000)
+    )
 
 
 def _record(done: Triaged, req: TriageInput, request_id: str) -> None:
