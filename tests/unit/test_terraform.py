@@ -33,7 +33,9 @@ import pytest
 from init_session.api.models import MAX_FILES
 from media_process.detect import PHOTO_TYPES, VIDEO_TYPES
 from media_process.settings import MediaProcessSettings
+from media_triage_shared import metrics
 from media_triage_shared.deadline import FINALIZE_RESERVE_SECONDS, LAMBDA_MARGIN_SECONDS
+from media_triage_shared.media import MediaErrorCode
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "devtools"))
@@ -1036,6 +1038,7 @@ def test_prod_alarms_watch_the_dlq_the_state_machine_and_every_function(
     machine = f"arn:aws:states:{PROD_REGION_ACCOUNT}:stateMachine:{PROD}-triage"
     assert watched == {
         ("AWS/SQS", "ApproximateNumberOfMessagesVisible", f"{PROD}-media-process-dlq"),
+        (metrics.NAMESPACE, metrics.INVALID_FILES.name, "prod"),  # Environment=prod, ...
         ("AWS/States", "ExecutionsFailed", machine),
         ("AWS/States", "ExecutionsTimedOut", machine),
         *{
@@ -1052,6 +1055,65 @@ def test_prod_alarms_watch_the_dlq_the_state_machine_and_every_function(
         assert alarm["alarm_description"]
     (dlq,) = [a for a in alarms if a["namespace"] == "AWS/SQS"]
     assert (dlq["threshold"], dlq["statistic"]) == (0, "Maximum")
+    (internal,) = [a for a in alarms if a["namespace"] == metrics.NAMESPACE]
+    assert internal["dimensions"] == {
+        "Environment": "prod",
+        "Function": "media_process",
+        "ErrorCode": MediaErrorCode.INTERNAL.value,  # ADR 0012's last resort
+    }
+    assert (internal["threshold"], internal["statistic"]) == (0, "Sum")
+
+
+def dashboard_metrics(plan: dict[str, Any]) -> list[tuple[str, str, dict[str, str], str]]:
+    """(namespace, metric, dimensions, stat) of every graphed metric of the one dashboard."""
+    (dashboard,) = [d["after"] for d in planned(plan, "aws_cloudwatch_dashboard").values()]
+    body = json.loads(dashboard["dashboard_body"])
+    out = []
+    for widget in body["widgets"]:
+        assert widget["width"] * widget["height"] <= 8 * 6, widget["properties"]["title"]
+        assert widget["x"] + widget["width"] <= 24
+        for line in widget["properties"]["metrics"]:
+            opts = line[-1] if isinstance(line[-1], dict) else {}
+            names = line[: len(line) - (1 if opts else 0)]
+            ns, metric, dims = names[0], names[1], dict(zip(names[2::2], names[3::2], strict=True))
+            out.append((ns, metric, dims, opts.get("stat", "Average")))
+    return out
+
+
+def test_the_dashboard_graphs_every_metric_the_functions_emit_as_they_emit_it(
+    plan: dict[str, Any],
+) -> None:
+    """Names, dimensions and values from media_triage_shared.metrics (the same catalogue the
+    code emits with), the Environment the functions are configured with (APP_ENV)."""
+    graphed = [m for m in dashboard_metrics(plan) if m[0] == metrics.NAMESPACE]
+    assert {name for _, name, _, _ in graphed} == {m.name for m in metrics.ALL}
+    specs = {m.name: m for m in metrics.ALL}
+    for _, name, dims, _ in graphed:
+        spec = specs[name]
+        assert tuple(dims) == spec.dimensions, name
+        assert (dims["Environment"], dims["Function"]) == ("local", spec.function)
+        if spec.dimension:
+            assert dims[spec.dimension] in metrics.DIMENSION_VALUES[spec.dimension]
+    statuses = {d["Status"] for _, n, d, _ in graphed if n == metrics.FILES_FINALIZED.name}
+    assert statuses == set(metrics.DIMENSION_VALUES["Status"])
+    codes = {d["ErrorCode"] for _, n, d, _ in graphed if n == metrics.INVALID_FILES.name}
+    assert codes == set(metrics.DIMENSION_VALUES["ErrorCode"])
+    tail_stats = {stat for _, n, _, stat in graphed if n == metrics.TAIL.name}
+    assert {"p50", "p95"} <= tail_stats
+    for role in ("media_process", "triage_run"):
+        fn = only(plan, "aws_lambda_function", f"module.{role}.")["after"]
+        assert fn["environment"][0]["variables"]["APP_ENV"] == "local"
+
+
+@pytest.mark.slow
+def test_prod_dashboard_graphs_every_alarmed_metric(prod_plan: dict[str, Any]) -> None:
+    graphed = {
+        (ns, name, tuple(sorted(d.items()))) for ns, name, d, _ in dashboard_metrics(prod_plan)
+    }
+    alarms = [a["after"] for a in planned(prod_plan, "aws_cloudwatch_metric_alarm").values()]
+    for alarm in alarms:
+        key = (alarm["namespace"], alarm["metric_name"], tuple(sorted(alarm["dimensions"].items())))
+        assert key in graphed, alarm["alarm_name"]
 
 
 # ----------------------------------------------------------------------------- the web page

@@ -57,3 +57,8 @@ output "alarm_names" {
   description = "Names of the CloudWatch alarms."
   value       = module.media_triage.alarm_names
 }
+
+output "dashboard_url" {
+  description = "The operations dashboard in the CloudWatch console."
+  value       = module.media_triage.dashboard_url
+}

@@ -318,6 +318,7 @@ module "operations" {
   source = "../operations"
 
   name_prefix                   = local.prefix
+  env                           = var.env
   dlq_name                      = local.names.dlq
   dlq_message_retention_seconds = var.dlq_message_retention_seconds
   dlq_kms_key_arn               = var.dlq_kms_key_arn

@@ -142,6 +142,16 @@ output "alarm_names" {
   value       = module.operations.alarm_names
 }
 
+output "dashboard_name" {
+  description = "Name of the CloudWatch operations dashboard (the functions' EMF metrics, the alarms' metrics)."
+  value       = module.operations.dashboard_name
+}
+
+output "dashboard_url" {
+  description = "The operations dashboard in the CloudWatch console."
+  value       = module.operations.dashboard_url
+}
+
 output "web_url" {
   description = "URL of the web page (https://<distribution domain>/; on the emulator http://localhost:<port>/_aws/site/<bucket>/)."
   value       = module.web.web_url

@@ -3,6 +3,22 @@ variable "name_prefix" {
   type        = string
 }
 
+variable "env" {
+  description = "Environment name, the Environment dimension of the application's metrics (the functions' APP_ENV)."
+  type        = string
+}
+
+variable "dashboard_period_seconds" {
+  description = "Period of the operations dashboard's graphs."
+  type        = number
+  default     = 300
+
+  validation {
+    condition     = var.dashboard_period_seconds >= 60 && var.dashboard_period_seconds % 60 == 0
+    error_message = "dashboard_period_seconds must be a multiple of 60, at least 60."
+  }
+}
+
 variable "dlq_name" {
   description = "Name of the SQS dead-letter queue that receives failed asynchronous invocations of media-process."
   type        = string

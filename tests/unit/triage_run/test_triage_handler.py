@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -16,11 +17,12 @@ import pytest
 from moto import mock_aws
 from pydantic import ValidationError
 from support import triage_images as ti
+from support.emf import metrics_in
 from support.fake_gemini import FakeGemini, Reply
 from support.tables import create_app_tables
 from triage_harness import JOB, SESSION, T, derived, row
 
-from media_triage_shared import aws
+from media_triage_shared import aws, metrics
 from media_triage_shared.adapters.dynamo import DynamoJobRepository
 from media_triage_shared.errors import AnalyzerUnavailable
 from media_triage_shared.models import FileStatus, JobRow, JobStatus, deserialize
@@ -250,3 +252,49 @@ def test_the_local_analyzer_cold_start_does_not_import_the_gemini_sdk() -> None:
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=False
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_a_completed_job_emits_one_emf_line_of_its_figures(
+    env: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Namespace, dimensions (Environment, Function: never ids) and units as declared in
+    media_triage_shared.metrics; the tail runs from the last file's row (12:00:30) and the job
+    time from the job's creation (12:00:00) to the verdicts; a re-run has no tail."""
+    env["ddb"].update_item(
+        TableName=FILES,
+        Key={"pk": {"S": f"JOB#{JOB}"}, "sk": {"S": "FILE#dark"}},
+        UpdateExpression="SET updatedAt = :t",
+        ExpressionAttributeValues={":t": {"S": "2026-11-28T12:00:30Z"}},
+    )
+    capsys.readouterr()
+    before = datetime.now(UTC)
+    invoke()
+    after = datetime.now(UTC)
+    found = {m.name: m for m in metrics_in(capsys.readouterr().out)}
+
+    # the local analyzer reports no tokens; no cost was computed on this job
+    assert set(found) == {
+        "JobsCompleted", "PartialJobs", "TriageTime", "Tail", "JobTime", "NotEvaluatedFiles",
+    }  # fmt: skip
+    for m in found.values():
+        spec = next(s for s in metrics.ALL if s.name == m.name)
+        assert (m.namespace, m.unit) == (metrics.NAMESPACE, spec.unit)
+        assert m.dimensions == {"Environment": "local", "Function": "triage_run"}
+        assert (m.root["job_id"], m.root["session_id"], m.root["analyzer"]) == (
+            JOB,
+            SESSION,
+            "local",
+        )
+    assert (found["JobsCompleted"].value, found["PartialJobs"].value) == (1, 0)
+    created = datetime(2026, 11, 28, 12, tzinfo=UTC)
+    job_ms = found["JobTime"].value
+    # whole milliseconds: within the invocation's bounds give or take the rounding
+    assert (before - created).total_seconds() * 1000 - 1 <= job_ms
+    assert job_ms <= (after - created).total_seconds() * 1000 + 1
+    assert found["Tail"].value == pytest.approx(job_ms - 30_000, abs=1)
+    assert job_item(env["ddb"])["summary"]["durationMs"] == found["TriageTime"].value
+
+    invoke()  # a re-run (retry): the rows carry verdicts, the wait is no upload's tail
+    again = {m.name for m in metrics_in(capsys.readouterr().out)}
+    assert "JobsCompleted" in again
+    assert "Tail" not in again

@@ -6,10 +6,10 @@ import time
 from typing import Any
 
 from media_process import core, deps
-from media_triage_shared import lifecycle
+from media_triage_shared import lifecycle, metrics
 from media_triage_shared.aws import is_transient
 from media_triage_shared.deadline import LAMBDA_MARGIN_SECONDS
-from media_triage_shared.keys import InvalidKey, parse_upload_key
+from media_triage_shared.keys import InvalidKey, UploadKey, parse_upload_key
 from media_triage_shared.logging import bind_invocation, configure_logging, get_logger
 from media_triage_shared.models import S3Event, utcnow
 
@@ -58,17 +58,31 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
                 waker=deps.waker(),
                 now=utcnow(),
             )
-        error = outcome.row.error.code if outcome.row.error else None
-        log.info(
-            "media.processed",
-            status=outcome.row.status.value,
-            error_code=error,
-            media_type=outcome.row.media_type,
-            counted=outcome.counted,
-            duration_ms=round((time.perf_counter() - started) * 1000),
-        )
+        _summarise(outcome, upload, context.aws_request_id, started)
         result = {"fileId": upload.file_id, "status": outcome.row.status.value}
         if outcome.job_cancelled:
             result["skipped"] = "job_cancelled"
         results.append(result)
     return {"processed": results}
+
+
+def _summarise(outcome: core.Outcome, upload: UploadKey, request_id: str, started: float) -> None:
+    """The invocation's summary line, and the file's metrics when this delivery counted it
+    (a duplicate delivery or a retry after the count emits nothing: one file, one figure)."""
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    log.info(
+        "media.processed",
+        status=outcome.row.status.value,
+        error_code=outcome.row.error.code if outcome.row.error else None,
+        media_type=outcome.row.media_type,
+        counted=outcome.counted,
+        duration_ms=duration_ms,
+    )
+    if outcome.counted:
+        ids = {
+            "request_id": request_id,
+            "session_id": upload.session_id,
+            "job_id": upload.job_id,
+            "file_id": upload.file_id,
+        }
+        metrics.file_finalized(deps.settings().app_env, outcome.row, duration_ms, ids)

@@ -40,6 +40,7 @@ from media_triage_shared.models import (
     VerdictSummary,
 )
 from media_triage_shared.ports import Analyzer, FileRepository, JobRepository, ObjectStore
+from triage_run.outcome import Triaged, last_file_at
 
 MIB = 1024 * 1024
 NOT_EVALUATED_SCORE = 50
@@ -261,22 +262,44 @@ def run_triage(
     budget_seconds: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> TriageOutput:
+    return triage(
+        req,
+        files=files,
+        jobs=jobs,
+        store=store,
+        analyzer=analyzer,
+        budget_seconds=budget_seconds,
+        clock=clock,
+    ).output
+
+
+def triage(
+    req: TriageInput,
+    *,
+    files: FileRepository,
+    jobs: JobRepository,
+    store: ObjectStore,
+    analyzer: Analyzer,
+    budget_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> Triaged:
     started = clock()
     job = jobs.get_job(req.session_id, req.job_id)
     if job is None:
         raise NotFound(f"job {req.job_id} of session {req.session_id} does not exist")
     if job.status is JobStatus.CANCELLED:
-        return _cancelled(req)
+        return Triaged(_cancelled(req))
 
     if job.model:  # the init body's per-job override
         analyzer = analyzer.with_model(job.model)
-    rows = promote_orphaned_duplicates(files.list_files(req.job_id), files)
+    listed = files.list_files(req.job_id)
+    rows = promote_orphaned_duplicates(listed, files)
     verdicts = _judge(rows, store=store, analyzer=analyzer, deadline=started + budget_seconds)
     _write_verdicts(files, rows, verdicts)
 
     current = jobs.get_job(req.session_id, req.job_id)
     if current is not None and current.status is JobStatus.CANCELLED:  # cancelled meanwhile
-        return _cancelled(req)
+        return Triaged(_cancelled(req))
     keep = sum(v.verdict is VerdictKind.KEEP for v in verdicts)
     summary = VerdictSummary(
         keep=keep,
@@ -295,11 +318,12 @@ def run_triage(
         summary=summary,
         partial=req.partial,
     ):  # cancelled between the read above and this write: the cancel wins
-        return _cancelled(req)
-    return TriageOutput(
+        return Triaged(_cancelled(req))
+    output = TriageOutput(
         job_id=req.job_id,
         status=JobStatus.COMPLETE,
         keep=summary.keep,
         discard=summary.discard,
         partial=req.partial,
     )
+    return Triaged(output, summary, job.created_at, last_file_at(listed))
