@@ -1,4 +1,4 @@
-"""CloudWatch metrics in Embedded Metric Format, written by Powertools' Metrics (ADR 0016).
+"""CloudWatch metrics in Embedded Metric Format, written by Powertools' Metrics (ADR 0017).
 
 One namespace; every metric carries the dimensions ``Environment`` (``APP_ENV``) and
 ``Function`` (the role: ``media_process``, ``triage_run``), and at most one more of a small,
