@@ -10,10 +10,19 @@ child process so its peak RSS is its own.
   < 512 MiB. Also printed: the draft path vs a full decode, for the 24 MP JPEG.
 - video (30 s 1080p H.264/AAC): the adapter's proxy encode vs a bare `ffmpeg` with the same
   settings; target >= 2x realtime.
-- a large video (default 2 GiB, `--big-gib 0` skips it) served over HTTP range requests like a
-  presigned URL: probe + thumbnail + proxy with peak RSS < 1 GiB and no copy in the temp dir.
+- memory and CPU per file kind (12 MP / 48 MP JPEG, 12 MP HEIC, 1080p and 4K clips, and a
+  large video, default 2 GiB, `--big-gib 0` skips it, served over HTTP range requests like a
+  presigned URL) through ``core.process_upload``: peak RSS, wall and CPU time, written to
+  out/bench/media-memory.json, and the Lambda memory trade they imply (bench_media_memory.py,
+  memory_trade.py, ADR 0016). Targets: the large video's peak RSS < 1 GiB, no copy of it in the
+  temp dir.
+- TriageRun's peak RSS on a 36-file job per analyzer (bench_function_memory.py;
+  `--no-functions` skips it), written to out/bench/function-memory.json.
 
-    .venv/bin/python devtools/bench_media.py [--repeat 5] [--big-gib 2] [--json out.json]
+Inputs are generated once under build/bench-media/.
+
+    .venv/bin/python devtools/bench_media.py [--repeat 5] [--big-gib 2] [--no-functions]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import bench_function_memory
 import bench_media_memory
 from bench_report import write_section
 
@@ -323,11 +333,41 @@ def report(results: dict[str, Any], checks: list[tuple[str, bool]], repeat: int)
             "Decisions behind these numbers: [ADR 0004](adr/0004-media-processing.md).",
             "",
             *(bench_media_memory.report(results["memory"]) if "memory" in results else []),
+            "",
+            *(bench_function_memory.report(results["functions"]) if "functions" in results else []),
         ]
     )
 
 
 # ---------------------------------------------------------------------------- main
+
+
+def _memory(
+    args: argparse.Namespace,
+    inputs: dict[str, Path],
+    results: dict[str, Any],
+    checks: list[tuple[str, bool]],
+) -> None:
+    """Peak RSS, wall and CPU per kind through ``core.process_upload``, the memory trade, and
+    TriageRun's peak RSS (ADR 0016)."""
+    memory = bench_media_memory.measure(inputs, args.repeat, args.big_gib)
+    bench_media_memory.write_json(memory)
+    cores = len(os.sched_getaffinity(0))
+    trade_table, chosen_mb = bench_media_memory.trade(memory, cores)
+    results["memory"] = {"kinds": memory, "chosen_mb": chosen_mb, "table": trade_table}
+    if args.functions:
+        results["functions"] = bench_function_memory.measure(inputs["video_1080p"])
+    big = next((r for r in memory if r["kind"] == "video_2gib"), None)
+    if big:
+        rss = big["peak_rss_mib"] * MIB
+        results["video_big"] = {
+            "seconds": big["wall_s"],
+            "rss": rss,
+            "bytes": big["bytes"],
+            "largest_temp_file": big["largest_temp_file"],
+        }
+        checks.append(("2 GB video peak RSS < 1 GiB", rss < 1024 * MIB))
+        checks.append(("no /tmp copy of the original", big["largest_temp_file"] < 64 * MIB))
 
 
 def main() -> int:
@@ -336,10 +376,18 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--big-gib", type=float, default=2.0, help="0 skips the large video")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--no-functions",
+        dest="functions",
+        action="store_false",
+        help="skip TriageRun's peak RSS (moto server + fake Gemini)",
+    )
     args = parser.parse_args()
     if args.child:
         if args.child[0] == "process":
             bench_media_memory.child(args.child[1], int(args.child[2]))
+        elif args.child[0] == "triage_run":
+            bench_function_memory.child()
         else:
             _child(args.child[0], args.child[1], int(args.child[2]))
         return 0
@@ -385,22 +433,7 @@ def main() -> int:
     )
     checks.append(("30 s 1080p proxy >= 2x realtime", realtime >= 2.0))
 
-    memory = bench_media_memory.measure(inputs, args.repeat, args.big_gib)
-    bench_media_memory.write_json(memory)
-    cores = len(os.sched_getaffinity(0))
-    trade_table, chosen_mb = bench_media_memory.trade(memory, cores)
-    results["memory"] = {"kinds": memory, "chosen_mb": chosen_mb, "table": trade_table}
-    big = next((r for r in memory if r["kind"] == "video_2gib"), None)
-    if big:
-        rss = big["peak_rss_mib"] * MIB
-        results["video_big"] = {
-            "seconds": big["wall_s"],
-            "rss": rss,
-            "bytes": big["bytes"],
-            "largest_temp_file": big["largest_temp_file"],
-        }
-        checks.append(("2 GB video peak RSS < 1 GiB", rss < 1024 * MIB))
-        checks.append(("no /tmp copy of the original", big["largest_temp_file"] < 64 * MIB))
+    _memory(args, inputs, results, checks)
 
     print("\ntargets:")
     for label, ok in checks:

@@ -84,10 +84,24 @@ def _clip(path: Path, size: str, seconds: int, bitrate: str) -> None:
     tmp.rename(path)
 
 
+def _photo_like(width: int, height: int, seed: str) -> Any:
+    """The corpus pattern under grain, so a 12 MP JPEG weighs what a phone's does (~4 MB at
+    q88) instead of the smooth pattern's 0.25 MB: entropy decoding scales with the bytes."""
+    from PIL import Image, ImageFilter
+    from support.corpus import pattern
+
+    grain = Image.effect_noise((width, height), 80).filter(ImageFilter.GaussianBlur(0.8))
+    flip = Image.Transpose
+    noise = Image.merge(
+        "RGB", (grain, grain.transpose(flip.FLIP_LEFT_RIGHT), grain.transpose(flip.FLIP_TOP_BOTTOM))
+    )
+    return Image.blend(pattern(width, height, seed), noise, 0.5)
+
+
 def make_inputs(big_gib: float) -> dict[str, Path]:
     """Every kind's input under build/bench-media/, generated only when missing."""
     from bench_media import make_big_video
-    from support.corpus import _exif, heic, jpeg
+    from support.corpus import _exif
 
     CACHE.mkdir(parents=True, exist_ok=True)
     paths = {k.name: CACHE / k.filename for k in KINDS}
@@ -96,9 +110,15 @@ def make_inputs(big_gib: float) -> dict[str, Path]:
     photos = {"jpeg_12mp": (4032, 3024), "jpeg_24mp": (6000, 4000), "jpeg_48mp": (8064, 6048)}
     for name, (w, h) in photos.items():
         if not _cached(paths[name]):
-            paths[name].write_bytes(jpeg(w, h, f"bench-{name}", exif=exif))
+            im = _photo_like(w, h, f"bench-{name}")
+            im.save(paths[name], "JPEG", quality=88, exif=exif.tobytes())
     if not _cached(paths["heic_12mp"]):  # x265 is slow
-        paths["heic_12mp"].write_bytes(heic(4032, 3024, "bench-heic", orientation=6))
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        apple = _exif(orientation=6, taken="2024:05:01 10:20:30", make="Apple", model="iPhone")
+        im = _photo_like(4032, 3024, "bench-heic")
+        im.save(paths["heic_12mp"], "HEIF", quality=50, exif=apple.tobytes())
     if not _cached(paths["video_1080p"]):
         _clip(paths["video_1080p"], "1920x1080", 30, "12M")
     if not _cached(paths["video_4k"]):
@@ -193,6 +213,15 @@ def _cpu(usage: resource.struct_rusage) -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def _spin(seconds: float = 0.25) -> tuple[float, float]:
+    """Busy-loop one thread for ``seconds`` of CPU: (wall, cpu). On an idle core wall == cpu;
+    on a shared machine wall / cpu is how much longer the run queue made one thread's work."""
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    while time.process_time() - cpu0 < seconds:
+        sum(range(1000))
+    return time.perf_counter() - wall0, time.process_time() - cpu0
+
+
 def child(arg: str, repeat: int) -> None:
     """Run in the fresh process: ``arg`` is ``path|url|content_type``."""
     from bench_media import _warm_imports
@@ -212,7 +241,7 @@ def child(arg: str, repeat: int) -> None:
 
     deps.media()
     path, url, content_type = arg.split("|", 2)
-    walls, cpus = [], []
+    walls, cpus, spins = [], [], [_spin()]
     for n in range(repeat):
         self0 = resource.getrusage(resource.RUSAGE_SELF)
         kids0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -222,6 +251,7 @@ def child(arg: str, repeat: int) -> None:
         self1 = resource.getrusage(resource.RUSAGE_SELF)
         kids1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpus.append(_cpu(self1) - _cpu(self0) + _cpu(kids1) - _cpu(kids0))
+        spins.append(_spin())
         if status != "valid":
             raise SystemExit(f"{path}: {status}, expected valid")
     hwm = 0
@@ -236,6 +266,7 @@ def child(arg: str, repeat: int) -> None:
                 "cpu_s": statistics.median(cpus),
                 "python_rss": hwm,
                 "ffmpeg_rss": kids,
+                "load_factor": max(sum(w for w, _ in spins) / sum(c for _, c in spins), 1.0),
             }
         )
     )
@@ -270,7 +301,10 @@ def measure(inputs: dict[str, Path], repeat: int, big_gib: float) -> list[dict[s
     from bench_media import run, serve
 
     rows = []
-    print(f"\n{'kind':12} {'peak RSS':>9} {'python':>7} {'ffmpeg':>7} {'wall s':>7} {'cpu s':>7}")
+    print(
+        f"\n{'kind':12} {'peak RSS':>9} {'python':>7} {'ffmpeg':>7} {'wall s':>7} {'cpu s':>7} "
+        f"{'load':>5}"
+    )
     for kind in KINDS:
         if kind.name == "video_2gib" and big_gib <= 0:
             continue
@@ -297,11 +331,13 @@ def measure(inputs: dict[str, Path], repeat: int, big_gib: float) -> list[dict[s
             "ffmpeg_rss_mib": round(res["ffmpeg_rss"] / MIB, 1),
             "largest_temp_file": largest[0],
             "repeat": n,
+            "load_factor": round(res.get("load_factor", 1.0), 2),
         }
         rows.append(row)
         print(
             f"{kind.name:12} {peak:5.0f} MiB {row['python_rss_mib']:5.0f} M "
-            f"{row['ffmpeg_rss_mib']:5.0f} M {row['wall_s']:7.2f} {row['cpu_s']:7.2f}",
+            f"{row['ffmpeg_rss_mib']:5.0f} M {row['wall_s']:7.2f} {row['cpu_s']:7.2f} "
+            f"{row['load_factor']:5.2f}",
             flush=True,
         )
     return rows
@@ -325,7 +361,8 @@ def trade(rows: list[dict[str, Any]], cores: int) -> tuple[str, int]:
 
     prices = load_prices()
     kinds = [
-        mt.Measured(r["kind"], r["peak_rss_mib"], r["wall_s"], r["cpu_s"], cores) for r in rows
+        mt.Measured(r["kind"], r["peak_rss_mib"], r["wall_s"], r["cpu_s"], cores, r["load_factor"])
+        for r in rows
     ]
     modelled = mt.table(kinds, SIZES, prices.lambda_invocation)
     mix = {k: n for k, n in MIX.items() if any(m.kind == k for m in kinds)}
@@ -355,6 +392,20 @@ def trade(rows: list[dict[str, Any]], cores: int) -> tuple[str, int]:
     return table, chosen.memory_mb
 
 
+def configured() -> str:
+    """media_process's memory as Terraform sets it: the module default and each env's tfvars."""
+    import re
+
+    from bench_function_memory import configured_mb
+
+    envs = []
+    for tfvars in sorted((ROOT / "terraform" / "envs").glob("*/terraform.tfvars")):
+        found = re.search(r"^media_process_memory_mb\s*=\s*(\d+)", tfvars.read_text(), re.M)
+        if found:
+            envs.append(f"{tfvars.parent.name} {found.group(1)} MB")
+    return f"module default {configured_mb('media_process')} MB" + "".join(f", {e}" for e in envs)
+
+
 def report(memory: dict[str, Any]) -> list[str]:
     """The memory part of the media section of docs/benchmarks.md."""
     rows = [
@@ -382,7 +433,8 @@ def report(memory: dict[str, Any]) -> list[str]:
         memory["table"],
         "",
         f"The rule (cheapest feasible size for the job mix, then the shortest tail within 10 % "
-        f"of that cost) chooses **{memory['chosen_mb']} MB** from this run.",
+        f"of that cost) chooses **{memory['chosen_mb']} MB** from this run; configured: "
+        f"{configured()}.",
     ]
 
 

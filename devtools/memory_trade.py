@@ -1,14 +1,18 @@
 """The Lambda memory trade (ADR 0016): duration and cost of one invocation per file kind at
 several memory sizes, modelled from CPU time measured locally (`make bench-media`).
 
-Pure arithmetic, no I/O. Lambda gives CPU in proportion to memory: 1,769 MB is one full vCPU,
-10,240 MB six. A kind's measured work is CPU seconds (user + sys, ffmpeg children included) that
-can run on at most ``parallelism`` cores at once (CPU time / wall time on the bench machine,
-at least 1, at most its core count), plus time spent off the CPU (waiting on I/O), which no
-memory size changes:
+Pure arithmetic, no I/O. Lambda gives CPU in proportion to memory: 1,769 MB is one full vCPU
+(AWS: up to six at 10,240 MB). A kind's measured work is CPU seconds (user + sys, ffmpeg
+children included) that can run on at most ``parallelism`` cores at once (CPU time / wall time
+on the bench machine, the wall time corrected by the load factor a single-threaded spin measured
+beside the work, at least 1, at most the machine's core count):
 
-    duration(m) = off_cpu_s + cpu_s / min(vcpus(m), parallelism)
+    duration(m) = cpu_s / min(vcpus(m), parallelism)
     cost(m)     = request + GB-s price x m / 1024 x duration(m)
+
+Off-CPU time is not modelled: the bench reads its inputs from local disk and loopback, so its
+wall time beyond the CPU time is the run queue of a shared machine, not I/O. On Lambda the S3
+transfer adds seconds that no memory size removes (ADR 0016 lists this among the limits).
 
 So while the work can use every vCPU it is given, more memory buys a shorter duration at the
 same cost (the GB-seconds stay put); past its parallelism, more memory only adds cost. The
@@ -40,19 +44,19 @@ class Measured:
     wall_s: float
     cpu_s: float
     cores: int  # of the bench machine
+    # wall / CPU time of a single-threaded spin beside the work: 1 on an idle machine, 3 when
+    # the run queue made one thread take three times its CPU time
+    load_factor: float = 1.0
 
     @property
     def parallelism(self) -> float:
-        """Cores the work kept busy on average: CPU time / wall time, within [1, cores]."""
-        if self.wall_s <= 0:
+        """Cores the work kept busy on average: CPU time / wall time, the wall time divided by
+        the load factor (what it would have been without the other processes), within
+        [1, cores]."""
+        unloaded_wall = self.wall_s / max(self.load_factor, 1.0)
+        if unloaded_wall <= 0:
             return 1.0
-        return min(max(self.cpu_s / self.wall_s, 1.0), float(self.cores))
-
-    @property
-    def off_cpu_s(self) -> float:
-        """Wall time the CPU work does not explain (I/O waits; on a loaded machine also the
-        run queue, so an upper bound)."""
-        return max(self.wall_s - self.cpu_s / self.parallelism, 0.0)
+        return min(max(self.cpu_s / unloaded_wall, 1.0), float(self.cores))
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +75,7 @@ def vcpus(memory_mb: int) -> float:
 
 
 def duration(m: Measured, memory_mb: int) -> float:
-    return m.off_cpu_s + m.cpu_s / min(vcpus(memory_mb), m.parallelism)
+    return m.cpu_s / min(vcpus(memory_mb), m.parallelism)
 
 
 def fits(m: Measured, memory_mb: int) -> bool:

@@ -1,0 +1,304 @@
+"""Peak RSS, wall and CPU time of TriageRun on a representative job, in a fresh process (part of
+`make bench-media`, ADR 0016): its Lambda memory setting from measurement.
+
+The parent runs moto's server (DynamoDB, S3, SSM) and the fake Gemini on loopback, seeds a
+36-file job as MediaProcess leaves it (32 photos with a 400 px thumbnail and a 2048 px display
+copy, 4 videos with their proxy; sizes as the bench's real outputs), and starts the real
+handler (``triage_run.handler``, its composition root, the google-genai SDK) in a child process
+per analyzer: Gemini with photos as URLs (the default), Gemini with inline photo bytes, and the
+local analyzer (which reads every preview and runs ffmpeg on the proxies). The child's import
+counts: a cold start's init is part of the sandbox's memory. The servers' memory is not the
+child's.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "out" / "bench" / "function-memory.json"
+MIB = 1024 * 1024
+SESSION, JOB = "benchsess", "benchjob"
+SESSIONS, FILES, BUCKET = "bench-sessions", "bench-files", "bench-media"
+KEY_PARAM = "/media-triage/bench/gemini-api-key"
+PHOTOS, VIDEOS = 32, 4
+VARIANTS = {
+    "triage_run gemini (urls)": {"GEMINI_MEDIA": "url"},
+    "triage_run gemini (inline)": {"GEMINI_MEDIA": "inline"},
+    "triage_run local": {"ANALYZER": "local"},
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _moto() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+def _client_kw(endpoint: str) -> dict[str, Any]:
+    return {
+        "endpoint_url": endpoint,
+        "region_name": "us-east-1",
+        "aws_access_key_id": "bench",
+        "aws_secret_access_key": "bench",
+    }
+
+
+def _previews(proxy_source: Path) -> tuple[bytes, bytes, bytes]:
+    """(thumbnail, display copy, proxy) as MediaProcess writes them for the bench's inputs."""
+    from bench_media_memory import _photo_like
+
+    im = _photo_like(2048, 1536, "bench-display")
+    display, thumb = io.BytesIO(), io.BytesIO()
+    im.save(display, "JPEG", quality=85)
+    im.resize((400, 300)).save(thumb, "JPEG", quality=80)
+    proxy = proxy_source.with_name("proxy-960.mp4")
+    if not proxy.exists():
+        subprocess.run(
+            [
+                "ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(proxy_source),
+                "-vf", "fps=15,scale=960:-2", "-c:v", "libx264", "-preset", "veryfast",
+                "-b:v", "320k", "-c:a", "aac", "-b:a", "64k", str(proxy),
+            ],
+            check=True,
+        )  # fmt: skip
+    return thumb.getvalue(), display.getvalue(), proxy.read_bytes()
+
+
+def seed(endpoint: str, proxy_source: Path) -> None:
+    """The tables, the bucket, the key in SSM and a 36-file job ready for triage."""
+    import boto3
+    from support.tables import create_app_tables
+
+    from media_triage_shared import keys
+    from media_triage_shared.adapters.dynamo import DynamoJobRepository
+    from media_triage_shared.models import FileRow, FileStatus, JobRow, JobStatus, MediaType
+
+    kw = _client_kw(endpoint)
+    ddb, s3 = boto3.client("dynamodb", **kw), boto3.client("s3", **kw)
+    create_app_tables(ddb, SESSIONS, FILES)
+    s3.create_bucket(Bucket=BUCKET)
+    boto3.client("ssm", **kw).put_parameter(Name=KEY_PARAM, Value="k", Type="SecureString")
+    now = "2026-11-28T12:00:00Z"
+    total = PHOTOS + VIDEOS
+    DynamoJobRepository(ddb, SESSIONS).create_job(
+        JobRow(
+            session_id=SESSION,
+            job_id=JOB,
+            status=JobStatus.ANALYZING,
+            phase="analyzing",
+            expected_file_count=total,
+            token_hash="h" * 64,
+            created_at=now,
+            updated_at=now,
+            stall_deadline=now,
+            expires_at=2_000_000_000,
+        )
+    )
+    ddb.update_item(
+        TableName=SESSIONS,
+        Key={"pk": {"S": keys.job_pk(SESSION)}, "sk": {"S": keys.job_sk(JOB)}},
+        UpdateExpression="SET processedCount = :n",
+        ExpressionAttributeValues={":n": {"N": str(total)}},
+    )
+    thumb, display, proxy = _previews(proxy_source)
+    for i in range(total):
+        video = i >= PHOTOS
+        fid, name = f"f{i:03d}", f"{'clip' if video else 'IMG'}_{i:04d}.{'mp4' if video else 'jpg'}"
+
+        def put(leaf: str, body: bytes, fid: str = fid) -> str:
+            key = keys.derived_key(SESSION, JOB, fid, leaf)
+            s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+            return key
+
+        row = FileRow(
+            job_id=JOB,
+            file_id=fid,
+            session_id=SESSION,
+            filename=name,
+            original_key=keys.upload_key(SESSION, JOB, fid, name),
+            status=FileStatus.VALID,
+            media_type=MediaType.VIDEO if video else MediaType.PHOTO,
+            mime_type="video/mp4" if video else "image/jpeg",
+            width=1920 if video else 4032,
+            height=1080 if video else 3024,
+            duration_seconds=30.0 if video else None,
+            size=len(proxy) * 30 if video else 4_000_000,
+            created_at=now,
+            updated_at=now,
+            expires_at=2_000_000_000,
+            counted=True,
+            thumbnail_key=put("thumb.jpg", thumb),
+            display_key=None if video else put("display.jpg", display),
+            proxy_key=put("proxy.mp4", proxy) if video else None,
+        )
+        ddb.put_item(TableName=FILES, Item=row.to_item())
+
+
+# ---------------------------------------------------------------------------- child side
+
+
+class _Context:
+    aws_request_id = "bench"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+def child() -> None:
+    """In the fresh process: import the handler (the cold start) and run one triage."""
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    from triage_run.handler import handler
+
+    out = handler({"sessionId": SESSION, "jobId": JOB, "partial": False}, _Context())
+    wall = time.perf_counter() - started
+    if out["status"] != "complete" or out["keep"] + out["discard"] != PHOTOS + VIDEOS:
+        raise SystemExit(f"triage did not judge every file: {out}")
+    self1 = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    hwm = next(
+        int(line.split()[1]) * 1024
+        for line in Path("/proc/self/status").read_text().splitlines()
+        if line.startswith("VmHWM:")
+    )
+    cpu = self1.ru_utime + self1.ru_stime - self0.ru_utime - self0.ru_stime
+    print(
+        json.dumps(
+            {
+                "wall_s": wall,
+                "cpu_s": cpu + kids.ru_utime + kids.ru_stime,
+                "python_rss": hwm,
+                "ffmpeg_rss": kids.ru_maxrss * 1024,
+            }
+        )
+    )
+
+
+# ---------------------------------------------------------------------------- parent side
+
+
+def _reset(endpoint: str) -> None:
+    """Every variant judges the same untouched job: clear the verdicts and the status."""
+    import boto3
+
+    from media_triage_shared import keys
+
+    ddb = boto3.client("dynamodb", **_client_kw(endpoint))
+    ddb.update_item(
+        TableName=SESSIONS,
+        Key={"pk": {"S": keys.job_pk(SESSION)}, "sk": {"S": keys.job_sk(JOB)}},
+        UpdateExpression="SET #s = :s REMOVE summary",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": {"S": "analyzing"}},
+    )
+
+
+def measure(proxy_source: Path) -> list[dict[str, Any]]:
+    from support.fake_gemini import FakeGemini
+
+    rows = []
+    base_env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "MEDIA_BUCKET": BUCKET,
+        "SESSIONS_TABLE": SESSIONS,
+        "FILES_TABLE": FILES,
+        "GEMINI_API_KEY_PARAM": KEY_PARAM,
+        "LOG_LEVEL": "WARNING",
+    }
+    for name in ("ANALYZER", "GEMINI_API_KEY", "GEMINI_MEDIA"):
+        base_env.pop(name, None)
+    print(f"\n{'function':28} {'peak RSS':>9} {'wall s':>7} {'cpu s':>7}")
+    with _moto() as endpoint, FakeGemini(api_key="k") as gemini:
+        seed(endpoint, proxy_source)
+        for label, extra in VARIANTS.items():
+            _reset(endpoint)
+            env = {
+                **base_env,
+                "AWS_ENDPOINT_URL": endpoint,
+                "GEMINI_BASE_URL": gemini.base_url,
+                **extra,
+            }
+            done = subprocess.run(
+                [sys.executable, str(Path(__file__).resolve().parent / "bench_media.py"),
+                 "--child", "triage_run", "-", "1"],
+                capture_output=True, text=True, check=False, env=env,
+            )  # fmt: skip
+            if done.returncode != 0:
+                raise RuntimeError(f"{label} failed:\n{done.stderr[-3000:]}")
+            res = json.loads(done.stdout.strip().splitlines()[-1])
+            peak = (res["python_rss"] + res["ffmpeg_rss"]) / MIB
+            rows.append(
+                {
+                    "kind": label,
+                    "peak_rss_mib": round(peak, 1),
+                    "wall_s": round(res["wall_s"], 3),
+                    "cpu_s": round(res["cpu_s"], 3),
+                    "files": PHOTOS + VIDEOS,
+                }
+            )
+            print(f"{label:28} {peak:5.0f} MiB {res['wall_s']:7.2f} {res['cpu_s']:7.2f}")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(rows, indent=2) + "\n")
+    return rows
+
+
+def configured_mb(function: str) -> int:
+    """The module's default ``memory_size`` of ``function`` (terraform/modules/media_triage)."""
+    text = (ROOT / "terraform/modules/media_triage/variables.tf").read_text()
+    block = text.split(f'variable "{function}"', 1)[1].split("\nvariable ", 1)[0]
+    found = re.search(r"memory_size\s*=\s*optional\(number,\s*(\d+)\)", block)
+    if found is None:
+        raise ValueError(f"no memory_size default for {function} in variables.tf")
+    return int(found.group(1))
+
+
+def report(rows: list[dict[str, Any]]) -> list[str]:
+    configured = configured_mb("triage_run")
+    lines = [
+        f"| {r['kind']} | {r['peak_rss_mib']:.0f} MiB | {r['wall_s']:.2f} s | {r['cpu_s']:.2f} s |"
+        for r in rows
+    ]
+    peak = max(r["peak_rss_mib"] for r in rows)
+    return [
+        f"**TriageRun**, a {PHOTOS + VIDEOS}-file job ({PHOTOS} photos, {VIDEOS} clips) from a "
+        "fresh process (import + one invocation; DynamoDB, S3 and SSM on moto's server, Gemini "
+        "faked on loopback):",
+        "",
+        "| analyzer | peak RSS | wall | CPU |",
+        "|---|---|---|---|",
+        *lines,
+        "",
+        f"Configured {configured} MB (the module's default): the largest peak is "
+        f"{peak / configured:.0%} of it.",
+    ]
