@@ -35,10 +35,13 @@ SESSION, JOB = "benchsess", "benchjob"
 SESSIONS, FILES, BUCKET = "bench-sessions", "bench-files", "bench-media"
 KEY_PARAM = "/media-triage/bench/gemini-api-key"
 PHOTOS, VIDEOS = 32, 4
-VARIANTS = {
-    "triage_run gemini (urls)": {"GEMINI_MEDIA": "url"},
-    "triage_run gemini (inline)": {"GEMINI_MEDIA": "inline"},
-    "triage_run local": {"ANALYZER": "local"},
+TOKEN_PARAM = "/media-triage/bench/token-secret"  # noqa: S105 - an SSM name, not a secret
+INIT_FILES = 1000  # the API's limit per job (MAX_FILES)
+VARIANTS = {  # label: (function, environment)
+    "triage_run gemini (urls)": ("triage_run", {"GEMINI_MEDIA": "url"}),
+    "triage_run gemini (inline)": ("triage_run", {"GEMINI_MEDIA": "inline"}),
+    "triage_run local": ("triage_run", {"ANALYZER": "local"}),
+    f"init_session init {INIT_FILES} + results": ("init_session", {}),
 }
 
 
@@ -99,13 +102,27 @@ def seed(endpoint: str, proxy_source: Path) -> None:
 
     from media_triage_shared import keys
     from media_triage_shared.adapters.dynamo import DynamoJobRepository
-    from media_triage_shared.models import FileRow, FileStatus, JobRow, JobStatus, MediaType
+    from media_triage_shared.models import (
+        FileRow,
+        FileStatus,
+        JobPhase,
+        JobRow,
+        JobStatus,
+        MediaType,
+    )
 
     kw = _client_kw(endpoint)
     ddb, s3 = boto3.client("dynamodb", **kw), boto3.client("s3", **kw)
     create_app_tables(ddb, SESSIONS, FILES)
     s3.create_bucket(Bucket=BUCKET)
-    boto3.client("ssm", **kw).put_parameter(Name=KEY_PARAM, Value="k", Type="SecureString")
+    ssm = boto3.client("ssm", **kw)
+    ssm.put_parameter(Name=KEY_PARAM, Value="k", Type="SecureString")
+    ssm.put_parameter(Name=TOKEN_PARAM, Value="bench-secret-" + "x" * 32, Type="SecureString")
+    boto3.client("stepfunctions", **kw).create_state_machine(
+        name="bench-triage",
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+        roleArn="arn:aws:iam::123456789012:role/bench",
+    )
     now = "2026-11-28T12:00:00Z"
     total = PHOTOS + VIDEOS
     DynamoJobRepository(ddb, SESSIONS).create_job(
@@ -113,7 +130,7 @@ def seed(endpoint: str, proxy_source: Path) -> None:
             session_id=SESSION,
             job_id=JOB,
             status=JobStatus.ANALYZING,
-            phase="analyzing",
+            phase=JobPhase.ANALYZING,
             expected_file_count=total,
             token_hash="h" * 64,
             created_at=now,
@@ -172,16 +189,59 @@ class _Context:
         return 900_000
 
 
-def child() -> None:
-    """In the fresh process: import the handler (the cold start) and run one triage."""
-    self0 = resource.getrusage(resource.RUSAGE_SELF)
-    started = time.perf_counter()
+def _triage() -> None:
     from triage_run.handler import handler
 
     out = handler({"sessionId": SESSION, "jobId": JOB, "partial": False}, _Context())
-    wall = time.perf_counter() - started
     if out["status"] != "complete" or out["keep"] + out["discard"] != PHOTOS + VIDEOS:
         raise SystemExit(f"triage did not judge every file: {out}")
+
+
+def _api(method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    from init_session.handler import handler
+
+    event = {
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {"authorization": f"Bearer {token}"} if token else {},
+        "requestContext": {
+            "http": {"method": method, "path": path, "sourceIp": "198.51.100.7"},
+            "requestId": "bench",
+            "stage": "$default",
+        },
+        "body": None if body is None else json.dumps(body),
+        "isBase64Encoded": False,
+    }
+    out = handler(event, _Context())
+    if out["statusCode"] >= 300:
+        raise SystemExit(f"{method} {path}: {out['statusCode']} {str(out.get('body'))[:500]}")
+    return json.loads(out["body"])
+
+
+def _init_and_poll() -> None:
+    """The API's largest answers: init with INIT_FILES files (a presigned POST each), then the
+    results of that job (every row)."""
+    files = [
+        {"filename": f"IMG_{i:04d}.jpg", "contentType": "image/jpeg", "size": 4_000_000}
+        for i in range(INIT_FILES)
+    ]
+    job = _api("POST", "/api/triage/init", {"expectedFileCount": INIT_FILES, "files": files})
+    if len(job["uploads"]) != INIT_FILES:
+        raise SystemExit(f"init gave {len(job['uploads'])} targets for {INIT_FILES} files")
+    results = _api("GET", f"/api/triage/{job['jobId']}/results", token=job["sessionToken"])
+    if len(results["files"]) != INIT_FILES:
+        raise SystemExit(f"results listed {len(results['files'])} of {INIT_FILES} files")
+
+
+def child(function: str = "triage_run") -> None:
+    """In the fresh process: import the handler (the cold start) and run its representative
+    work."""
+    self0 = resource.getrusage(resource.RUSAGE_SELF)
+    started = time.perf_counter()
+    (_init_and_poll if function == "init_session" else _triage)()
+    wall = time.perf_counter() - started
     self1 = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     hwm = next(
@@ -234,14 +294,16 @@ def measure(proxy_source: Path) -> list[dict[str, Any]]:
         "SESSIONS_TABLE": SESSIONS,
         "FILES_TABLE": FILES,
         "GEMINI_API_KEY_PARAM": KEY_PARAM,
+        "TOKEN_SECRET_PARAM": TOKEN_PARAM,
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bench-triage",
         "LOG_LEVEL": "WARNING",
     }
     for name in ("ANALYZER", "GEMINI_API_KEY", "GEMINI_MEDIA"):
         base_env.pop(name, None)
-    print(f"\n{'function':28} {'peak RSS':>9} {'wall s':>7} {'cpu s':>7}")
+    print(f"\n{'function':36} {'peak RSS':>9} {'wall s':>7} {'cpu s':>7}")
     with _moto() as endpoint, FakeGemini(api_key="k") as gemini:
         seed(endpoint, proxy_source)
-        for label, extra in VARIANTS.items():
+        for label, (function, extra) in VARIANTS.items():
             _reset(endpoint)
             env = {
                 **base_env,
@@ -251,7 +313,7 @@ def measure(proxy_source: Path) -> list[dict[str, Any]]:
             }
             done = subprocess.run(
                 [sys.executable, str(Path(__file__).resolve().parent / "bench_media.py"),
-                 "--child", "triage_run", "-", "1"],
+                 "--child", "function", function, "1"],
                 capture_output=True, text=True, check=False, env=env,
             )  # fmt: skip
             if done.returncode != 0:
@@ -264,10 +326,11 @@ def measure(proxy_source: Path) -> list[dict[str, Any]]:
                     "peak_rss_mib": round(peak, 1),
                     "wall_s": round(res["wall_s"], 3),
                     "cpu_s": round(res["cpu_s"], 3),
-                    "files": PHOTOS + VIDEOS,
+                    "function": function,
+                    "files": INIT_FILES if function == "init_session" else PHOTOS + VIDEOS,
                 }
             )
-            print(f"{label:28} {peak:5.0f} MiB {res['wall_s']:7.2f} {res['cpu_s']:7.2f}")
+            print(f"{label:36} {peak:5.0f} MiB {res['wall_s']:7.2f} {res['cpu_s']:7.2f}")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(rows, indent=2) + "\n")
     return rows
@@ -284,21 +347,21 @@ def configured_mb(function: str) -> int:
 
 
 def report(rows: list[dict[str, Any]]) -> list[str]:
-    configured = configured_mb("triage_run")
-    lines = [
-        f"| {r['kind']} | {r['peak_rss_mib']:.0f} MiB | {r['wall_s']:.2f} s | {r['cpu_s']:.2f} s |"
-        for r in rows
-    ]
-    peak = max(r["peak_rss_mib"] for r in rows)
+    lines = []
+    for r in rows:
+        configured = configured_mb(r["function"])
+        lines.append(
+            f"| {r['kind']} | {r['peak_rss_mib']:.0f} MiB | {configured} MB "
+            f"({r['peak_rss_mib'] / configured:.0%}) | {r['wall_s']:.2f} s | {r['cpu_s']:.2f} s |"
+        )
     return [
-        f"**TriageRun**, a {PHOTOS + VIDEOS}-file job ({PHOTOS} photos, {VIDEOS} clips) from a "
-        "fresh process (import + one invocation; DynamoDB, S3 and SSM on moto's server, Gemini "
-        "faked on loopback):",
+        f"**TriageRun and the HTTP API** from a fresh process each (import + the work; DynamoDB, "
+        "S3, SSM and Step Functions on moto's server, Gemini faked on loopback): TriageRun on a "
+        f"{PHOTOS + VIDEOS}-file job ({PHOTOS} photos with display copies, {VIDEOS} clips with "
+        f"proxies) per analyzer; init_session answering an init of {INIT_FILES} files (the "
+        "API's limit) and then the results of that job:",
         "",
-        "| analyzer | peak RSS | wall | CPU |",
-        "|---|---|---|---|",
+        "| function, work | peak RSS | configured (peak's share) | wall | CPU |",
+        "|---|---|---|---|---|",
         *lines,
-        "",
-        f"Configured {configured} MB (the module's default): the largest peak is "
-        f"{peak / configured:.0%} of it.",
     ]

@@ -386,8 +386,8 @@ def main() -> int:
     if args.child:
         if args.child[0] == "process":
             bench_media_memory.child(args.child[1], int(args.child[2]))
-        elif args.child[0] == "triage_run":
-            bench_function_memory.child()
+        elif args.child[0] == "function":
+            bench_function_memory.child(args.child[1])
         else:
             _child(args.child[0], args.child[1], int(args.child[2]))
         return 0

@@ -411,24 +411,25 @@ def report(memory: dict[str, Any]) -> list[str]:
     rows = [
         f"| {r['label']} | {r['bytes'] / MIB:,.1f} MiB | {r['peak_rss_mib']:.0f} MiB "
         f"({r['python_rss_mib']:.0f} + {r['ffmpeg_rss_mib']:.0f}) | {r['wall_s']:.2f} s "
-        f"| {r['cpu_s']:.2f} s | {r['cpu_s'] / r['wall_s']:.2f} |"
+        f"| {r['cpu_s']:.2f} s | {r['cpu_s'] / r['wall_s']:.2f} | {r['load_factor']:.2f} |"
         for r in memory["kinds"]
     ]
     return [
         "**Memory and CPU per file kind** (`core.process_upload` with the real media toolkit, "
         "each kind in a fresh process; peak RSS = Python's high-water mark + the largest "
         "ffmpeg child's, an upper bound; CPU = user + sys including ffmpeg; also in "
-        "`out/bench/media-memory.json`):",
+        "`out/bench/media-memory.json`; load = wall / CPU time of a single-threaded spin run "
+        "beside the work, 1.00 on an idle machine):",
         "",
-        "| kind | size | peak RSS (python + ffmpeg) | wall | CPU | CPU / wall |",
-        "|---|---|---|---|---|---|",
+        "| kind | size | peak RSS (python + ffmpeg) | wall | CPU | CPU / wall | load |",
+        "|---|---|---|---|---|---|---|",
         *rows,
         "",
         "**The Lambda memory trade** modelled from those figures ([ADR 0016]"
-        "(adr/0016-memory-sizes-from-measurement.md)): duration = off-CPU time + CPU time / "
-        "min(vCPUs, measured parallelism), vCPUs = memory / 1,769 MB; cost per million "
-        "invocations at the checked-in arm64 prices; `(RSS!)` where peak RSS exceeds 2/3 of the "
-        "memory:",
+        "(adr/0016-memory-sizes-from-measurement.md)): duration = CPU time / min(vCPUs, "
+        "parallelism), vCPUs = memory / 1,769 MB, parallelism = CPU time / (wall / load) within "
+        "[1, cores]; cost per million invocations at the checked-in arm64 prices (per thousand "
+        "jobs for the mix); `(RSS!)` where peak RSS exceeds 2/3 of the memory:",
         "",
         memory["table"],
         "",
