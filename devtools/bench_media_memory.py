@@ -98,6 +98,13 @@ def _photo_like(width: int, height: int, seed: str) -> Any:
     return Image.blend(pattern(width, height, seed), noise, 0.5)
 
 
+def _save(im: Any, path: Path, fmt: str, exif: Any, *, quality: int) -> None:
+    """Written whole or not at all: an interrupted run leaves no truncated input in the cache."""
+    tmp = path.with_name(f".{path.name}.part")
+    im.save(tmp, fmt, quality=quality, exif=exif.tobytes())
+    tmp.rename(path)
+
+
 def make_inputs(big_gib: float) -> dict[str, Path]:
     """Every kind's input under build/bench-media/, generated only when missing."""
     from bench_media import make_big_video
@@ -110,15 +117,13 @@ def make_inputs(big_gib: float) -> dict[str, Path]:
     photos = {"jpeg_12mp": (4032, 3024), "jpeg_24mp": (6000, 4000), "jpeg_48mp": (8064, 6048)}
     for name, (w, h) in photos.items():
         if not _cached(paths[name]):
-            im = _photo_like(w, h, f"bench-{name}")
-            im.save(paths[name], "JPEG", quality=88, exif=exif.tobytes())
+            _save(_photo_like(w, h, f"bench-{name}"), paths[name], "JPEG", exif, quality=88)
     if not _cached(paths["heic_12mp"]):  # x265 is slow
         import pillow_heif
 
         pillow_heif.register_heif_opener()
         apple = _exif(orientation=6, taken="2024:05:01 10:20:30", make="Apple", model="iPhone")
-        im = _photo_like(4032, 3024, "bench-heic")
-        im.save(paths["heic_12mp"], "HEIF", quality=50, exif=apple.tobytes())
+        _save(_photo_like(4032, 3024, "bench-heic"), paths["heic_12mp"], "HEIF", apple, quality=50)
     if not _cached(paths["video_1080p"]):
         _clip(paths["video_1080p"], "1920x1080", 30, "12M")
     if not _cached(paths["video_4k"]):
