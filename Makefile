@@ -264,7 +264,7 @@ fmt: install ## Format Python and Terraform
 
 bench: bench-media bench-triage bench-cold-start bench-e2e bench-api bench-web ## All benchmarks (ratios against in-run baselines, written to docs/benchmarks.md)
 
-bench-media: install ## Thumbnail/proxy costs vs baselines
+bench-media: install ## Thumbnail/proxy costs vs baselines, peak RSS/CPU per file kind and the Lambda memory trade (ADR 0016)
 	$(PY) devtools/bench_media.py
 
 bench-triage: install ## TriageRun vs the ideal batch schedule (fake Gemini)

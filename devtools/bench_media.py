@@ -10,10 +10,19 @@ child process so its peak RSS is its own.
   < 512 MiB. Also printed: the draft path vs a full decode, for the 24 MP JPEG.
 - video (30 s 1080p H.264/AAC): the adapter's proxy encode vs a bare `ffmpeg` with the same
   settings; target >= 2x realtime.
-- a large video (default 2 GiB, `--big-gib 0` skips it) served over HTTP range requests like a
-  presigned URL: probe + thumbnail + proxy with peak RSS < 1 GiB and no copy in the temp dir.
+- memory and CPU per file kind (12 MP / 48 MP JPEG, 12 MP HEIC, 1080p and 4K clips, and a
+  large video, default 2 GiB, `--big-gib 0` skips it, served over HTTP range requests like a
+  presigned URL) through ``core.process_upload``: peak RSS, wall and CPU time, written to
+  out/bench/media-memory.json, and the Lambda memory trade they imply (bench_media_memory.py,
+  memory_trade.py, ADR 0018). Targets: the large video's peak RSS < 1 GiB, no copy of it in the
+  temp dir.
+- TriageRun's peak RSS on a 36-file job per analyzer (bench_function_memory.py;
+  `--no-functions` skips it), written to out/bench/function-memory.json.
 
-    .venv/bin/python devtools/bench_media.py [--repeat 5] [--big-gib 2] [--json out.json]
+Inputs are generated once under build/bench-media/.
+
+    .venv/bin/python devtools/bench_media.py [--repeat 5] [--big-gib 2] [--no-functions]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -24,7 +33,6 @@ import io
 import json
 import os
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -36,6 +44,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import bench_function_memory
+import bench_media_memory
 from bench_report import write_section
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -200,34 +210,6 @@ def median_run(op: str, arg: str, repeat: int, **kw: Any) -> dict[str, float]:
 # ---------------------------------------------------------------------------- inputs
 
 
-def make_inputs(work: Path) -> dict[str, Path]:
-    from support.corpus import _exif, heic, jpeg
-
-    paths = {
-        "jpeg_12mp": work / "12mp.jpg",
-        "jpeg_24mp": work / "24mp.jpg",
-        "heic_12mp": work / "12mp.heic",
-        "video_1080p": work / "1080p30.mp4",
-    }
-    exif = _exif(orientation=6, taken="2024:05:01 10:20:30", make="Canon", model="EOS R5")
-    paths["jpeg_12mp"].write_bytes(jpeg(4032, 3024, "bench12", exif=exif))
-    paths["jpeg_24mp"].write_bytes(jpeg(6000, 4000, "bench24", exif=exif))
-    print("encoding a 12 MP HEIC (x265 is slow)...", flush=True)
-    paths["heic_12mp"].write_bytes(heic(4032, 3024, "bench-heic", orientation=6))
-    print("encoding a 30 s 1080p30 H.264/AAC clip...", flush=True)
-    subprocess.run(
-        [
-            "ffmpeg", "-nostdin", "-v", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30:duration=30",
-            "-f", "lavfi", "-i", "sine=frequency=440:duration=30",
-            "-c:v", "libx264", "-preset", "veryfast", "-b:v", "12M", "-pix_fmt", "yuv420p",
-            "-c:a", "aac", "-shortest", str(paths["video_1080p"]),
-        ],
-        check=True,
-    )  # fmt: skip
-    return paths
-
-
 def make_big_video(work: Path, seed: Path, gib: float) -> Path:
     """A ``gib`` GiB MP4 made by looping a high-bitrate segment with stream copy (fast)."""
     segment = work / "segment.mp4"
@@ -327,7 +309,7 @@ def report(results: dict[str, Any], checks: list[tuple[str, bool]], repeat: int)
     big = results.get("video_big")
     if big:
         rows.append(
-            f"| {big['bytes'] / 1024**3:.0f} GiB MP4 over HTTP ranges (probe, thumb, proxy) "
+            f"| {big['bytes'] / 1024**3:.0f} GiB MP4 over HTTP ranges (process_upload) "
             f"| {big['seconds']:.1f} s | - | - | {big['rss'] / MIB:.0f} MiB (< 1 GiB); largest "
             f"temp file {big['largest_temp_file'] / MIB:.0f} MiB |"
         )
@@ -349,6 +331,10 @@ def report(results: dict[str, Any], checks: list[tuple[str, bool]], repeat: int)
             f"({full['rss'] / MIB:.0f} MiB peak). Targets "
             + (f"missed: {', '.join(missed)}." if missed else "all met."),
             "Decisions behind these numbers: [ADR 0004](adr/0004-media-processing.md).",
+            "",
+            *(bench_media_memory.report(results["memory"]) if "memory" in results else []),
+            "",
+            *(bench_function_memory.report(results["functions"]) if "functions" in results else []),
         ]
     )
 
@@ -356,88 +342,98 @@ def report(results: dict[str, Any], checks: list[tuple[str, bool]], repeat: int)
 # ---------------------------------------------------------------------------- main
 
 
-def main() -> int:  # noqa: PLR0915 - a linear report
+def _memory(
+    args: argparse.Namespace,
+    inputs: dict[str, Path],
+    results: dict[str, Any],
+    checks: list[tuple[str, bool]],
+) -> None:
+    """Peak RSS, wall and CPU per kind through ``core.process_upload``, the memory trade, and
+    TriageRun's peak RSS (ADR 0018)."""
+    memory = bench_media_memory.measure(inputs, args.repeat, args.big_gib)
+    bench_media_memory.write_json(memory)
+    cores = len(os.sched_getaffinity(0))
+    trade_table, chosen_mb = bench_media_memory.trade(memory, cores)
+    results["memory"] = {"kinds": memory, "chosen_mb": chosen_mb, "table": trade_table}
+    if args.functions:
+        results["functions"] = bench_function_memory.measure(inputs["video_1080p"])
+    big = next((r for r in memory if r["kind"] == "video_2gib"), None)
+    if big:
+        rss = big["peak_rss_mib"] * MIB
+        results["video_big"] = {
+            "seconds": big["wall_s"],
+            "rss": rss,
+            "bytes": big["bytes"],
+            "largest_temp_file": big["largest_temp_file"],
+        }
+        checks.append(("2 GB video peak RSS < 1 GiB", rss < 1024 * MIB))
+        checks.append(("no /tmp copy of the original", big["largest_temp_file"] < 64 * MIB))
+
+
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--child", nargs=3, metavar=("OP", "ARG", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--big-gib", type=float, default=2.0, help="0 skips the large video")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--no-functions",
+        dest="functions",
+        action="store_false",
+        help="skip TriageRun's peak RSS (moto server + fake Gemini)",
+    )
     args = parser.parse_args()
     if args.child:
-        _child(args.child[0], args.child[1], int(args.child[2]))
+        if args.child[0] == "process":
+            bench_media_memory.child(args.child[1], int(args.child[2]))
+        elif args.child[0] == "function":
+            bench_function_memory.child(args.child[1])
+        else:
+            _child(args.child[0], args.child[1], int(args.child[2]))
         return 0
 
     results: dict[str, Any] = {"cpus": os.cpu_count()}
     checks: list[tuple[str, bool]] = []
-    with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
-        work = Path(tmp)
-        inputs = make_inputs(work)
-        print(f"\n{'photo':12} {'core s':>8} {'floor s':>8} {'ratio':>6} {'peak RSS':>9}")
-        for name in ("jpeg_12mp", "jpeg_24mp", "heic_12mp"):
-            path = str(inputs[name])
-            core = median_run("photo_core", path, args.repeat)
-            floor = median_run("photo_floor", path, args.repeat)
-            ratio = core["seconds"] / floor["seconds"]
-            results[name] = {"core": core, "floor": floor, "ratio": ratio}
-            print(
-                f"{name:12} {core['seconds']:8.3f} {floor['seconds']:8.3f} {ratio:6.2f} "
-                f"{core['rss'] / MIB:7.0f} MiB"
-            )
-            checks.append((f"{name} core <= 1.5x floor", ratio <= 1.5))
-        full = median_run("photo_full", str(inputs["jpeg_24mp"]), args.repeat)
-        draft_ratio = full["seconds"] / results["jpeg_24mp"]["core"]["seconds"]
-        results["jpeg_24mp"]["full_decode"] = full
+    inputs = bench_media_memory.make_inputs(args.big_gib)
+    print(f"\n{'photo':12} {'core s':>8} {'floor s':>8} {'ratio':>6} {'peak RSS':>9}")
+    for name in ("jpeg_12mp", "jpeg_24mp", "heic_12mp"):
+        path = str(inputs[name])
+        core = median_run("photo_core", path, args.repeat)
+        floor = median_run("photo_floor", path, args.repeat)
+        ratio = core["seconds"] / floor["seconds"]
+        results[name] = {"core": core, "floor": floor, "ratio": ratio}
         print(
-            f"24 MP: full decode {full['seconds']:.3f} s, {full['rss'] / MIB:.0f} MiB -> the "
-            f"draft path is {draft_ratio:.1f}x faster"
+            f"{name:12} {core['seconds']:8.3f} {floor['seconds']:8.3f} {ratio:6.2f} "
+            f"{core['rss'] / MIB:7.0f} MiB"
         )
-        checks.append(("24 MP peak RSS < 512 MiB", results["jpeg_24mp"]["core"]["rss"] < 512 * MIB))
+        checks.append((f"{name} core <= 1.5x floor", ratio <= 1.5))
+    full = median_run("photo_full", str(inputs["jpeg_24mp"]), args.repeat)
+    draft_ratio = full["seconds"] / results["jpeg_24mp"]["core"]["seconds"]
+    results["jpeg_24mp"]["full_decode"] = full
+    print(
+        f"24 MP: full decode {full['seconds']:.3f} s, {full['rss'] / MIB:.0f} MiB -> the "
+        f"draft path is {draft_ratio:.1f}x faster"
+    )
+    checks.append(("24 MP peak RSS < 512 MiB", results["jpeg_24mp"]["core"]["rss"] < 512 * MIB))
 
-        video = str(inputs["video_1080p"])
-        proxy = median_run("video_proxy", video, max(1, args.repeat // 2))
-        vfloor = median_run("video_floor", video, max(1, args.repeat // 2))
-        realtime = 30.0 / proxy["seconds"]
-        results["video_1080p_30s"] = {
-            "proxy": proxy,
-            "floor": vfloor,
-            "ratio": proxy["seconds"] / vfloor["seconds"],
-            "realtime_factor": realtime,
-        }
-        print(
-            f"\n30 s 1080p proxy: {proxy['seconds']:.2f} s ({realtime:.1f}x realtime), bare ffmpeg "
-            f"{vfloor['seconds']:.2f} s, ratio {proxy['seconds'] / vfloor['seconds']:.2f}, "
-            f"peak RSS {proxy['rss'] / MIB:.0f} MiB"
-        )
-        checks.append(("30 s 1080p proxy >= 2x realtime", realtime >= 2.0))
+    video = str(inputs["video_1080p"])
+    proxy = median_run("video_proxy", video, max(1, args.repeat // 2))
+    vfloor = median_run("video_floor", video, max(1, args.repeat // 2))
+    realtime = 30.0 / proxy["seconds"]
+    results["video_1080p_30s"] = {
+        "proxy": proxy,
+        "floor": vfloor,
+        "ratio": proxy["seconds"] / vfloor["seconds"],
+        "realtime_factor": realtime,
+    }
+    print(
+        f"\n30 s 1080p proxy: {proxy['seconds']:.2f} s ({realtime:.1f}x realtime), bare ffmpeg "
+        f"{vfloor['seconds']:.2f} s, ratio {proxy['seconds'] / vfloor['seconds']:.2f}, "
+        f"peak RSS {proxy['rss'] / MIB:.0f} MiB"
+    )
+    checks.append(("30 s 1080p proxy >= 2x realtime", realtime >= 2.0))
 
-        if args.big_gib > 0:
-            print(f"\nbuilding a {args.big_gib:g} GiB video...", flush=True)
-            big = make_big_video(work, inputs["video_1080p"], args.big_gib)
-            scratch = Path(tempfile.mkdtemp(prefix="bench-scratch-"))
-            env = {**os.environ, "TMPDIR": str(scratch)}
-            largest = 0
-            stop = threading.Event()
-
-            def watch() -> None:
-                nonlocal largest
-                while not stop.wait(0.2):
-                    largest = max(largest, _largest_file(scratch))
-
-            watcher = threading.Thread(target=watch, daemon=True)
-            watcher.start()
-            with serve(big) as url:
-                res = run("video_all", url, env=env)
-            stop.set()
-            watcher.join()
-            shutil.rmtree(scratch, ignore_errors=True)
-            size = big.stat().st_size
-            results["video_big"] = {**res, "bytes": size, "largest_temp_file": largest}
-            print(
-                f"{size / 1024**3:.2f} GiB video over HTTP: {res['seconds']:.1f} s, peak RSS "
-                f"{res['rss'] / MIB:.0f} MiB, largest temp file {largest / MIB:.1f} MiB"
-            )
-            checks.append(("2 GB video peak RSS < 1 GiB", res["rss"] < 1024 * MIB))
-            checks.append(("no /tmp copy of the original", largest < 64 * MIB))
+    _memory(args, inputs, results, checks)
 
     print("\ntargets:")
     for label, ok in checks:

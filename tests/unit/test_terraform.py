@@ -889,7 +889,7 @@ def test_prod_media_process_is_the_pinned_container_image(prod_plan: dict[str, A
     assert not fn.get("filename")
     assert not fn.get("handler")
     assert fn["architectures"] == ["arm64"]
-    assert 1024 <= fn["memory_size"] <= 4096
+    assert fn["memory_size"] == 2048  # the bench-media memory trade (ADR 0018)
     assert fn["ephemeral_storage"][0]["size"] == 2048
     assert fn["timeout"] == 300
     assert fn["reserved_concurrent_executions"] == 100

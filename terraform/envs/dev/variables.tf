@@ -63,9 +63,9 @@ variable "api_throttling_rate_limit" {
 # ----------------------------------------------------------------------------- functions
 
 variable "media_process_memory_mb" {
-  description = "Memory of media-process in MB (1-4 GB: CPU scales with it; ffmpeg wants several vCPUs)."
+  description = "Memory of media-process in MB (1-4 GB). CPU scales with it: 2048 is the size make bench-media's trade table chooses (docs/adr/0018-memory-sizes-from-measurement.md); more shortens video at a price paid on every photo."
   type        = number
-  default     = 3008
+  default     = 2048
 
   validation {
     condition     = var.media_process_memory_mb >= 1024 && var.media_process_memory_mb <= 4096

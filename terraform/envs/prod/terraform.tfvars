@@ -10,7 +10,7 @@ api_throttling_rate_limit  = 100
 
 # media-process: container image (make image IMAGE_REPO=...), or pass MEDIA_PROCESS_IMAGE=... to make.
 # media_process_image_uri = "222222222222.dkr.ecr.eu-west-1.amazonaws.com/media-triage-media-process@sha256:..."
-media_process_memory_mb            = 3008
+media_process_memory_mb            = 2048 # ADR 0018: the bench-media trade table
 media_process_timeout_seconds      = 300
 media_process_ephemeral_storage_mb = 2048
 

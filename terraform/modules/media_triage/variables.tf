@@ -130,7 +130,8 @@ variable "deletion_protection_enabled" {
 
 variable "media_process" {
   description = <<-EOT
-    media-process sizing and behaviour: memory_size (MB), timeout (s), ephemeral_storage_size
+    media-process sizing and behaviour: memory_size (MB; 2048 is the size make bench-media's
+    memory trade chooses, docs/adr/0018-memory-sizes-from-measurement.md), timeout (s), ephemeral_storage_size
     (MB), reserved_concurrent_executions (null = unreserved), processing_deadline_seconds (must
     stay below timeout), async_maximum_retry_attempts (0-2: Lambda's retries of a failed S3
     event before it goes to the dead-letter queue) and async_maximum_event_age_seconds (null =
