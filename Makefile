@@ -280,12 +280,13 @@ bench-e2e: ## 36 files through the deployed local stack vs a serial baseline (KE
 	    --endpoint $(ENDPOINT) --bucket "$$($(TF) output -raw $(TF_STATE_ARG) bucket_name)" \
 	    --out out/bench
 
-bench-api: ## Results latency (36/500 files) vs a bare Query; poll-loop transitions of a 2-min upload job
+bench-api: ## Results poll (36/500 files): 304 vs a bare GetItem, full vs a bare Query, read units; poll-loop transitions of a 2-min upload job
 	@$(MAKE) -s up
 	@trap '[ -n "$(KEEP)" ] || $(MAKE) -s down' EXIT; \
 	  $(MAKE) -s deploy-env ENV=local && \
 	  $(PY) devtools/bench_api.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" \
 	    --endpoint $(ENDPOINT) --files-table "$$($(TF) output -raw $(TF_STATE_ARG) files_table_name)" \
+	    --sessions-table "$$($(TF) output -raw $(TF_STATE_ARG) sessions_table_name)" \
 	    --state-machine-arn "$$($(TF) output -raw $(TF_STATE_ARG) state_machine_arn)"
 
 bench-web: ## The page: weight, first render vs a static page, uploads vs the CLI, 500 files in one job (KEEP=1 keeps it up)

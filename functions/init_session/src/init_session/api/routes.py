@@ -194,8 +194,9 @@ ROUTES: tuple[Route, ...] = (
         200,
         ResultsResponse,
         description="Send the last `ETag` as `If-None-Match` to get a 304 while nothing "
-        "changed. Thumbnail URLs are presigned for a short time; the ETag changes before "
-        "they expire.",
+        "changed: the ETag comes from the job's version, which every change the body shows "
+        "increases, so a 304 reads nothing but the job. Thumbnail URLs are presigned for a "
+        "short time; the ETag changes before they expire.",
     ),
     Route(
         "GET",
