@@ -29,6 +29,7 @@ TF_VARS :=
 BUILD_TARGET := lambda
 endif
 PYTEST_ARGS ?=
+BENCH_API_ARGS ?=  # e.g. "--repeat 10 --upload-seconds 30" for a quick run
 # Real environments (dev, prod): MEDIA_PROCESS_IMAGE=<ecr repo>@sha256:<digest> (else the env's
 # terraform.tfvars); AUTO_APPROVE=1 applies without asking; EMULATOR=1 (or ENDPOINT=... on the
 # command line) makes plan-env plan the env's settings against the emulator instead of AWS.
@@ -287,7 +288,7 @@ bench-api: ## Results poll (36/500 files): 304 vs a bare GetItem, full vs a bare
 	  $(PY) devtools/bench_api.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" \
 	    --endpoint $(ENDPOINT) --files-table "$$($(TF) output -raw $(TF_STATE_ARG) files_table_name)" \
 	    --sessions-table "$$($(TF) output -raw $(TF_STATE_ARG) sessions_table_name)" \
-	    --state-machine-arn "$$($(TF) output -raw $(TF_STATE_ARG) state_machine_arn)"
+	    --state-machine-arn "$$($(TF) output -raw $(TF_STATE_ARG) state_machine_arn)" $(BENCH_API_ARGS)
 
 bench-web: ## The page: weight, first render vs a static page, uploads vs the CLI, 500 files in one job (KEEP=1 keeps it up)
 	@$(MAKE) -s up

@@ -34,6 +34,7 @@ import bench_poll_cost
 import boto3
 import requests
 from bench_report import write_section
+from botocore.config import Config
 from PIL import Image
 
 from media_triage_shared.models import FileRow, FileStatus, MediaType
@@ -151,6 +152,8 @@ class Bench:
         }
         self.ddb = boto3.client("dynamodb", **aws)
         self.sfn = boto3.client("stepfunctions", **aws)
+        # signed as the functions sign (shared/aws.py): SigV4 query presigns
+        self.s3 = boto3.client("s3", config=Config(signature_version="s3v4"), **aws)
         self.files_table = args.files_table
         self.sessions_table = args.sessions_table
         self.machine_arn = args.state_machine_arn
