@@ -209,6 +209,10 @@ def markdown(runs: list[PollCost]) -> str:
             "|---|---|---|---|---|",
             *rows,
             "",
+            "A 304 reads one item (the RRU column): what its ratio adds to the bare GetItem is "
+            "the HTTP API and the Lambda invocation around that same GetItem (here the "
+            "emulator's host-process executor).",
+            "",
             f"A full answer also presigns a URL per thumbnail: {big.count} boto3 presigns took "
             f"{big.presign_ms:.0f} ms in the bench's own process, a cost the bare Query does not "
             "have (and the reason `?since=` is the next step, ADR 0016).",
