@@ -1,4 +1,4 @@
-"""The results poll's cost (ADR 0016), for ``bench_api.py``: latency of a 304 and of the full
+"""The results poll's cost (ADR 0019), for ``bench_api.py``: latency of a 304 and of the full
 document beside a bare GetItem of the job row and a bare Query of the file rows, measured in
 the same run, and the DynamoDB read units of each, counted from the items' sizes.
 
@@ -121,7 +121,7 @@ class PollCost:
         rru = load_prices().dynamodb_rru
         full = self.job_units + self.rows_units
         return [
-            f"| every poll a full read (before ADR 0016) | {POLLS * full} RRU | "
+            f"| every poll a full read (before ADR 0019) | {POLLS * full} RRU | "
             f"${POLLS * full * rru:.6f} |",
             f"| every poll unchanged (304 now) | {POLLS * self.job_units} RRU | "
             f"${POLLS * self.job_units * rru:.6f} |",
@@ -199,7 +199,7 @@ def markdown(runs: list[PollCost]) -> str:
     big = runs[-1]
     return "\n".join(
         [
-            "Results poll ([ADR 0016](adr/0016-results-etag-from-the-job-version.md)) over the "
+            "Results poll ([ADR 0019](adr/0019-results-etag-from-the-job-version.md)) over the "
             f"deployed local stack ({big.repeat} calls each, interleaved), beside a bare "
             "GetItem of the job row and a bare Query of the file rows in the same run; read "
             "units (RRU, strongly consistent) counted from the items' sizes. Targets: 304 "
@@ -215,7 +215,7 @@ def markdown(runs: list[PollCost]) -> str:
             "",
             f"A full answer also presigns a URL per thumbnail: {big.count} boto3 presigns took "
             f"{big.presign_ms:.0f} ms in the bench's own process, a cost the bare Query does not "
-            "have (and the reason `?since=` is the next step, ADR 0016).",
+            "have (and the reason `?since=` is the next step, ADR 0019).",
             "",
             f"Polling a {big.count}-file job {POLLS} times (full body {big.body_bytes} bytes):",
             "",

@@ -496,7 +496,7 @@ def test_500_files_in_one_job(stack: Stack, record_property: Any) -> None:
     stack.api("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])
 
 
-# ---------------------------------------------------------------------------- ADR 0016
+# ---------------------------------------------------------------------------- ADR 0019
 
 
 def _without_urls(body: dict[str, Any]) -> dict[str, Any]:
@@ -530,7 +530,7 @@ def _poll_until(
 
 
 def test_a_poll_is_304_until_a_file_is_processed_or_a_verdict_flips(stack: Stack) -> None:
-    """The ETag comes from the job row's version (ADR 0016): a poll is a 304 while nothing
+    """The ETag comes from the job row's version (ADR 0019): a poll is a 304 while nothing
     changed, and a 200 right after the counting transaction or a verdict write."""
     photos = [jpeg(300 + i) for i in range(2)]
     init = stack.init(2, [fspec(f"v{i}.jpg", d) for i, d in enumerate(photos)])

@@ -68,7 +68,7 @@ class FakeJobRepository:
     def __init__(self) -> None:
         self.jobs: dict[tuple[str, str], JobRow] = {}
         self.counters: dict[tuple[str, str], int] = {}
-        # Version bumps, like the counter: a file may bump a job row not written yet (ADR 0016).
+        # Version bumps, like the counter: a file may bump a job row not written yet (ADR 0019).
         self.versions: dict[tuple[str, str], int] = {}
         self.lock = threading.Lock()
 

@@ -245,7 +245,7 @@ def test_mark_failed_records_status_phase_cause_and_time(
 def test_the_machines_status_writes_bump_the_job_version(
     states: dict[str, dict[str, Any]], state: str
 ) -> None:
-    """The results ETag comes from the job's version (ADR 0016): the machine's own status
+    """The results ETag comes from the job's version (ADR 0019): the machine's own status
     writes bump it like every other write the results show."""
     params = states[state]["Parameters"]
     assert params["UpdateExpression"].endswith(" ADD version :one")

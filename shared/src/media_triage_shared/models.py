@@ -307,7 +307,7 @@ class JobRow(Row):
         ge=0,
         description=(
             "Bumped by every write the results document shows (the job's own changes and its "
-            "file rows'): the results ETag is derived from it (ADR 0016)."
+            "file rows'): the results ETag is derived from it (ADR 0019)."
         ),
     )
     upload_target_count: int | None = Field(

@@ -245,7 +245,7 @@ class UploadRows(Protocol):
 
 class FileRepository(MediaFiles, VerdictWriter, UploadRows, Protocol):
     """Every write above that changes what the results show (all but ``claim_fingerprint``)
-    bumps the job row's ``version`` with it (ADR 0016).
+    bumps the job row's ``version`` with it (ADR 0019).
 
     Every file-row use at once: the DynamoDB adapter and the in-memory fake implement it;
     the API and TriageRun still take it whole (a core should take the small ports above)."""

@@ -1,4 +1,4 @@
-"""ADR 0016: the results ETag comes from the job row alone, so every write the results document
+"""ADR 0019: the results ETag comes from the job row alone, so every write the results document
 shows must move the job's ``version``. Walks every writer of both repositories (the DynamoDB
 adapters on moto, and the in-memory fakes the cores' tests trust) and checks the version moved;
 writers declared silent must leave the rendered document as it was. A property test then runs

@@ -45,7 +45,7 @@ class DynamoFileRepository:
         ).get("Item")
         return None if item is None else FileRow.from_item(item)
 
-    # -- the job's version (ADR 0016): every row change the results show bumps it atomically
+    # -- the job's version (ADR 0019): every row change the results show bumps it atomically
 
     def _job_key(self, row: FileRow) -> dict[str, Any]:
         return serialize({"pk": keys.job_pk(row.session_id), "sk": keys.job_sk(row.job_id)})
@@ -275,7 +275,7 @@ class DynamoFileRepository:
             else:
                 raise RuntimeError(f"DynamoDB left {len(pending[self._table])} file rows unwritten")
         # After the rows (a batch write takes no transaction): only the caller knows of them
-        # until its answer, so a crash in between hides nothing anyone was shown (ADR 0016).
+        # until its answer, so a crash in between hides nothing anyone was shown (ADR 0019).
         if rows:
             self._bump_job(rows[0])
 

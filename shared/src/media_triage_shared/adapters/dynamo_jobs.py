@@ -20,7 +20,7 @@ from media_triage_shared.models import (
     utcnow,
 )
 
-# Every write the results document shows bumps the job's version (ADR 0016): the ETag of the
+# Every write the results document shows bumps the job's version (ADR 0019): the ETag of the
 # results poll is derived from it, so a write that forgot it would leave the page a stale 304.
 # Executions (executionArn, executionCount) and upload targets are not shown: they do not bump.
 BUMP = "ADD version :one"

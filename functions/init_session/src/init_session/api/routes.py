@@ -60,7 +60,7 @@ def _cancel(c: Call) -> Reply:
 
 
 def _results(c: Call) -> Reply:
-    """A poll whose ETag matches costs the job row the auth read anyway (ADR 0016): no Query."""
+    """A poll whose ETag matches costs the job row the auth read anyway (ADR 0019): no Query."""
     job = results.settle_orphan(c.the_job, c.svc, c.now)
     expiry = c.svc.cfg.thumbnail_expiry_seconds
     etag = views.results_etag(job, expiry, c.now)

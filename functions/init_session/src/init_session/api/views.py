@@ -131,7 +131,7 @@ RESULTS_FORMAT = 2
 
 
 def results_etag(job: JobRow, expiry: int, now: datetime) -> str:
-    """The poll's weak ETag, from the job row alone (ADR 0016): its ``version``, which every
+    """The poll's weak ETag, from the job row alone (ADR 0019): its ``version``, which every
     write the document shows bumps, and, as a second guard, the fields of the job the document
     shows. While the job may have thumbnails it also carries the URL signing window
     (``expiry // 3``), so a client's copy is replaced (fresh URLs) well before they expire."""
