@@ -295,3 +295,55 @@ def test_a_304_reads_the_job_row_only(monkeypatch: pytest.MonkeyPatch) -> None:
     changed = api.call("GET", path, token=token, headers={"If-None-Match": etag})
     assert (changed.status_code, queries) == (200, [jid, jid])
     assert [f["status"] for f in changed.json()["files"]].count("valid") == 2
+
+
+# ---------------------------------------------------------------------------- hot job row
+
+
+class _Conflicting:
+    """A DynamoDB client whose transactions are cancelled with ``reasons`` ``times`` times:
+    DynamoDB's answer when a concurrent transaction held the shared job row (moto never
+    produces it)."""
+
+    def __init__(self, reasons: list[str | None], times: int) -> None:
+        self.reasons, self.times, self.calls = reasons, times, 0
+
+    def transact_write_items(self, TransactItems: list[dict[str, Any]]) -> None:
+        self.calls += 1
+        if self.calls <= self.times:
+            raise ClientError(
+                {
+                    "Error": {"Code": "TransactionCanceledException", "Message": "cancelled"},
+                    "CancellationReasons": [{"Code": c} if c else {} for c in self.reasons],
+                },
+                "TransactWriteItems",
+            )
+
+
+@pytest.mark.parametrize(
+    ("writer", "reasons", "times", "result", "calls"),
+    [
+        ("start_processing", [None, "TransactionConflict"], 2, True, 3),
+        ("start_processing", ["ConditionalCheckFailed", None], 1, False, 1),
+        ("finalize", [None, "TransactionConflict"], 1, True, 2),
+        ("finalize", ["ConditionalCheckFailed", None], 1, False, 1),
+    ],
+)
+def test_a_transaction_that_met_a_concurrent_one_on_the_job_row_is_retried(
+    writer: str, reasons: list[str | None], times: int, result: bool, calls: int
+) -> None:
+    client = _Conflicting(reasons, times)
+    files = DynamoFileRepository(client, FILES, SESSIONS, 24)
+    if writer == "start_processing":
+        got = files.start_processing(_row(0, FileStatus.PROCESSING))
+    else:
+        got = files.finalize(_valid(0), stall_deadline="d")
+    assert (got, client.calls) == (result, calls)
+
+
+def test_a_job_row_that_stays_contended_raises_for_the_invocation_to_be_retried() -> None:
+    client = _Conflicting([None, "TransactionConflict"], 99)
+    files = DynamoFileRepository(client, FILES, SESSIONS, 24)
+    with pytest.raises(ClientError):
+        files.start_processing(_row(0, FileStatus.PROCESSING))
+    assert client.calls == 5

@@ -66,25 +66,33 @@ class DynamoFileRepository:
         """The bump on its own, after writes that cannot share a transaction with it."""
         self._ddb.update_item(**self._bump(row)["Update"])
 
-    def _with_bump(self, action: dict[str, Any], row: FileRow) -> bool:
-        """One conditional action on a file row and the job's version bump, all or nothing;
-        False when the action's condition failed. Transactions on the job row can collide with
-        concurrent ones (``TransactionConflict``): retried a few times with jitter."""
-        attempt = 0
-        while True:
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """TransactWriteItems, again (up to 5 times, with jitter) when it collided with a
+        concurrent transaction on one of its items (``TransactionConflict``: the job row is
+        shared by every file of the job); any other refusal is raised."""
+        for attempt in range(1, 6):
             try:
-                self._ddb.transact_write_items(TransactItems=[action, self._bump(row)])
-                return True
+                self._ddb.transact_write_items(TransactItems=items)
+                return
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
-                    raise
                 reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if reasons[:1] == ["ConditionalCheckFailed"]:
-                    return False
-                attempt += 1
-                if "TransactionConflict" not in reasons or attempt == 5:
+                if "TransactionConflict" not in reasons or "ConditionalCheckFailed" in reasons:
+                    raise
+                if attempt == 5:
                     raise
                 time.sleep(random.uniform(0.01, 0.05 * 2**attempt))
+
+    def _with_bump(self, action: dict[str, Any], row: FileRow) -> bool:
+        """One conditional action on a file row and the job's version bump, all or nothing;
+        False when the action's condition failed."""
+        try:
+            self._transact([action, self._bump(row)])
+        except ClientError as exc:
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                return False
+            raise
+        return True
 
     def _put_if(self, row: FileRow, condition: str) -> bool:
         """Put the whole row if ``condition`` holds (bumping the job's version); False when it
@@ -104,8 +112,8 @@ class DynamoFileRepository:
         # An open job's row may also meet a job row not written yet (a counter stub).
         guard = ("" if job_closed else "attribute_not_exists(#s) OR ") + (accepted)
         try:
-            self._ddb.transact_write_items(
-                TransactItems=[
+            self._transact(
+                [
                     {
                         "Put": {
                             "TableName": self._table,
