@@ -30,6 +30,7 @@ BUILD_TARGET := lambda
 endif
 PYTEST_ARGS ?=
 E2E_ARGS ?=
+BENCH_API_ARGS ?=  # e.g. "--repeat 10 --upload-seconds 30" for a quick run
 # Real environments (dev, prod): MEDIA_PROCESS_IMAGE=<ecr repo>@sha256:<digest> (else the env's
 # terraform.tfvars); AUTO_APPROVE=1 applies without asking; EMULATOR=1 (or ENDPOINT=... on the
 # command line) makes plan-env plan the env's settings against the emulator instead of AWS.
@@ -281,13 +282,14 @@ bench-e2e: ## Camera-roll batches (36 mixed, 200 photos) at 20/100 Mbit/s uplink
 	    --endpoint $(ENDPOINT) --bucket "$$($(TF) output -raw $(TF_STATE_ARG) bucket_name)" \
 	    --out out/bench --cache out/bench/batches $(E2E_ARGS)
 
-bench-api: ## Results latency (36/500 files) vs a bare Query; poll-loop transitions of a 2-min upload job
+bench-api: ## Results poll (36/500 files): 304 vs a bare GetItem, full vs a bare Query, read units; poll-loop transitions of a 2-min upload job
 	@$(MAKE) -s up
 	@trap '[ -n "$(KEEP)" ] || $(MAKE) -s down' EXIT; \
 	  $(MAKE) -s deploy-env ENV=local && \
 	  $(PY) devtools/bench_api.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" \
 	    --endpoint $(ENDPOINT) --files-table "$$($(TF) output -raw $(TF_STATE_ARG) files_table_name)" \
-	    --state-machine-arn "$$($(TF) output -raw $(TF_STATE_ARG) state_machine_arn)"
+	    --sessions-table "$$($(TF) output -raw $(TF_STATE_ARG) sessions_table_name)" \
+	    --state-machine-arn "$$($(TF) output -raw $(TF_STATE_ARG) state_machine_arn)" $(BENCH_API_ARGS)
 
 bench-web: ## The page: weight, first render vs a static page, uploads vs the CLI, 500 files in one job (KEEP=1 keeps it up)
 	@$(MAKE) -s up

@@ -1,13 +1,14 @@
 """API benchmark: the results endpoint and the state machine's poll loop, on the deployed stack.
 
     python devtools/bench_api.py --api <api_url> --endpoint http://127.0.0.1:4566 \
-        --files-table <t> --state-machine-arn <arn>          # (make bench-api does this)
+        --files-table <t> --sessions-table <t> --state-machine-arn <arn>   # (make bench-api)
 
-1. Results latency: a job of 36 and one of 500 files whose rows are all `valid` with a
-   thumbnail (written straight to the files table: the endpoint's work is the same as after
-   real processing), ``GET /results`` repeated ``--repeat`` times (full 200 bodies with fresh
-   presigned thumbnails), p50/p95 beside a bare DynamoDB Query of the same rows (consistent,
-   paginated) in the same run.
+1. Results poll (``bench_poll_cost``): a job of 36 and one of 500 files whose rows are all
+   `valid` with a thumbnail (written straight to the files table: the endpoint's work is the
+   same as after real processing); ``GET /results`` as a 304 (If-None-Match) beside a bare
+   GetItem of the job row, and as a full 200 (fresh presigned thumbnails) beside a bare
+   DynamoDB Query of the same rows (consistent, paginated), interleaved ``--repeat`` times in
+   the same run; the read units of each call and of 1000 polls of the 500-file job.
 2. Poll loop: a 36-file job whose uploads are spread over ``--upload-seconds`` (2 min), through
    the real pipeline. State transitions are counted from the execution history (every
    ``*StateEntered`` event) and priced at $0.000025; the lag from the last processed file to
@@ -26,13 +27,14 @@ import argparse
 import io
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import bench_poll_cost
 import boto3
 import requests
 from bench_report import write_section
+from botocore.config import Config
 from PIL import Image
 
 from media_triage_shared.models import FileRow, FileStatus, MediaType
@@ -42,21 +44,6 @@ FIXED_LOOP_SECONDS = 3.0
 FIXED_LOOP_STATES = 3  # Poll, Evaluate, WaitForFiles
 TARGET_TRANSITION_SHARE = 0.40
 TARGET_LAG = 3.0
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def timed(fn: Callable[[], Any], repeat: int) -> list[float]:
-    fn()  # warm-up (cold start, connection)
-    out = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - started) * 1000)
-    return out
 
 
 @dataclass(frozen=True)
@@ -165,7 +152,10 @@ class Bench:
         }
         self.ddb = boto3.client("dynamodb", **aws)
         self.sfn = boto3.client("stepfunctions", **aws)
+        # signed as the functions sign (shared/aws.py): SigV4 query presigns
+        self.s3 = boto3.client("s3", config=Config(signature_version="s3v4"), **aws)
         self.files_table = args.files_table
+        self.sessions_table = args.sessions_table
         self.machine_arn = args.state_machine_arn
 
     def call(self, method: str, path: str, token: str | None = None, **kw: Any) -> Any:
@@ -227,32 +217,6 @@ class Bench:
                     ]
                 }
             )
-
-    # ------------------------------------------------------------------ 1. results latency
-
-    def results_latency(self, count: int, repeat: int) -> str:
-        """Prints the run; returns its row of the markdown table."""
-        init = self.init([200_000] * count)
-        try:
-            self.mark_processed(init)
-            path = f"/api/triage/{init['jobId']}/results"
-            api = timed(lambda: self.call("GET", path, token=init["sessionToken"]), repeat)
-            query = timed(lambda: self.rows(init["jobId"]), repeat)
-            body = self.call("GET", path, token=init["sessionToken"])
-            assert len(body["files"]) == count
-            assert all(f.get("thumbnailUrl") for f in body["files"])
-        finally:
-            self.call("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])
-        p50, p95 = percentile(api, 0.5), percentile(api, 0.95)
-        q50, q95 = percentile(query, 0.5), percentile(query, 0.95)
-        print(f"results endpoint, {count} files ({repeat} calls, full 200 bodies):")
-        print(f"  GET /results       p50 {p50:7.1f} ms   p95 {p95:7.1f} ms")
-        print(f"  bare Query (rows)  p50 {q50:7.1f} ms   p95 {q95:7.1f} ms")
-        print(f"  ratio p50 {p50 / q50:.2f}x  p95 {p95 / q95:.2f}x")
-        return (
-            f"| {count} files | {p50:.1f} / {p95:.1f} ms | {q50:.1f} / {q95:.1f} ms "
-            f"| {p50 / q50:.2f}x / {p95 / q95:.2f}x |"
-        )
 
     # ------------------------------------------------------------------ 2. poll loop
 
@@ -316,24 +280,18 @@ def main() -> int:
     parser.add_argument("--api", required=True)
     parser.add_argument("--endpoint", required=True, help="the emulator (DynamoDB, Step Functions)")
     parser.add_argument("--files-table", required=True)
+    parser.add_argument("--sessions-table", required=True)
     parser.add_argument("--state-machine-arn", required=True)
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--upload-seconds", type=float, default=120.0)
     args = parser.parse_args()
     bench = Bench(args)
-    rows = [bench.results_latency(count, args.repeat) for count in (36, 500)]
+    runs = []
+    for count in (36, 500):
+        runs.append(bench_poll_cost.measure(bench, count, args.repeat))
+        runs[-1].print()
     waiting = bench.poll_loop(36, args.upload_seconds).markdown()
-    latency = "\n".join(
-        [
-            f"Results endpoint over the deployed local stack ({args.repeat} calls each, full 200 "
-            "bodies with freshly presigned thumbnails), beside a bare DynamoDB Query of the same "
-            "rows in the same run:",
-            "",
-            "| job | `GET /results` p50 / p95 | bare Query p50 / p95 | ratio p50 / p95 |",
-            "|---|---|---|---|",
-            *rows,
-        ]
-    )
+    latency = bench_poll_cost.markdown(runs)
     write_section("api", "API and poll loop (`make bench-api`)", f"{latency}\n\n{waiting}")
     return 0
 

@@ -19,6 +19,8 @@ from support.stack import Stack
 from support.stack_api import fspec, jpeg, png, results
 
 from init_session import tokens
+from media_triage_shared.adapters.dynamo import DynamoFileRepository
+from media_triage_shared.models import VerdictKind
 
 pytestmark = pytest.mark.integration
 
@@ -491,4 +493,76 @@ def test_500_files_in_one_job(stack: Stack, record_property: Any) -> None:
         record_property(name, value)
     print(f"\n500-file job: {numbers}")  # reported, not asserted: timings are for benchmarks
     assert not_modified.status_code == 304
+    stack.api("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])
+
+
+# ---------------------------------------------------------------------------- ADR 0019
+
+
+def _without_urls(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "files": [{**f, "thumbnailUrl": None} for f in body["files"]]}
+
+
+def _unchanged(stack: Stack, init: dict[str, Any], etag: str, seen: dict[str, Any]) -> str:
+    """A poll with nothing changed is a 304. The ETag also rotates with the thumbnail URLs'
+    signing window: one 200 is allowed when the window turned, with the same content."""
+    resp = results(stack, init, **{"If-None-Match": etag})
+    if resp.status_code == 200:
+        assert _without_urls(resp.json()) == _without_urls(seen), "a 200 that changed nothing"
+        etag = resp.headers["etag"]
+        resp = results(stack, init, **{"If-None-Match": etag})
+    assert resp.status_code == 304, resp.text
+    return etag
+
+
+def _poll_until(
+    stack: Stack, init: dict[str, Any], etag: str, done: Any, timeout: float = 120
+) -> tuple[dict[str, Any], str]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        resp = results(stack, init, **{"If-None-Match": etag})
+        if resp.status_code == 200:
+            body, etag = resp.json(), resp.headers["etag"]
+            if done(body):
+                return body, etag
+        time.sleep(0.3)
+    raise AssertionError("the results never showed the change")
+
+
+def test_a_poll_is_304_until_a_file_is_processed_or_a_verdict_flips(stack: Stack) -> None:
+    """The ETag comes from the job row's version (ADR 0019): a poll is a 304 while nothing
+    changed, and a 200 right after the counting transaction or a verdict write."""
+    photos = [jpeg(300 + i) for i in range(2)]
+    init = stack.init(2, [fspec(f"v{i}.jpg", d) for i, d in enumerate(photos)])
+    first = results(stack, init)
+    assert first.status_code == 200
+    body, etag = first.json(), first.headers["etag"]
+    etag = _unchanged(stack, init, etag, body)
+
+    stack.upload(init["uploads"][0], photos[0])
+    body, etag = _poll_until(stack, init, etag, lambda b: b["processedCount"] == 1)
+    landed = {f["fileId"]: f["status"] for f in body["files"]}
+    assert landed[init["uploads"][0]["fileId"]] in {"valid", "duplicate"}
+    etag = _unchanged(stack, init, etag, body)
+
+    stack.upload(init["uploads"][1], photos[1])
+    body, etag = _poll_until(stack, init, etag, lambda b: b["status"] in {"complete", "failed"})
+    assert body["status"] == "complete", body
+    etag = _unchanged(stack, init, etag, body)
+
+    # A verdict flipped through the adapter every verdict write goes through.
+    files = DynamoFileRepository(
+        stack.client("dynamodb"), stack.files_table, stack.sessions_table, 24
+    )
+    kept = (body["verdicts"]["keep"] + body["verdicts"]["discard"])[0]
+    row = files.get_file(init["jobId"], kept["fileId"])
+    assert row is not None
+    assert row.verdict is not None
+    other = VerdictKind.DISCARD if row.verdict is VerdictKind.KEEP else VerdictKind.KEEP
+    files.write_verdicts([row.model_copy(update={"verdict": other, "reason": "flipped"})])
+    flipped = results(stack, init, **{"If-None-Match": etag})
+    assert flipped.status_code == 200
+    moved = flipped.json()["verdicts"][other.value]
+    assert [v["reason"] for v in moved if v["fileId"] == kept["fileId"]] == ["flipped"]
+    _unchanged(stack, init, flipped.headers["etag"], flipped.json())
     stack.api("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])

@@ -68,7 +68,14 @@ class FakeJobRepository:
     def __init__(self) -> None:
         self.jobs: dict[tuple[str, str], JobRow] = {}
         self.counters: dict[tuple[str, str], int] = {}
+        # Version bumps, like the counter: a file may bump a job row not written yet (ADR 0019).
+        self.versions: dict[tuple[str, str], int] = {}
         self.lock = threading.Lock()
+
+    def bump(self, session_id: str, job_id: str) -> None:
+        """``ADD version 1`` (the caller holds the lock)."""
+        key = (session_id, job_id)
+        self.versions[key] = self.versions.get(key, 0) + 1
 
     def get_job(self, session_id: str, job_id: str) -> JobRow | None:
         with self.lock:
@@ -76,12 +83,17 @@ class FakeJobRepository:
             if job is None:
                 return None
             return job.model_copy(
-                update={"processed_count": self.counters.get((session_id, job_id), 0)}
+                update={
+                    "processed_count": self.counters.get((session_id, job_id), 0),
+                    "version": self.versions.get((session_id, job_id), 0),
+                }
             )
 
     def create_job(self, job: JobRow) -> JobRow:
         with self.lock:
-            self.jobs.setdefault((job.session_id, job.job_id), job)
+            if (job.session_id, job.job_id) not in self.jobs:
+                self.jobs[(job.session_id, job.job_id)] = job
+                self.bump(job.session_id, job.job_id)
             self.counters.setdefault((job.session_id, job.job_id), 0)
         stored = self.get_job(job.session_id, job.job_id)
         assert stored is not None
@@ -98,6 +110,7 @@ class FakeJobRepository:
                         "stall_deadline": stall_deadline,
                     }
                 )
+                self.bump(session_id, job_id)
 
     def set_status(
         self,
@@ -122,12 +135,14 @@ class FakeJobRepository:
                 if value is not None:
                     update[name] = value
             self.jobs[(session_id, job_id)] = job.model_copy(update=update)
+            self.bump(session_id, job_id)
             return True
 
     def count(self, session_id: str, job_id: str, stall_deadline: str) -> None:
         with self.lock:
             key = (session_id, job_id)
             self.counters[key] = self.counters.get(key, 0) + 1
+            self.bump(session_id, job_id)
             if key in self.jobs:
                 self.jobs[key] = self.jobs[key].model_copy(
                     update={"stall_deadline": stall_deadline}
@@ -171,6 +186,7 @@ class FakeJobRepository:
             self._update(
                 session_id, job_id, expected_file_count=expected, stall_deadline=stall_deadline
             )
+            self.bump(session_id, job_id)
         return self.get_job(session_id, job_id)
 
     def begin_retry(
@@ -189,6 +205,7 @@ class FakeJobRepository:
                 error=None,
                 execution_count=job.execution_count + 1,
             )
+            self.bump(session_id, job_id)
             return job.execution_count + 1
 
     def begin_successor(self, session_id: str, job_id: str, seen_count: int) -> int | None:
@@ -207,6 +224,7 @@ class FakeJobRepository:
             if job is None or job.status is JobStatus.CANCELLED:
                 return False
             self._update(session_id, job_id, status=JobStatus.CANCELLED, phase="cancelled")
+            self.bump(session_id, job_id)
             return True
 
 
@@ -219,11 +237,16 @@ class FakeFileRepository:
     def get_file(self, job_id: str, file_id: str) -> FileRow | None:
         return self.rows.get((job_id, file_id))
 
+    def _bump(self, row: FileRow) -> None:
+        with self.jobs.lock:
+            self.jobs.bump(row.session_id, row.job_id)
+
     def begin(self, row: FileRow) -> bool:
         with self.lock:
             if (row.job_id, row.file_id) in self.rows:
                 return False
             self.rows[(row.job_id, row.file_id)] = row
+            self._bump(row)
             return True
 
     def finalize(self, row: FileRow, *, stall_deadline: str, job_closed: bool = False) -> bool:
@@ -252,6 +275,7 @@ class FakeFileRepository:
                 return False
             row.to_item()  # as DynamoDB would: a row that cannot be stored fails the write
             self.rows[(row.job_id, row.file_id)] = row
+            self._bump(row)
             return True
 
     def claim_fingerprint(
@@ -276,6 +300,8 @@ class FakeFileRepository:
                         "issues": row.issues,
                     }
                 )
+            for job_row in {(r.session_id, r.job_id): r for r in rows}.values():
+                self._bump(job_row)
 
     def reassign_duplicate(self, row: FileRow, *, was_duplicate_of: str) -> bool:
         with self.lock:
@@ -289,6 +315,7 @@ class FakeFileRepository:
             self.rows[(row.job_id, row.file_id)] = current.model_copy(
                 update={"status": row.status, "duplicate_of": row.duplicate_of}
             )
+            self._bump(row)
             return True
 
     # -- the HTTP API's rows (init_session)
@@ -297,17 +324,22 @@ class FakeFileRepository:
         with self.lock:
             for row in rows:
                 self.rows[(row.job_id, row.file_id)] = row
+            if rows:
+                self._bump(rows[0])
 
     def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
         with self.lock:
+            if rows:
+                self._bump(rows[0])
             return [self.rows.setdefault((row.job_id, row.file_id), row) for row in rows]
 
-    def delete_uploading(self, job_id: str, file_id: str) -> bool:
+    def delete_uploading(self, row: FileRow) -> bool:
         with self.lock:
-            row = self.rows.get((job_id, file_id))
-            if row is None or row.status is not FileStatus.UPLOADING:
+            current = self.rows.get((row.job_id, row.file_id))
+            if current is None or current.status is not FileStatus.UPLOADING:
                 return False
-            del self.rows[(job_id, file_id)]
+            del self.rows[(row.job_id, row.file_id)]
+            self._bump(row)
             return True
 
 

@@ -231,7 +231,7 @@ def test_mark_failed_records_status_phase_cause_and_time(
     values = params["ExpressionAttributeValues"]
     sets = dict(
         part.strip().split(" = ")
-        for part in params["UpdateExpression"].removeprefix("SET ").split(",")
+        for part in params["UpdateExpression"].split(" ADD ")[0].removeprefix("SET ").split(",")
     )
     resolved = {names.get(k, k): values[v] for k, v in sets.items()}
     assert resolved["status"] == {"S": "failed"}
@@ -239,6 +239,17 @@ def test_mark_failed_records_status_phase_cause_and_time(
     assert resolved["error"] == {"S.$": "$.error.Cause"}
     assert resolved["updatedAt"] == {"S.$": "$$.State.EnteredTime"}
     assert states["Failed"]["Type"] == "Fail"
+
+
+@pytest.mark.parametrize("state", ["MarkAnalyzing", "MarkFailed"])
+def test_the_machines_status_writes_bump_the_job_version(
+    states: dict[str, dict[str, Any]], state: str
+) -> None:
+    """The results ETag comes from the job's version (ADR 0019): the machine's own status
+    writes bump it like every other write the results show."""
+    params = states[state]["Parameters"]
+    assert params["UpdateExpression"].endswith(" ADD version :one")
+    assert params["ExpressionAttributeValues"][":one"] == {"N": "1"}
 
 
 # ----------------------------------------------------------------------------- polling

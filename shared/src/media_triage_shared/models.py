@@ -302,6 +302,14 @@ class JobRow(Row):
     stall_deadline: str
     execution_arn: str | None = None
     execution_count: int = 1
+    version: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Bumped by every write the results document shows (the job's own changes and its "
+            "file rows'): the results ETag is derived from it (ADR 0019)."
+        ),
+    )
     upload_target_count: int | None = Field(
         default=None, ge=0, description="Upload targets handed out (the API caps it per job)."
     )

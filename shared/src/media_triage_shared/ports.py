@@ -238,13 +238,16 @@ class UploadRows(Protocol):
         the given order: the given row where it was written, the existing one where not."""
         ...
 
-    def delete_uploading(self, job_id: str, file_id: str) -> bool:
+    def delete_uploading(self, row: FileRow) -> bool:
         """Delete the row if it is still ``uploading`` (an aborted upload)."""
         ...
 
 
 class FileRepository(MediaFiles, VerdictWriter, UploadRows, Protocol):
-    """Every file-row use at once: the DynamoDB adapter and the in-memory fake implement it;
+    """Every write above that changes what the results show (all but ``claim_fingerprint``)
+    bumps the job row's ``version`` with it (ADR 0019).
+
+    Every file-row use at once: the DynamoDB adapter and the in-memory fake implement it;
     the API and TriageRun still take it whole (a core should take the small ports above)."""
 
 

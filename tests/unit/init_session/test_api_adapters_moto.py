@@ -128,10 +128,10 @@ def test_file_repository_uploading_rows(aws: dict[str, Any]) -> None:
     listed = files.list_files("j1")
     assert len(listed) == 60
     assert listed[0].upload_id == "mpu"
-    assert files.delete_uploading("j1", "f000")
-    assert not files.delete_uploading("j1", "f000")
+    assert files.delete_uploading(rows[0])
+    assert not files.delete_uploading(rows[0])
     files.finalize(rows[1].model_copy(update={"status": FileStatus.VALID}), stall_deadline="d")
-    assert not files.delete_uploading("j1", "f001")  # landed: stays
+    assert not files.delete_uploading(rows[1])  # landed: stays
 
 
 def _uploading(i: int, upload_id: str | None = None, job_id: str = "j1") -> FileRow:

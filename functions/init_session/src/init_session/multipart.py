@@ -145,5 +145,5 @@ def abort_multipart(
     The caller lowers expectedFileCount (PATCH) if the file will not come."""
     row = _multipart_row(job, req.file_id, req.upload_id, svc)
     aborted = svc.uploads.abort_multipart(row.original_key, req.upload_id)
-    svc.files.delete_uploading(job.job_id, row.file_id)
+    svc.files.delete_uploading(row)
     return MultipartAbortResponse(file_id=row.file_id, aborted=aborted)

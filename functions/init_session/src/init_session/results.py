@@ -85,10 +85,9 @@ def settle_orphan(job: JobRow, svc: ResultsPorts, now: datetime) -> JobRow:
     return svc.jobs.get_job(job.session_id, job.job_id) or job
 
 
-def snapshot(job: JobRow, svc: ResultsPorts, now: datetime) -> Snapshot:
-    """The page's poll: the job (settled first when its workflow ended behind its back) and
-    one paginated Query of its file rows."""
-    job = settle_orphan(job, svc, now)
+def snapshot(job: JobRow, svc: ResultsPorts) -> Snapshot:
+    """The page's poll once its ETag did not match: the job (settled first, ``settle_orphan``)
+    and one paginated Query of its file rows."""
     rows = svc.files.list_files(job.job_id)
     derived = keys.derived_prefix(job.session_id, job.job_id)
     thumbs = {

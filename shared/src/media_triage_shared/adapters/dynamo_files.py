@@ -3,6 +3,7 @@ and of the job counter they move (``finalize``)."""
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -14,6 +15,7 @@ from media_triage_shared.adapters.dynamo_base import (
     is_conditional_failure,
     status_in,
 )
+from media_triage_shared.adapters.dynamo_jobs import BUMP
 from media_triage_shared.errors import JobCancelled, JobStateChanged
 from media_triage_shared.models import (
     CLOSED_JOB_STATUSES,
@@ -43,17 +45,60 @@ class DynamoFileRepository:
         ).get("Item")
         return None if item is None else FileRow.from_item(item)
 
-    def _put_if(self, row: FileRow, condition: str) -> bool:
-        """Put the whole row if ``condition`` holds; False when it does not."""
+    # -- the job's version (ADR 0019): every row change the results show bumps it atomically
+
+    def _job_key(self, row: FileRow) -> dict[str, Any]:
+        return serialize({"pk": keys.job_pk(row.session_id), "sk": keys.job_sk(row.job_id)})
+
+    def _bump(self, row: FileRow) -> dict[str, Any]:
+        """The job row's version bump, as a transaction action. Like ``finalize``'s counter, it
+        may meet a counter stub (the job row not written yet): the stub gets the row's TTL."""
+        return {
+            "Update": {
+                "TableName": self._sessions,
+                "Key": self._job_key(row),
+                "UpdateExpression": f"{BUMP} SET expiresAt = if_not_exists(expiresAt, :ttl)",
+                "ExpressionAttributeValues": serialize({":one": 1, ":ttl": row.expires_at}),
+            }
+        }
+
+    def _bump_job(self, row: FileRow) -> None:
+        """The bump on its own, after writes that cannot share a transaction with it."""
+        self._ddb.update_item(**self._bump(row)["Update"])
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """TransactWriteItems, again (up to 5 times, with jitter) when it collided with a
+        concurrent transaction on one of its items (``TransactionConflict``: the job row is
+        shared by every file of the job); any other refusal is raised."""
+        for attempt in range(1, 6):
+            try:
+                self._ddb.transact_write_items(TransactItems=items)
+                return
+            except ClientError as exc:
+                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if "TransactionConflict" not in reasons or "ConditionalCheckFailed" in reasons:
+                    raise
+                if attempt == 5:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05 * 2**attempt))
+
+    def _with_bump(self, action: dict[str, Any], row: FileRow) -> bool:
+        """One conditional action on a file row and the job's version bump, all or nothing;
+        False when the action's condition failed."""
         try:
-            self._ddb.put_item(
-                TableName=self._table, Item=row.to_item(), ConditionExpression=condition
-            )
+            self._transact([action, self._bump(row)])
         except ClientError as exc:
-            if is_conditional_failure(exc):
+            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
                 return False
             raise
         return True
+
+    def _put_if(self, row: FileRow, condition: str) -> bool:
+        """Put the whole row if ``condition`` holds (bumping the job's version); False when it
+        does not."""
+        put = {"TableName": self._table, "Item": row.to_item(), "ConditionExpression": condition}
+        return self._with_bump({"Put": put}, row)
 
     def begin(self, row: FileRow) -> bool:
         return self._put_if(row, "attribute_not_exists(pk)")
@@ -67,8 +112,8 @@ class DynamoFileRepository:
         # An open job's row may also meet a job row not written yet (a counter stub).
         guard = ("" if job_closed else "attribute_not_exists(#s) OR ") + (accepted)
         try:
-            self._ddb.transact_write_items(
-                TransactItems=[
+            self._transact(
+                [
                     {
                         "Put": {
                             "TableName": self._table,
@@ -84,7 +129,8 @@ class DynamoFileRepository:
                             ),
                             # ADD creates the row if init has not written it yet; init keeps
                             # the counter (UpdateItem with if_not_exists), so order is free.
-                            "UpdateExpression": "ADD processedCount :one SET updatedAt = :now, "
+                            "UpdateExpression": "ADD processedCount :one, version :one "
+                            "SET updatedAt = :now, "
                             "stallDeadline = :deadline, expiresAt = if_not_exists(expiresAt, :ttl)",
                             # The row was built for the job's status: a cancelled job counts
                             # nothing, a job whose triage started gets `late` rows (ADR 0003).
@@ -171,6 +217,9 @@ class DynamoFileRepository:
         return rows
 
     def write_verdicts(self, rows: list[FileRow]) -> None:
+        """Verdicts show once the job is complete (a status change, which bumps); the bump
+        after them covers a verdict changed later, and a crash before it leaves nothing shown
+        stale: the job is not complete yet."""
         for row in rows:
             self._ddb.update_item(
                 TableName=self._table,
@@ -188,6 +237,8 @@ class DynamoFileRepository:
                     }
                 ),
             )
+        for job_row in {(r.session_id, r.job_id): r for r in rows}.values():
+            self._bump_job(job_row)
 
     def reassign_duplicate(self, row: FileRow, *, was_duplicate_of: str) -> bool:
         values: dict[str, Any] = {
@@ -202,20 +253,15 @@ class DynamoFileRepository:
         else:
             update += ", duplicateOf = :new"
             values[":new"] = row.duplicate_of
-        try:
-            self._ddb.update_item(
-                TableName=self._table,
-                Key=serialize(row.primary_key()),
-                UpdateExpression=update,
-                ConditionExpression="#s = :dup AND duplicateOf = :was",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=serialize(values),
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+        action = {
+            "TableName": self._table,
+            "Key": serialize(row.primary_key()),
+            "UpdateExpression": update,
+            "ConditionExpression": "#s = :dup AND duplicateOf = :was",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": serialize(values),
+        }
+        return self._with_bump({"Update": action}, row)
 
     # -- the HTTP API's rows (init_session)
 
@@ -236,11 +282,16 @@ class DynamoFileRepository:
                 time.sleep(min(1.0, 0.05 * 2**attempt))
             else:
                 raise RuntimeError(f"DynamoDB left {len(pending[self._table])} file rows unwritten")
+        # After the rows (a batch write takes no transaction): only the caller knows of them
+        # until its answer, so a crash in between hides nothing anyone was shown (ADR 0019).
+        if rows:
+            self._bump_job(rows[0])
 
     def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
         stored: list[FileRow] = []
-        for start in range(0, len(rows), TRANSACTION_ITEMS):
-            chunk = rows[start : start + TRANSACTION_ITEMS]
+        per_call = TRANSACTION_ITEMS - 1  # and the job's version bump
+        for start in range(0, len(rows), per_call):
+            chunk = rows[start : start + per_call]
             try:  # all or nothing: the usual case (no concurrent writer) is one call per 100
                 self._ddb.transact_write_items(
                     TransactItems=[
@@ -253,6 +304,7 @@ class DynamoFileRepository:
                         }
                         for row in chunk
                     ]
+                    + [self._bump(chunk[0])]
                 )
             except ClientError as exc:
                 if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
@@ -266,17 +318,12 @@ class DynamoFileRepository:
             stored.extend(chunk)
         return stored
 
-    def delete_uploading(self, job_id: str, file_id: str) -> bool:
-        try:
-            self._ddb.delete_item(
-                TableName=self._table,
-                Key=serialize({"pk": keys.file_pk(job_id), "sk": keys.file_sk(file_id)}),
-                ConditionExpression="#s = :uploading",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues=serialize({":uploading": FileStatus.UPLOADING.value}),
-            )
-        except ClientError as exc:
-            if is_conditional_failure(exc):
-                return False
-            raise
-        return True
+    def delete_uploading(self, row: FileRow) -> bool:
+        action = {
+            "TableName": self._table,
+            "Key": serialize(row.primary_key()),
+            "ConditionExpression": "#s = :uploading",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": serialize({":uploading": FileStatus.UPLOADING.value}),
+        }
+        return self._with_bump({"Delete": action}, row)

@@ -20,6 +20,11 @@ from media_triage_shared.models import (
     utcnow,
 )
 
+# Every write the results document shows bumps the job's version (ADR 0019): the ETag of the
+# results poll is derived from it, so a write that forgot it would leave the page a stale 304.
+# Executions (executionArn, executionCount) and upload targets are not shown: they do not bump.
+BUMP = "ADD version :one"
+
 # The job still takes files (pending/processing): the guard of every change the uploads make.
 _LIVE, _LIVE_VALUES = status_in(LIVE_JOB_STATUSES)
 
@@ -44,18 +49,24 @@ class DynamoJobRepository:
         # UpdateItem, not PutItem: an upload that landed first may already have counted itself
         # on this row (ADD processedCount); its counter must survive.
         values = deserialize(job.to_item())
-        for attr in ("pk", "sk", "processedCount"):
+        for attr in ("pk", "sk", "processedCount", "version"):
             values.pop(attr)
         names = {f"#a{i}": name for i, name in enumerate(values)}
         sets = [f"#a{i} = :v{i}" for i in range(len(values))]
         attr_values = serialize({f":v{i}": v for i, v in enumerate(values.values())})
-        attr_values[":zero"] = {"N": "0"}
+        attr_values[":zero"], attr_values[":one"] = {"N": "0"}, {"N": "1"}
         try:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(job.session_id, job.job_id),
                 UpdateExpression="SET "
-                + ", ".join([*sets, "processedCount = if_not_exists(processedCount, :zero)"]),
+                + ", ".join(
+                    [
+                        *sets,
+                        "processedCount = if_not_exists(processedCount, :zero)",
+                        "version = if_not_exists(version, :zero) + :one",  # a stub's bumps stay
+                    ]
+                ),
                 ConditionExpression="attribute_not_exists(tokenHash)",
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=attr_values,
@@ -73,7 +84,7 @@ class DynamoJobRepository:
                 TableName=self._table,
                 Key=self._key(session_id, job_id),
                 UpdateExpression="SET #s = :processing, phase = :phase, updatedAt = :now, "
-                "stallDeadline = :deadline",
+                f"stallDeadline = :deadline {BUMP}",
                 ConditionExpression=_LIVE,
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=serialize(
@@ -83,6 +94,7 @@ class DynamoJobRepository:
                         ":phase": JobPhase.PROCESSING_FILES.value,
                         ":now": iso(utcnow()),
                         ":deadline": stall_deadline,
+                        ":one": 1,
                     }
                 ),
             )
@@ -106,6 +118,7 @@ class DynamoJobRepository:
             ":status": status.value,
             ":phase": str(phase),
             ":now": iso(utcnow()),
+            ":one": 1,
         }
         sets = ["#s = :status", "phase = :phase", "updatedAt = :now"]
         names = {"#s": "status"}
@@ -128,7 +141,7 @@ class DynamoJobRepository:
             self._ddb.update_item(
                 TableName=self._table,
                 Key=self._key(session_id, job_id),
-                UpdateExpression="SET " + ", ".join(sets),
+                UpdateExpression="SET " + ", ".join(sets) + f" {BUMP}",
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=serialize(values),
@@ -197,7 +210,7 @@ class DynamoJobRepository:
             session_id,
             job_id,
             UpdateExpression="SET expectedFileCount = :n, stallDeadline = :deadline, "
-            "updatedAt = :now",
+            f"updatedAt = :now {BUMP}",
             ConditionExpression=f"attribute_exists(tokenHash) AND {_LIVE}",
             ExpressionAttributeNames={"#s": "status"},
             ExpressionAttributeValues=serialize(
@@ -205,6 +218,7 @@ class DynamoJobRepository:
                     ":n": expected,
                     ":deadline": stall_deadline,
                     ":now": iso(utcnow()),
+                    ":one": 1,
                     **_LIVE_VALUES,
                 }
             ),
@@ -220,7 +234,7 @@ class DynamoJobRepository:
             job_id,
             UpdateExpression="SET #s = :status, phase = :phase, stallDeadline = :deadline, "
             "updatedAt = :now, executionCount = if_not_exists(executionCount, :one) + :one "
-            "REMOVE #e",
+            f"REMOVE #e {BUMP}",
             ConditionExpression="#s = :failed",
             ExpressionAttributeNames={"#s": "status", "#e": "error"},
             ExpressionAttributeValues=serialize(
@@ -266,7 +280,7 @@ class DynamoJobRepository:
             self._guarded_update(
                 session_id,
                 job_id,
-                UpdateExpression="SET #s = :cancelled, phase = :phase, updatedAt = :now",
+                UpdateExpression=f"SET #s = :cancelled, phase = :phase, updatedAt = :now {BUMP}",
                 ConditionExpression="attribute_exists(tokenHash) AND #s <> :cancelled",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues=serialize(
@@ -274,6 +288,7 @@ class DynamoJobRepository:
                         ":cancelled": JobStatus.CANCELLED.value,
                         ":phase": JobPhase.CANCELLED.value,
                         ":now": iso(utcnow()),
+                        ":one": 1,
                     }
                 ),
             )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 from init_session.api.models import (
@@ -56,12 +55,6 @@ def cancel_view(cancelled: Cancelled) -> CancelResponse:
         deleted_objects=cancelled.deleted_objects,
         aborted_uploads=cancelled.aborted_uploads,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Results:
-    etag: str
-    body: ResultsResponse | None  # None: the caller's copy is current (304)
 
 
 def _file_view(row: FileRow, job: JobRow) -> FileStatusView:
@@ -132,36 +125,49 @@ def public_error(cause: str | None) -> str | None:
     return cause
 
 
-def results_view(
-    snap: Snapshot, store: ObjectStore, expiry: int, if_none_match: str | None, now: datetime
-) -> Results:
-    """The poll's body: job, per-file statuses, verdicts when complete, thumbnail URLs
-    presigned locally for ``expiry`` seconds.
+# Changes when the document's shape or rules change (a deploy must not answer 304 to a copy
+# rendered by the previous code).
+RESULTS_FORMAT = 2
 
-    The ETag is weak: it hashes the body with thumbnail *keys* instead of URLs plus the URL
-    signing window, so an unchanged job answers 304 without presigning anything, and a
-    client's copy is replaced (fresh URLs) well before its URLs expire."""
+
+def results_etag(job: JobRow, expiry: int, now: datetime) -> str:
+    """The poll's weak ETag, from the job row alone (ADR 0019): its ``version``, which every
+    write the document shows bumps, and, as a second guard, the fields of the job the document
+    shows. While the job may have thumbnails it also carries the URL signing window
+    (``expiry // 3``), so a client's copy is replaced (fresh URLs) well before they expire."""
+    thumbs = job.processed_count > 0 and job.status is not JobStatus.CANCELLED
+    window = int(now.timestamp()) // max(1, expiry // 3) if thumbs else 0
+    basis = (
+        RESULTS_FORMAT,
+        job.job_id,
+        job.version,
+        str(job.status),
+        str(job.phase),
+        job.expected_file_count,
+        job.processed_count,
+        window,
+    )
+    return f'W/"{hashlib.sha256(repr(basis).encode()).hexdigest()[:32]}"'
+
+
+def results_view(snap: Snapshot, store: ObjectStore, expiry: int) -> ResultsResponse:
+    """The poll's body: job, per-file statuses, verdicts when complete, thumbnail URLs
+    presigned locally for ``expiry`` seconds."""
     job, rows, thumbs = snap.job, snap.files, snap.thumbnails
     judged = job.summary if job.status is JobStatus.COMPLETE else None
-    body = ResultsResponse(
+    return ResultsResponse(
         **job_view(job).model_dump(),
-        files=[_file_view(row, job) for row in rows],
+        files=[
+            _file_view(row, job).model_copy(
+                update={"thumbnail_url": store.presign_get(thumbs[row.file_id], expiry)}
+            )
+            if row.file_id in thumbs
+            else _file_view(row, job)
+            for row in rows
+        ],
         verdicts=_verdicts(rows) if job.status is JobStatus.COMPLETE else None,
         partial=job.partial,
         error=public_error(job.error),
         analyzer=judged.analyzer if judged else None,
         model=judged.model if judged else None,
     )
-    window = int(now.timestamp()) // max(1, expiry // 3) if thumbs else 0
-    digest = hashlib.sha256(body.model_dump_json(by_alias=True, exclude_none=True).encode())
-    digest.update(repr((sorted(thumbs.items()), window)).encode())
-    etag = f'W/"{digest.hexdigest()[:32]}"'
-    if weak_match(if_none_match, etag):
-        return Results(etag, None)
-    files = [
-        view.model_copy(update={"thumbnail_url": store.presign_get(thumbs[view.file_id], expiry)})
-        if view.file_id in thumbs
-        else view
-        for view in body.files
-    ]
-    return Results(etag, body.model_copy(update={"files": files}) if thumbs else body)
