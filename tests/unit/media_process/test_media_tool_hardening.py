@@ -227,6 +227,6 @@ def test_the_default_pixel_cap_is_8k(monkeypatch: pytest.MonkeyPatch) -> None:
         "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:t",
     }.items():
         monkeypatch.setenv(name, value)
-    assert MediaProcessSettings().max_video_pixels == 7680 * 4320
+    assert MediaProcessSettings.from_env().max_video_pixels == 7680 * 4320
     monkeypatch.setenv("MAX_VIDEO_PIXELS", "1920")
-    assert MediaProcessSettings().max_video_pixels == 1920
+    assert MediaProcessSettings.from_env().max_video_pixels == 1920
