@@ -1,4 +1,4 @@
-"""The settings' environment reader (ADR 0016): what pydantic-settings did for us, kept."""
+"""The settings' environment reader (ADR 0019): what pydantic-settings did for us, kept."""
 
 from __future__ import annotations
 

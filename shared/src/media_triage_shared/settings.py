@@ -5,7 +5,7 @@ Endpoints come from ``AWS_ENDPOINT_URL`` (read by boto3 itself), never from a lo
 
 The settings are plain pydantic models fed by a small environment reader (``_from_env``), not
 pydantic-settings: importing that package cost a cold start more than all of our models
-(ADR 0016). The reader does what pydantic-settings did here: a field reads the variable of its
+(ADR 0019). The reader does what pydantic-settings did here: a field reads the variable of its
 name in any case, a list/tuple/dict field reads JSON, keyword arguments override the
 environment (``from_env``), and pydantic validates the result (same constraints, same errors).
 """
