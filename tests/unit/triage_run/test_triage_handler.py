@@ -44,7 +44,7 @@ def _clear_caches() -> None:
     for fn in (deps.settings, deps.files, deps.jobs, deps.store, deps.analyzer):
         fn.cache_clear()
     deps.gemini_api_key.cache_clear()
-    aws.client.cache_clear()
+    aws.reset_clients()
 
 
 @pytest.fixture
