@@ -101,6 +101,7 @@ def _serial_with_pipeline_code(  # noqa: PLR0915 - the baseline, its steps neste
     from media_process import detect
     from media_process.adapters.photo import PillowPhotoTool
     from media_process.adapters.video import FfmpegVideoTool, VideoOptions
+    from media_triage_shared.deadline import Deadline
     from media_triage_shared.media import MediaFailure
     from media_triage_shared.models import MediaItem, MediaRef, MediaType
     from triage_run.local import LocalAnalyzer
@@ -132,11 +133,11 @@ def _serial_with_pipeline_code(  # noqa: PLR0915 - the baseline, its steps neste
         )
 
     def video(fid: str, name: str, local: str, mime: str) -> MediaItem | None:
-        probe = video_tool.probe_video(local, mime, timeout=60)
+        probe = video_tool.probe_video(local, mime, deadline=Deadline.after(60))
         if isinstance(probe, MediaFailure):
             return None
-        frame = video_tool.video_thumbnail(local, mime, probe, timeout=60)
-        proxy = video_tool.video_proxy(local, mime, probe, timeout=120)
+        frame = video_tool.video_thumbnail(local, mime, probe, deadline=Deadline.after(60))
+        proxy = video_tool.video_proxy(local, mime, probe, deadline=Deadline.after(120))
         thumb = None
         if not isinstance(frame, MediaFailure):
             thumb = ref(f"derived/bench/{fid}/thumb.jpg", frame.data, "image/jpeg")

@@ -104,16 +104,20 @@ def _photo_full_decode(path: str) -> None:
 
 def _video_probe(path: str) -> Any:
     from media_process.adapters.video import FfmpegVideoTool
+    from media_triage_shared.deadline import Deadline
 
-    probe = FfmpegVideoTool().probe_video(path, "video/mp4", timeout=600)
+    probe = FfmpegVideoTool().probe_video(path, "video/mp4", deadline=Deadline.after(600))
     assert not hasattr(probe, "code"), probe
     return probe
 
 
 def _video_proxy(path: str) -> None:
     from media_process.adapters.video import FfmpegVideoTool
+    from media_triage_shared.deadline import Deadline
 
-    proxy = FfmpegVideoTool().video_proxy(path, "video/mp4", _video_probe(path), timeout=3600)
+    proxy = FfmpegVideoTool().video_proxy(
+        path, "video/mp4", _video_probe(path), deadline=Deadline.after(3600)
+    )
     assert not hasattr(proxy, "code"), proxy
 
 
@@ -137,12 +141,13 @@ def _video_floor(path: str) -> None:
 def _video_all(url: str) -> None:
     """What MediaProcess does with a video: probe, thumbnail, proxy, from a URL."""
     from media_process.adapters.video import FfmpegVideoTool
+    from media_triage_shared.deadline import Deadline
 
     tool = FfmpegVideoTool()
     probe = _video_probe(url)
-    thumb = tool.video_thumbnail(url, "video/mp4", probe, timeout=600)
+    thumb = tool.video_thumbnail(url, "video/mp4", probe, deadline=Deadline.after(600))
     assert not hasattr(thumb, "code"), thumb
-    proxy = tool.video_proxy(url, "video/mp4", probe, timeout=3600)
+    proxy = tool.video_proxy(url, "video/mp4", probe, deadline=Deadline.after(3600))
     assert not hasattr(proxy, "code"), proxy
 
 

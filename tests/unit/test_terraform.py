@@ -17,6 +17,7 @@ import copy
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -1304,7 +1305,7 @@ def test_prod_page_bucket_is_private_and_read_only_by_its_distribution(
         "sse_algorithm"
     ] == ("AES256")
     # The policy names the distribution, created in the same apply: reviewed from its document.
-    address = "module.media_triage.module.web.aws_s3_bucket_policy.this"
+    address = "module.media_triage.module.web.module.bucket.aws_s3_bucket_policy.this"
     assert planned(prod_plan, "aws_s3_bucket_policy")[address]["unknown"]["policy"] is True
     document = deferred_policy_document(prod_plan, address)
     assert document is not None
@@ -1317,15 +1318,19 @@ def test_prod_page_bucket_is_private_and_read_only_by_its_distribution(
         ["s3:GetObject"],
         [f"{PROD_WEB_BUCKET}/*"],
     )
-    # ...only for requests of this distribution: SourceArn = its ARN.
-    read = configured_resource(
-        prod_plan, "data.aws_iam_policy_document.cloudfront_read", "media_triage", "web"
-    )
-    (statement,) = read["expressions"]["statement"]
-    (condition,) = statement["condition"]
-    assert condition["test"]["constant_value"] == "StringEquals"
-    assert condition["variable"]["constant_value"] == "AWS:SourceArn"
-    assert "aws_cloudfront_distribution.this[0].arn" in condition["values"]["references"]
+    # ...only for requests of this distribution: SourceArn = its ARN, the one value of the
+    # document known only at apply, given by modules/web to modules/private_bucket.
+    read = planned(prod_plan, "aws_iam_policy_document")[
+        "module.media_triage.module.web.module.bucket.data.aws_iam_policy_document.this"
+    ]
+    (_, allow_block) = read["after"]["statement"]
+    (condition,) = allow_block["condition"]
+    assert (condition["test"], condition["variable"]) == ("StringEquals", "AWS:SourceArn")
+    assert read["unknown"]["statement"][1]["condition"] == [{"values": [True]}]
+    call = configured(prod_plan, "media_triage", "web")["module_calls"]["bucket"]
+    references = call["expressions"]["policy_statements"]["references"]
+    assert "aws_cloudfront_distribution.this[0].arn" in references
+    assert {r.split(".")[0] for r in references} <= {"var", "aws_cloudfront_distribution"}
     assert policy_violations(prod_plan) == []
 
 
@@ -1729,3 +1734,30 @@ def test_a_policy_deferred_only_by_a_condition_value_is_reviewed_from_its_docume
         unknown={"json": True, "statement": [{"actions": True}]},
     )
     assert any("unknown at plan time" in p for p in policy_violations(unknown_action))
+
+
+def _tf_resources(module: str) -> set[str]:
+    text = (ROOT / "terraform" / "modules" / module / "main.tf").read_text()
+    return {f"{t}.{n}" for t, n in re.findall(r'^resource "(\w+)" "(\w+)"', text, flags=re.M)}
+
+
+def _moved(module: str) -> dict[str, str]:
+    text = (ROOT / "terraform" / "modules" / module / "main.tf").read_text()
+    pairs = re.findall(r"^moved \{\s*from = (\S+)\s*to\s*= (\S+)\s*\}", text, flags=re.M)
+    return dict(pairs)
+
+
+@pytest.mark.parametrize(
+    ("caller", "not_used"),
+    [("storage", set()), ("web", {"aws_s3_bucket_lifecycle_configuration.this"})],
+)
+def test_the_private_bucket_moves_each_callers_old_resources_into_the_module(
+    caller: str, not_used: set[str]
+) -> None:
+    """Existing state follows the hardening into modules/private_bucket (moved blocks, no
+    destroy/recreate): every bucket resource the caller had moves to the same name under
+    module.bucket, and the caller declares none of them itself any more."""
+    inner = _tf_resources("private_bucket")
+    moved = _moved(caller)
+    assert moved == {r: f"module.bucket.{r}" for r in inner - not_used}
+    assert not _tf_resources(caller) & inner

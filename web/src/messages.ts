@@ -1,5 +1,7 @@
 // Human sentences for every code the API, the file rows and the uploads can carry.
 
+import type { JobPhase, JobStatus } from "./types";
+
 const FILE_ERRORS: Record<string, string> = {
   // MediaProcess (media_triage_shared.media.MediaErrorCode)
   unsupported_type: "This is not a photo or video we can read (JPEG, PNG, WebP, GIF, HEIC, MP4, MOV, WebM, MKV, AVI).",
@@ -84,16 +86,16 @@ export function knownCodes(): string[] {
   return Object.keys(FILE_ERRORS);
 }
 
-const PHASES: Record<string, string> = {
+const PHASES: Record<JobPhase, string> = {
   waiting_for_files: "Waiting for files",
   processing_files: "Processing files",
   analyzing: "Judging the photos and videos",
-  complete: "Done",
+  done: "Done",
   failed: "Failed",
   cancelled: "Cancelled",
 };
 
-const STATUSES: Record<string, string> = {
+const STATUSES: Record<JobStatus, string> = {
   pending: "Waiting for the first file",
   processing: "Processing files",
   analyzing: "Judging the photos and videos",
@@ -104,12 +106,12 @@ const STATUSES: Record<string, string> = {
 
 export function phaseWords(phase: string | null | undefined): string {
   if (!phase) return "";
-  return PHASES[phase] ?? phase.replace(/_/g, " ").replace(/^\w/, (c) => c.toUpperCase());
+  return PHASES[phase as JobPhase] ?? phase.replace(/_/g, " ").replace(/^\w/, (c) => c.toUpperCase());
 }
 
 export function statusWords(status: string | null | undefined): string {
   if (!status) return "Starting";
-  return STATUSES[status] ?? status;
+  return STATUSES[status as JobStatus] ?? status;
 }
 
 const ISSUES: Record<string, string> = {

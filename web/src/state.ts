@@ -2,7 +2,7 @@
 // `dispatch` applies an action in place and records what changed (`dirty`), so the view
 // re-renders only the rows that changed, once per animation frame.
 
-import { TERMINAL_JOB, type ResultsResponse, type VerdictKind } from "./types";
+import { TERMINAL_JOB, type JobPhase, type JobStatus, type ResultsResponse, type VerdictKind } from "./types";
 import type { KeepEntry } from "./exporter";
 
 export type Phase =
@@ -44,8 +44,8 @@ export interface VerdictInfo {
 
 export interface JobInfo {
   jobId: string;
-  status: string;
-  phase: string;
+  status: JobStatus;
+  phase: JobPhase;
   expected: number;
   processed: number;
   partial: boolean;
@@ -60,7 +60,7 @@ export type Group = "discard" | "keep" | "invalid";
 
 export type Action =
   | { type: "screen"; screen: Screen }
-  | { type: "job"; jobId: string; status?: string; phase?: string; expected: number }
+  | { type: "job"; jobId: string; status?: JobStatus; phase?: JobPhase; expected: number }
   | { type: "files-added"; rows: ReadonlyArray<{ id: string; filename: string; size: number; phase?: Phase }> }
   | { type: "upload-started"; id: string }
   | { type: "upload-progress"; id: string; sent: number }

@@ -2,11 +2,14 @@
 // The server's pydantic models (functions/init_session/src/init_session/api/models.py) are the
 // source of truth; GET /api/openapi.json documents them.
 
+// The vocabulary (shared/src/media_triage_shared/vocabulary.py JobStatus, JobPhase, FileStatus);
+// tests/unit/test_web_vocabulary.py fails when a union and its Python enum differ.
 export type JobStatus = "pending" | "processing" | "analyzing" | "complete" | "failed" | "cancelled";
+export type JobPhase = "waiting_for_files" | "processing_files" | "analyzing" | "done" | "failed" | "cancelled";
 export type ServerFileStatus = "uploading" | "processing" | "valid" | "invalid" | "duplicate";
 export type VerdictKind = "keep" | "discard";
 
-export const TERMINAL_JOB: ReadonlySet<string> = new Set(["complete", "failed", "cancelled"]);
+export const TERMINAL_JOB: ReadonlySet<string> = new Set<JobStatus>(["complete", "failed", "cancelled"]);
 
 export interface FileSpec {
   filename: string;
@@ -69,7 +72,7 @@ export interface JobView {
   jobId: string;
   sessionId: string;
   status: JobStatus;
-  phase: string;
+  phase: JobPhase;
   expectedFileCount: number;
   processedCount: number;
 }

@@ -237,7 +237,7 @@ test("flips are remembered in sessionStorage for the job", async () => {
     "POST /api/triage/init": () => json(202, { sessionId: "S", jobId: "J1", sessionToken: "tok", expiresAt: FUTURE, uploads: [postTarget("f1", "a.jpg")] }),
     "GET /api/triage/{id}/results": () =>
       json(200, {
-        jobId: "J1", sessionId: "S", status: "complete", phase: "complete", expectedFileCount: 1, processedCount: 1,
+        jobId: "J1", sessionId: "S", status: "complete", phase: "done", expectedFileCount: 1, processedCount: 1,
         files: [{ fileId: "f1", filename: "a.jpg", status: "valid" }],
         verdicts: { keep: [], discard: [{ fileId: "f1", filename: "a.jpg", verdict: "discard", score: 5, reason: "dark", issues: ["dark"] }] },
       }),

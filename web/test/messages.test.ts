@@ -31,6 +31,7 @@ test("an unknown code gets a generic sentence that names it; HTTP codes read as 
 test("phases and numbers in words", () => {
   assert.equal(phaseWords("waiting_for_files"), "Waiting for files");
   assert.equal(phaseWords("some_new_phase"), "Some new phase");
+  assert.equal(phaseWords("done"), "Done");
   assert.equal(formatBytes(999), "999 B");
   assert.equal(formatBytes(1_500_000), "1.50 MB");
   assert.equal(formatDuration(75), "1 min 15 s");

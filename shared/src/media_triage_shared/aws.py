@@ -4,6 +4,7 @@ at the local emulator; nothing here knows which environment it runs in."""
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 import boto3
@@ -20,9 +21,32 @@ _CONFIG = Config(
 )
 
 
+_LOCK = threading.Lock()
+
+
 @functools.cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
+
+@functools.cache
+def _client(service: str) -> Any:
+    return _session().client(service, config=_CONFIG)
+
+
 def client(service: str) -> Any:
-    return boto3.session.Session().client(service, config=_CONFIG)
+    """The container's client of a service. All come from one Session: a new Session per
+    client loaded the endpoint and service data again (~50 ms of CPU each at cold start, ADR
+    0020). Clients are thread-safe, a Session is not: creation is serialised."""
+    with _LOCK:
+        return _client(service)
+
+
+def reset_clients() -> None:
+    """Forget the Session and its clients (tests that change the environment between cases)."""
+    with _LOCK:
+        _client.cache_clear()
+        _session.cache_clear()
 
 
 # Error codes that say "try again later" (DynamoDB, S3 and the generic AWS ones).

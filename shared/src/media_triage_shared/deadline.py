@@ -31,6 +31,10 @@ class Deadline:
     def after(cls, seconds: float, clock: Callable[[], float] = time.monotonic) -> Deadline:
         return cls(clock() + seconds, clock)
 
+    def before(self, seconds: float) -> Deadline:
+        """This deadline moved ``seconds`` earlier (what a tool gets when a reserve is kept)."""
+        return Deadline(self.at - seconds, self.clock)
+
     def remaining(self, reserve: float = 0.0) -> float:
         return self.at - self.clock() - reserve
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from media_triage_shared.deadline import Deadline
 from media_triage_shared.media import MediaFailure, PhotoResult, Rendition, VideoProbe
 from media_triage_shared.models import (
     FileRow,
@@ -280,8 +281,8 @@ class Analyzer(Protocol):
 
 class MediaTool(Protocol):
     """Photo and video work (Pillow and ffmpeg adapters in media_process). Every failure is a
-    ``MediaFailure`` value with a stable code; subprocesses run with ``timeout`` seconds and
-    are killed past it (``timeout`` code). ``source_url`` is a presigned GET URL (or a local
+    ``MediaFailure`` value with a stable code; subprocesses run until the ``Deadline`` and
+    are killed when it passes (``timeout`` code). ``source_url`` is a presigned GET URL (or a local
     path in tests): a video is streamed, never copied whole to memory or /tmp."""
 
     def process_photo(
@@ -289,13 +290,13 @@ class MediaTool(Protocol):
     ) -> PhotoResult | MediaFailure: ...
 
     def probe_video(
-        self, source_url: str, mime_type: str, *, timeout: float
+        self, source_url: str, mime_type: str, *, deadline: Deadline
     ) -> VideoProbe | MediaFailure: ...
 
     def video_thumbnail(
-        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, deadline: Deadline
     ) -> Rendition | MediaFailure: ...
 
     def video_proxy(
-        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, deadline: Deadline
     ) -> Rendition | MediaFailure: ...

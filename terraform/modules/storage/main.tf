@@ -1,104 +1,54 @@
-# Media bucket (private, encrypted, TLS-only, short-lived objects), its ObjectCreated
-# notification to media-process (uploads/ only), and the two DynamoDB tables.
+# Media bucket (modules/private_bucket: private, encrypted, TLS-only, objects expire), its CORS
+# rules, its ObjectCreated notification to media-process (uploads/ only), and the two DynamoDB
+# tables.
 
 data "aws_caller_identity" "current" {}
-data "aws_partition" "current" {}
-
-locals {
-  sse_algorithm = var.kms_key_arn == null ? "AES256" : "aws:kms"
-
-  # The bucket's ARN from its name: the bucket policy is then known at plan time (reviewable,
-  # and tested from the plan JSON); the policy resource still waits for the bucket (its id).
-  bucket_arn = "arn:${data.aws_partition.current.partition}:s3:::${var.bucket_name}"
-}
 
 # ----------------------------------------------------------------------------- bucket
 
-resource "aws_s3_bucket" "this" {
-  bucket        = var.bucket_name
-  force_destroy = var.force_destroy
-  tags          = var.tags
+module "bucket" {
+  source = "../private_bucket"
+
+  name                   = var.bucket_name
+  force_destroy          = var.force_destroy
+  kms_key_arn            = var.kms_key_arn
+  object_expiration_days = var.object_expiration_days
+  tags                   = var.tags
 }
 
-resource "aws_s3_bucket_ownership_controls" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
+# The hardening moved into modules/private_bucket: state follows, nothing is replaced.
+moved {
+  from = aws_s3_bucket.this
+  to   = module.bucket.aws_s3_bucket.this
 }
 
-resource "aws_s3_bucket_public_access_block" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
+moved {
+  from = aws_s3_bucket_ownership_controls.this
+  to   = module.bucket.aws_s3_bucket_ownership_controls.this
 }
 
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    apply_server_side_encryption_by_default {
-      sse_algorithm     = local.sse_algorithm
-      kms_master_key_id = var.kms_key_arn
-    }
-    bucket_key_enabled = var.kms_key_arn != null
-  }
+moved {
+  from = aws_s3_bucket_public_access_block.this
+  to   = module.bucket.aws_s3_bucket_public_access_block.this
 }
 
-data "aws_iam_policy_document" "bucket" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [local.bucket_arn, "${local.bucket_arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.this
+  to   = module.bucket.aws_s3_bucket_server_side_encryption_configuration.this
 }
 
-resource "aws_s3_bucket_policy" "this" {
-  bucket = aws_s3_bucket.this.id
-  policy = data.aws_iam_policy_document.bucket.json
-
-  # A bucket policy is rejected while the public access block is being created.
-  depends_on = [aws_s3_bucket_public_access_block.this]
+moved {
+  from = aws_s3_bucket_policy.this
+  to   = module.bucket.aws_s3_bucket_policy.this
 }
 
-resource "aws_s3_bucket_lifecycle_configuration" "this" {
-  count  = var.object_expiration_days == null ? 0 : 1
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    id     = "expire-everything"
-    status = "Enabled"
-
-    filter {}
-
-    expiration {
-      days = var.object_expiration_days
-    }
-
-    abort_incomplete_multipart_upload {
-      days_after_initiation = 1
-    }
-  }
+moved {
+  from = aws_s3_bucket_lifecycle_configuration.this
+  to   = module.bucket.aws_s3_bucket_lifecycle_configuration.this
 }
 
 resource "aws_s3_bucket_cors_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
+  bucket = module.bucket.id
 
   cors_rule {
     # POST: presigned POST (small files); PUT: presigned multipart parts; GET/HEAD: presigned
@@ -118,12 +68,12 @@ resource "aws_lambda_permission" "this" {
   action         = "lambda:InvokeFunction"
   function_name  = var.notification_function_arn
   principal      = "s3.amazonaws.com"
-  source_arn     = aws_s3_bucket.this.arn
+  source_arn     = module.bucket.arn
   source_account = data.aws_caller_identity.current.account_id
 }
 
 resource "aws_s3_bucket_notification" "this" {
-  bucket = aws_s3_bucket.this.id
+  bucket = module.bucket.id
 
   lambda_function {
     id                  = "media-process"

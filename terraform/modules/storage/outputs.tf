@@ -1,11 +1,11 @@
 output "bucket_name" {
   description = "Name of the media bucket."
-  value       = aws_s3_bucket.this.id
+  value       = module.bucket.id
 }
 
 output "bucket_arn" {
   description = "ARN of the media bucket."
-  value       = aws_s3_bucket.this.arn
+  value       = module.bucket.arn
 }
 
 output "sessions_table_name" {

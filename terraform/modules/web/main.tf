@@ -3,11 +3,7 @@
 # origin access control and routing /api/* to the HTTP API, so the page and its API share one
 # origin. docs/adr/0010-serving-the-page.md.
 
-data "aws_partition" "current" {}
-
 locals {
-  bucket_arn = "arn:${data.aws_partition.current.partition}:s3:::${var.name}"
-
   # ------------------------------------------------------------------- files
 
   # Terraform writes config.json and _site/*; a stale copy in the build never replaces them.
@@ -90,93 +86,56 @@ locals {
 
 # ----------------------------------------------------------------------------- bucket
 
-resource "aws_s3_bucket" "this" {
-  bucket        = var.name
+# SSE-S3 (no kms_key_arn): CloudFront's origin access control reads it without a key policy.
+module "bucket" {
+  source = "../private_bucket"
+
+  name          = var.name
   force_destroy = var.force_destroy
   tags          = var.tags
-}
 
-resource "aws_s3_bucket_ownership_controls" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    object_ownership = "BucketOwnerEnforced"
-  }
-}
-
-resource "aws_s3_bucket_public_access_block" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  block_public_acls       = true
-  block_public_policy     = true
-  ignore_public_acls      = true
-  restrict_public_buckets = true
-}
-
-resource "aws_s3_bucket_server_side_encryption_configuration" "this" {
-  bucket = aws_s3_bucket.this.id
-
-  rule {
-    # SSE-S3: CloudFront's origin access control reads it without a key policy.
-    apply_server_side_encryption_by_default {
-      sse_algorithm = "AES256"
-    }
-  }
-}
-
-data "aws_iam_policy_document" "tls_only" {
-  statement {
-    sid       = "DenyInsecureTransport"
-    effect    = "Deny"
-    actions   = ["s3:*"]
-    resources = [local.bucket_arn, "${local.bucket_arn}/*"]
-
-    principals {
-      type        = "*"
-      identifiers = ["*"]
-    }
-
-    condition {
-      test     = "Bool"
-      variable = "aws:SecureTransport"
-      values   = ["false"]
-    }
-  }
-}
-
-# Only this distribution (its origin access control signs every request) reads the files. The
-# distribution's ARN is known once it exists: devtools/tf_policy.py reviews this document from
-# the plan (everything but that condition value is known there).
-data "aws_iam_policy_document" "cloudfront_read" {
-  count = var.cdn_enabled ? 1 : 0
-
-  source_policy_documents = [data.aws_iam_policy_document.tls_only.json]
-
-  statement {
-    sid       = "AllowCloudFrontRead"
-    effect    = "Allow"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.bucket_arn}/*"]
-
-    principals {
-      type        = "Service"
-      identifiers = ["cloudfront.amazonaws.com"]
-    }
-
-    condition {
+  # Only this distribution (its origin access control signs every request) reads the files.
+  # The distribution's ARN is known once it exists: devtools/tf_policy.py reviews the policy
+  # document from the plan (everything but that condition value is known there).
+  policy_statements = var.cdn_enabled ? [{
+    sid                   = "AllowCloudFrontRead"
+    effect                = "Allow"
+    actions               = ["s3:GetObject"]
+    resource_suffixes     = ["/*"]
+    principal_type        = "Service"
+    principal_identifiers = ["cloudfront.amazonaws.com"]
+    conditions = [{
       test     = "StringEquals"
       variable = "AWS:SourceArn"
       values   = [aws_cloudfront_distribution.this[0].arn]
-    }
-  }
+    }]
+  }] : []
 }
 
-resource "aws_s3_bucket_policy" "this" {
-  bucket = aws_s3_bucket.this.id
-  policy = var.cdn_enabled ? data.aws_iam_policy_document.cloudfront_read[0].json : data.aws_iam_policy_document.tls_only.json
+# The hardening moved into modules/private_bucket: state follows, nothing is replaced.
+moved {
+  from = aws_s3_bucket.this
+  to   = module.bucket.aws_s3_bucket.this
+}
 
-  # A bucket policy is rejected while the public access block is being created.
-  depends_on = [aws_s3_bucket_public_access_block.this]
+moved {
+  from = aws_s3_bucket_ownership_controls.this
+  to   = module.bucket.aws_s3_bucket_ownership_controls.this
+}
+
+moved {
+  from = aws_s3_bucket_public_access_block.this
+  to   = module.bucket.aws_s3_bucket_public_access_block.this
+}
+
+moved {
+  from = aws_s3_bucket_server_side_encryption_configuration.this
+  to   = module.bucket.aws_s3_bucket_server_side_encryption_configuration.this
+}
+
+moved {
+  from = aws_s3_bucket_policy.this
+  to   = module.bucket.aws_s3_bucket_policy.this
 }
 
 # ----------------------------------------------------------------------------- objects
@@ -184,7 +143,7 @@ resource "aws_s3_bucket_policy" "this" {
 resource "aws_s3_object" "site" {
   for_each = local.site_files
 
-  bucket        = aws_s3_bucket.this.id
+  bucket        = module.bucket.id
   key           = each.value
   source        = "${var.site_dir}/${each.value}"
   source_hash   = filemd5("${var.site_dir}/${each.value}")
@@ -199,32 +158,32 @@ resource "aws_s3_object" "site" {
     }
   }
 
-  depends_on = [aws_s3_bucket_ownership_controls.this]
+  depends_on = [module.bucket] # objects written once ACLs are off (owner enforced)
 }
 
 resource "aws_s3_object" "config" {
-  bucket        = aws_s3_bucket.this.id
+  bucket        = module.bucket.id
   key           = "config.json"
   content       = local.config_json
   content_type  = local.content_types.json
   cache_control = local.cache_revalidate
   tags          = var.tags
 
-  depends_on = [aws_s3_bucket_ownership_controls.this]
+  depends_on = [module.bucket] # objects written once ACLs are off (owner enforced)
 }
 
 # Without CloudFront the emulator serves the bucket and sends these headers with every file.
 resource "aws_s3_object" "headers" {
   count = var.cdn_enabled ? 0 : 1
 
-  bucket        = aws_s3_bucket.this.id
+  bucket        = module.bucket.id
   key           = "_site/headers.json"
   content       = jsonencode(local.security_headers)
   content_type  = local.content_types.json
   cache_control = local.cache_revalidate
   tags          = var.tags
 
-  depends_on = [aws_s3_bucket_ownership_controls.this]
+  depends_on = [module.bucket] # objects written once ACLs are off (owner enforced)
 }
 
 # ----------------------------------------------------------------------------- CloudFront
@@ -296,7 +255,7 @@ resource "aws_cloudfront_distribution" "this" {
 
   origin {
     origin_id                = local.web_origin_id
-    domain_name              = aws_s3_bucket.this.bucket_regional_domain_name
+    domain_name              = module.bucket.bucket_regional_domain_name
     origin_access_control_id = aws_cloudfront_origin_access_control.this[0].id
   }
 

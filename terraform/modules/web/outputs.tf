@@ -19,18 +19,18 @@ output "web_origin" {
 
 output "bucket_name" {
   description = "Name of the page's bucket."
-  value       = aws_s3_bucket.this.id
+  value       = module.bucket.id
 
   precondition {
     # web_url names the bucket by var.name, so that it is known at plan time.
-    condition     = aws_s3_bucket.this.id == var.name
+    condition     = module.bucket.id == var.name
     error_message = "The page's bucket name differs from var.name, which web_url uses."
   }
 }
 
 output "bucket_arn" {
   description = "ARN of the page's bucket."
-  value       = aws_s3_bucket.this.arn
+  value       = module.bucket.arn
 }
 
 output "distribution_id" {

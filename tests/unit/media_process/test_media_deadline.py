@@ -10,6 +10,7 @@ from conftest import Env, FakeClock
 from support.corpus import BY_NAME
 
 from media_process import core
+from media_triage_shared.deadline import Deadline
 from media_triage_shared.media import MediaFailure, Rendition, VideoProbe
 from media_triage_shared.models import FileStatus
 
@@ -21,29 +22,33 @@ class SlowTool:
         self.env, self.clock = env, clock
         self.probe_seconds, self.thumbnail_seconds = probe, thumbnail
         self.proxy_calls = 0
+        self.deadlines: list[Deadline] = []  # what each tool call was given
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.env.media, name)
 
     def probe_video(
-        self, source_url: str, mime_type: str, *, timeout: float
+        self, source_url: str, mime_type: str, *, deadline: Deadline
     ) -> VideoProbe | MediaFailure:
-        result = self.env.media.probe_video(source_url, mime_type, timeout=timeout)
+        self.deadlines.append(deadline)
+        result = self.env.media.probe_video(source_url, mime_type, deadline=deadline)
         self.clock.now += self.probe_seconds
         return result
 
     def video_thumbnail(
-        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, deadline: Deadline
     ) -> Rendition | MediaFailure:
-        result = self.env.media.video_thumbnail(source_url, mime_type, probe, timeout=timeout)
+        self.deadlines.append(deadline)
+        result = self.env.media.video_thumbnail(source_url, mime_type, probe, deadline=deadline)
         self.clock.now += self.thumbnail_seconds
         return result
 
     def video_proxy(
-        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, deadline: Deadline
     ) -> Rendition | MediaFailure:
         self.proxy_calls += 1
-        return self.env.media.video_proxy(source_url, mime_type, probe, timeout=timeout)
+        self.deadlines.append(deadline)
+        return self.env.media.video_proxy(source_url, mime_type, probe, deadline=deadline)
 
 
 def test_a_deadline_already_past_makes_a_photo_invalid_timeout(env: Env) -> None:
@@ -132,3 +137,35 @@ def test_deadline_remaining_goes_negative_not_wrapping(seconds: float) -> None:
     clock.now += 1
     assert deadline.remaining() == pytest.approx(seconds - 1)
     assert deadline.remaining(reserve=2) == pytest.approx(seconds - 3)
+
+
+def test_the_tools_get_the_processing_deadline_less_the_final_writes_reserve(env: Env) -> None:
+    """One deadline on one clock from the handler down to each ffmpeg run: the tools' share is
+    the processing deadline moved earlier by ``finalize_reserve_seconds``."""
+    env.create_job()
+    clock = FakeClock()
+    start = clock.now
+    limits = core.Limits(ttl_hours=24, stall_timeout_seconds=600, finalize_reserve_seconds=5)
+    tool = SlowTool(env, clock, probe=1, thumbnail=1)
+    outcome = env.process(
+        env.put("a.mp4", BY_NAME["mp4"].data()),
+        deadline=core.Deadline.after(60, clock),
+        limits=limits,
+        media=tool,  # type: ignore[arg-type]
+    )
+    assert outcome.row.status is FileStatus.VALID
+    assert tool.proxy_calls == 1
+    assert [d.at - start for d in tool.deadlines] == [55, 55, 55]  # probe, thumbnail, proxy
+    assert all(d.clock is clock for d in tool.deadlines)
+    assert tool.deadlines[-1].remaining() == pytest.approx(53)  # 2 s spent on the fake clock
+
+
+def test_deadline_before_moves_it_earlier_on_the_same_clock() -> None:
+    clock = FakeClock()
+    deadline = core.Deadline.after(10, clock)
+    earlier = deadline.before(4)
+    assert earlier.remaining() == pytest.approx(6)
+    assert earlier.clock is clock
+    clock.now += 7
+    assert earlier.passed
+    assert not deadline.passed

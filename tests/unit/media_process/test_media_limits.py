@@ -82,7 +82,7 @@ def test_settings_defaults_match_the_spec(monkeypatch: pytest.MonkeyPatch) -> No
         "MAX_PHOTO_PIXELS": "50000000",
     }.items():
         monkeypatch.setenv(name, value)
-    s = MediaProcessSettings()
+    s = MediaProcessSettings.from_env()
     assert s.max_photo_bytes == 100 * 1024 * 1024
     assert s.max_photo_pixels == 50_000_000
     assert s.max_video_bytes == 5 * 1024**3
@@ -101,4 +101,4 @@ def test_settings_refuse_a_reserve_that_eats_the_deadline(monkeypatch: pytest.Mo
     }.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match="FINALIZE_RESERVE_SECONDS"):
-        MediaProcessSettings()
+        MediaProcessSettings.from_env()

@@ -20,6 +20,7 @@ from support.fakes import FakeFileRepository, FakeJobRepository
 
 from media_process import core
 from media_process.adapters.probe import parse_probe
+from media_triage_shared.deadline import Deadline
 from media_triage_shared.media import (
     Capture,
     MediaFailure,
@@ -131,7 +132,7 @@ class PoisonTool:
             converted=False,
         )
 
-    def probe_video(self, source_url: str, mime_type: str, *, timeout: float) -> VideoProbe:
+    def probe_video(self, source_url: str, mime_type: str, *, deadline: Deadline) -> VideoProbe:
         self._maybe_raise("probe")
         return VideoProbe(
             container="mov,mp4",
@@ -146,13 +147,13 @@ class PoisonTool:
         )
 
     def video_thumbnail(
-        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, deadline: Deadline
     ) -> Rendition | MediaFailure:
         self._maybe_raise("thumbnail")
         return _rendition()
 
     def video_proxy(
-        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, deadline: Deadline
     ) -> Rendition | MediaFailure:
         self._maybe_raise("proxy")
         return _rendition(self.d["proxy_duration"])

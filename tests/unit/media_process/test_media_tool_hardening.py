@@ -24,6 +24,7 @@ from media_process.adapters.video import (
     child_environment,
     protocol_whitelist,
 )
+from media_triage_shared.deadline import Deadline
 from media_triage_shared.media import Capture, MediaErrorCode, MediaFailure, Rendition, VideoProbe
 from media_triage_shared.models import FileStatus
 
@@ -74,9 +75,16 @@ def test_ffmpeg_and_ffprobe_run_without_aws_credentials_or_extra_protocols(
         monkeypatch.setenv(name, value)
     tool, log = _spy_tool(tmp_path)
 
-    assert isinstance(tool.probe_video(PRESIGNED, "video/mp4", timeout=10), MediaFailure)
-    assert isinstance(tool.video_thumbnail(PRESIGNED, "video/mp4", PROBE, timeout=10), MediaFailure)
-    assert isinstance(tool.video_proxy(PRESIGNED, "video/mp4", PROBE, timeout=10), MediaFailure)
+    assert isinstance(
+        tool.probe_video(PRESIGNED, "video/mp4", deadline=Deadline.after(10)), MediaFailure
+    )
+    assert isinstance(
+        tool.video_thumbnail(PRESIGNED, "video/mp4", PROBE, deadline=Deadline.after(10)),
+        MediaFailure,
+    )
+    assert isinstance(
+        tool.video_proxy(PRESIGNED, "video/mp4", PROBE, deadline=Deadline.after(10)), MediaFailure
+    )
 
     runs = sorted(log.glob("*.env"))
     assert len(runs) == 4  # probe, two thumbnail seeks, proxy
@@ -144,7 +152,7 @@ def test_a_reference_to_a_local_file_inside_an_http_source_is_refused(tmp_path: 
 
 def test_both_thumbnail_attempts_share_one_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
-    tool = FfmpegVideoTool(clock=clock)
+    tool = FfmpegVideoTool()
     timeouts: list[float] = []
     real_run = video._run
 
@@ -158,12 +166,16 @@ def test_both_thumbnail_attempts_share_one_budget(monkeypatch: pytest.MonkeyPatc
         return subprocess.CompletedProcess(args, 1, b"", b"nothing decoded")
 
     monkeypatch.setattr(video, "_run", slow_failure)
-    result = tool.video_thumbnail("/x/clip.mp4", "video/mp4", PROBE, timeout=10)
+    result = tool.video_thumbnail(
+        "/x/clip.mp4", "video/mp4", PROBE, deadline=Deadline.after(10, clock)
+    )
     assert isinstance(result, MediaFailure)
     assert timeouts == [10, 3]  # the retry at 0 s gets what is left, not another 10 s
 
     timeouts.clear()
-    result = tool.video_thumbnail("/x/clip.mp4", "video/mp4", PROBE, timeout=5)
+    result = tool.video_thumbnail(
+        "/x/clip.mp4", "video/mp4", PROBE, deadline=Deadline.after(5, clock)
+    )
     assert timeouts == [5]  # nothing left: no second ffmpeg at all
     assert isinstance(result, MediaFailure)
     assert result.code is MediaErrorCode.TIMEOUT
@@ -173,9 +185,11 @@ def test_a_real_thumbnail_still_works_with_the_clean_environment(tmp_path: Path)
     path = tmp_path / "c.mp4"
     path.write_bytes(BY_NAME["mp4"].data())
     tool = FfmpegVideoTool()
-    probe = tool.probe_video(str(path), "video/mp4", timeout=30)
+    probe = tool.probe_video(str(path), "video/mp4", deadline=Deadline.after(30))
     assert isinstance(probe, VideoProbe), probe
-    assert isinstance(tool.video_thumbnail(str(path), "video/mp4", probe, timeout=30), Rendition)
+    assert isinstance(
+        tool.video_thumbnail(str(path), "video/mp4", probe, deadline=Deadline.after(30)), Rendition
+    )
 
 
 # ---------------------------------------------------------------------------- pixel cap
@@ -227,6 +241,6 @@ def test_the_default_pixel_cap_is_8k(monkeypatch: pytest.MonkeyPatch) -> None:
         "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:000000000000:stateMachine:t",
     }.items():
         monkeypatch.setenv(name, value)
-    assert MediaProcessSettings().max_video_pixels == 7680 * 4320
+    assert MediaProcessSettings.from_env().max_video_pixels == 7680 * 4320
     monkeypatch.setenv("MAX_VIDEO_PIXELS", "1920")
-    assert MediaProcessSettings().max_video_pixels == 1920
+    assert MediaProcessSettings.from_env().max_video_pixels == 1920

@@ -19,6 +19,7 @@ from support.corpus import BY_NAME, FFMPEG, ffmpeg_make, lavfi_video, mp4
 
 from media_process.adapters.probe import parse_probe
 from media_process.adapters.video import FfmpegVideoTool, VideoOptions
+from media_triage_shared.deadline import Deadline
 from media_triage_shared.media import MediaErrorCode, MediaFailure, Rendition, VideoProbe
 
 TOOL = FfmpegVideoTool()
@@ -36,7 +37,7 @@ def write(tmp_path: Path) -> object:
 
 
 def _probe(path: str, mime: str = "video/mp4") -> VideoProbe:
-    result = TOOL.probe_video(path, mime, timeout=30)
+    result = TOOL.probe_video(path, mime, deadline=Deadline.after(30))
     assert isinstance(result, VideoProbe), result
     return result
 
@@ -67,7 +68,7 @@ def test_proxy_is_small_h264_aac_with_reduced_size_and_rate(tmp_path: Path, writ
     )
     path = write("hd.mp4", source)  # type: ignore[operator]
     probe = _probe(path)
-    proxy = TOOL.video_proxy(path, "video/mp4", probe, timeout=60)
+    proxy = TOOL.video_proxy(path, "video/mp4", probe, deadline=Deadline.after(60))
     assert isinstance(proxy, Rendition), proxy
     streams = _streams(proxy.data, tmp_path)
     video = next(s for s in streams if s["codec_type"] == "video")
@@ -88,10 +89,10 @@ def test_rotated_video_is_portrait_everywhere(tmp_path: Path, write: object) -> 
     probe = _probe(path, "video/quicktime")
     assert probe.rotation in (90, 270)
     assert (probe.width, probe.height) == (240, 320)
-    thumb = TOOL.video_thumbnail(path, "video/quicktime", probe, timeout=30)
+    thumb = TOOL.video_thumbnail(path, "video/quicktime", probe, deadline=Deadline.after(30))
     assert isinstance(thumb, Rendition)
     assert Image.open(io.BytesIO(thumb.data)).size == (240, 320)
-    proxy = TOOL.video_proxy(path, "video/quicktime", probe, timeout=60)
+    proxy = TOOL.video_proxy(path, "video/quicktime", probe, deadline=Deadline.after(60))
     assert isinstance(proxy, Rendition)
     video = next(s for s in _streams(proxy.data, tmp_path) if s["codec_type"] == "video")
     assert (video["width"], video["height"]) == (240, 320)  # rotated pixels, no matrix left
@@ -122,7 +123,7 @@ def test_thumbnail_is_near_one_second_or_the_first_frame(
 ) -> None:
     path = write("rb.mp4", _red_then_blue(seconds))  # type: ignore[operator]
     probe = _probe(path)
-    thumb = TOOL.video_thumbnail(path, "video/mp4", probe, timeout=30)
+    thumb = TOOL.video_thumbnail(path, "video/mp4", probe, deadline=Deadline.after(30))
     assert isinstance(thumb, Rendition), thumb
     r, _, b = Image.open(io.BytesIO(thumb.data)).convert("RGB").getpixel((80, 60))  # type: ignore[misc]
     assert ("blue" if b > r else "red") == expected
@@ -133,9 +134,9 @@ def test_a_video_shorter_than_the_proxy_cap_is_not_truncated_but_a_long_one_is(
 ) -> None:
     path = write("c.mp4", BY_NAME["mp4"].data())  # type: ignore[operator]
     probe = _probe(path)
-    full = TOOL.video_proxy(path, "video/mp4", probe, timeout=60)
+    full = TOOL.video_proxy(path, "video/mp4", probe, deadline=Deadline.after(60))
     capped = FfmpegVideoTool(VideoOptions(proxy_max_seconds=1.0)).video_proxy(
-        path, "video/mp4", probe, timeout=60
+        path, "video/mp4", probe, deadline=Deadline.after(60)
     )
     assert isinstance(full, Rendition)
     assert isinstance(capped, Rendition)
@@ -163,7 +164,7 @@ def test_a_video_shorter_than_the_proxy_cap_is_not_truncated_but_a_long_one_is(
 def test_probe_failures_are_values(
     data: bytes, mime: str, code: MediaErrorCode, write: object
 ) -> None:
-    result = TOOL.probe_video(write("x.bin", data), mime, timeout=30)  # type: ignore[operator]
+    result = TOOL.probe_video(write("x.bin", data), mime, deadline=Deadline.after(30))  # type: ignore[operator]
     assert isinstance(result, MediaFailure)
     assert result.code is code
 
@@ -172,10 +173,10 @@ def test_subprocess_timeouts_kill_and_report(write: object) -> None:
     path = write("c.mp4", BY_NAME["mp4"].data())  # type: ignore[operator]
     probe = _probe(path)
     for result in (
-        TOOL.probe_video(path, "video/mp4", timeout=0.001),
-        TOOL.video_thumbnail(path, "video/mp4", probe, timeout=0.001),
-        TOOL.video_proxy(path, "video/mp4", probe, timeout=0.001),
-        TOOL.video_proxy(path, "video/mp4", probe, timeout=0),
+        TOOL.probe_video(path, "video/mp4", deadline=Deadline.after(0.001)),
+        TOOL.video_thumbnail(path, "video/mp4", probe, deadline=Deadline.after(0.001)),
+        TOOL.video_proxy(path, "video/mp4", probe, deadline=Deadline.after(0.001)),
+        TOOL.video_proxy(path, "video/mp4", probe, deadline=Deadline.after(0)),
     ):
         assert isinstance(result, MediaFailure)
         assert result.code is MediaErrorCode.TIMEOUT
@@ -183,7 +184,7 @@ def test_subprocess_timeouts_kill_and_report(write: object) -> None:
 
 def test_messages_never_carry_the_presigned_url() -> None:
     url = "http://127.0.0.1:9/uploads/x.mp4?X-Amz-Signature=deadbeef&X-Amz-Credential=AKIA"
-    result = TOOL.probe_video(url, "video/mp4", timeout=30)
+    result = TOOL.probe_video(url, "video/mp4", deadline=Deadline.after(30))
     assert isinstance(result, MediaFailure)
     assert "deadbeef" not in result.message
     assert "AKIA" not in result.message
@@ -235,10 +236,10 @@ def http_url() -> Iterator[str]:
 
 
 def test_video_is_read_over_http_with_range_requests(http_url: str) -> None:
-    probe = TOOL.probe_video(http_url, "video/mp4", timeout=30)
+    probe = TOOL.probe_video(http_url, "video/mp4", deadline=Deadline.after(30))
     assert isinstance(probe, VideoProbe), probe
-    thumb = TOOL.video_thumbnail(http_url, "video/mp4", probe, timeout=30)
-    proxy = TOOL.video_proxy(http_url, "video/mp4", probe, timeout=60)
+    thumb = TOOL.video_thumbnail(http_url, "video/mp4", probe, deadline=Deadline.after(30))
+    proxy = TOOL.video_proxy(http_url, "video/mp4", probe, deadline=Deadline.after(60))
     assert isinstance(thumb, Rendition)
     assert isinstance(proxy, Rendition)
     # ffmpeg seeked to the moov box at the end instead of needing a local copy.

@@ -46,7 +46,7 @@ def _clear_caches() -> None:
     for fn in (deps.settings, deps.files, deps.jobs, deps.store, deps.analyzer):
         fn.cache_clear()
     deps.gemini_api_key.cache_clear()
-    aws.client.cache_clear()
+    aws.reset_clients()
 
 
 @pytest.fixture
@@ -211,23 +211,23 @@ def test_settings_fail_fast_naming_the_variable(monkeypatch: pytest.MonkeyPatch)
         monkeypatch.setenv(name, value)
     for name in ("GEMINI_API_KEY", "GEMINI_API_KEY_PARAM", "ANALYZER"):
         monkeypatch.delenv(name, raising=False)
-    assert TriageSettings().resolved_analyzer == "local"
+    assert TriageSettings.from_env().resolved_analyzer == "local"
     monkeypatch.setenv("GEMINI_API_KEY_PARAM", KEY_PARAM)
-    assert TriageSettings().resolved_analyzer == "gemini"
+    assert TriageSettings.from_env().resolved_analyzer == "gemini"
     monkeypatch.setenv("ANALYZER", "local")
-    assert TriageSettings().resolved_analyzer == "local"
+    assert TriageSettings.from_env().resolved_analyzer == "local"
 
     monkeypatch.delenv("GEMINI_API_KEY_PARAM")
     monkeypatch.setenv("ANALYZER", "gemini")
     with pytest.raises(ValidationError, match="GEMINI_API_KEY"):
-        TriageSettings()
+        TriageSettings.from_env()
     monkeypatch.setenv("ANALYZER", "openai")
     with pytest.raises(ValidationError, match="analyzer"):
-        TriageSettings()
+        TriageSettings.from_env()
     monkeypatch.setenv("ANALYZER", "local")
     monkeypatch.setenv("GEMINI_BATCH_SIZE", "50")
     with pytest.raises(ValidationError, match="gemini_batch_size"):
-        TriageSettings()
+        TriageSettings.from_env()
 
 
 def test_the_local_analyzer_cold_start_does_not_import_the_gemini_sdk() -> None:

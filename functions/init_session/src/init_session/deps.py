@@ -22,7 +22,7 @@ from media_triage_shared.adapters.wake import JobWaker
 
 @functools.cache
 def settings() -> ApiSettings:
-    return ApiSettings()  # from the environment
+    return ApiSettings.from_env()  # from the environment
 
 
 def _parameter(name: str) -> bytes:

@@ -18,7 +18,7 @@ from media_triage_shared.adapters.wake import JobWaker
 
 @functools.cache
 def settings() -> MediaProcessSettings:
-    return MediaProcessSettings()  # from the environment
+    return MediaProcessSettings.from_env()  # from the environment
 
 
 @functools.cache

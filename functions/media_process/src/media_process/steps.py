@@ -120,8 +120,8 @@ def _video(ctx: Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
     fingerprint = _video_fingerprint(ctx.store, ctx.upload.key, size, limits)
     row = row.model_copy(update={"fingerprint": fingerprint})
     url = ctx.store.presign_get(ctx.upload.key, limits.presign_seconds)
-    reserve = limits.finalize_reserve_seconds
-    probe = ctx.media.probe_video(url, mime_type, timeout=deadline.remaining(reserve))
+    tools = deadline.before(limits.finalize_reserve_seconds)  # the final writes keep theirs
+    probe = ctx.media.probe_video(url, mime_type, deadline=tools)
     if isinstance(probe, MediaFailure):
         return _failed(row, probe)
     row = _with_metadata(
@@ -135,7 +135,7 @@ def _video(ctx: Ctx, row: FileRow, mime_type: str, size: int) -> FileRow:
     if refused is not None:
         return refused
     duration = row.duration_seconds  # as the row keeps it: finite, >= 0, or None
-    thumb = ctx.media.video_thumbnail(url, mime_type, probe, timeout=deadline.remaining(reserve))
+    thumb = ctx.media.video_thumbnail(url, mime_type, probe, deadline=tools)
     if isinstance(thumb, MediaFailure):
         return _failed(row, thumb)
     row = _put(ctx, row, "thumb.jpg", thumb, "thumbnail_key")
@@ -151,15 +151,16 @@ def _with_proxy(
 ) -> FileRow:
     """The ``valid`` video row, with its proxy when there is time for one; a proxy skipped,
     failed or cut short is a warning, never an invalid file."""
-    limits, reserve = ctx.limits, ctx.limits.finalize_reserve_seconds
+    limits = ctx.limits
     warnings = list(row.warnings or [])
-    budget = ctx.deadline.remaining(reserve)
+    tools = ctx.deadline.before(limits.finalize_reserve_seconds)
+    budget = tools.remaining()
     if budget < limits.min_proxy_seconds:
         proxy: Rendition | MediaFailure = MediaFailure(
             MediaErrorCode.TIMEOUT, f"only {max(budget, 0):.1f} s left before the deadline"
         )
     else:
-        proxy = ctx.media.video_proxy(url, mime_type, probe, timeout=budget)
+        proxy = ctx.media.video_proxy(url, mime_type, probe, deadline=tools)
     if isinstance(proxy, MediaFailure):
         code = (
             MediaWarningCode.PROXY_SKIPPED

@@ -14,7 +14,7 @@ from triage_run.settings import TriageSettings
 
 @functools.cache
 def settings() -> TriageSettings:
-    return TriageSettings()  # from the environment
+    return TriageSettings.from_env()  # from the environment
 
 
 @functools.cache

@@ -3,9 +3,10 @@
 Both read the original straight from ``source_url`` (a presigned GET URL: ffmpeg's HTTP client
 issues range requests, so a multi-GB original is streamed, never copied to memory or /tmp).
 The demuxer is forced from the sniffed type (``-f mov|matroska|avi``): ffprobe happily "finds"
-an ANSI-art video stream in a text file and exits 0, so it is never left to guess. Every run
-is a subprocess with a timeout; past it the process is killed and the result is a ``timeout``
-failure. ffmpeg-python builds the argument lists; running them is ours.
+an ANSI-art video stream in a text file and exits 0, so it is never left to guess. Every call
+takes a ``Deadline``; each subprocess runs for what is left of it, is killed when it passes,
+and the result is then a ``timeout`` failure. ffmpeg-python builds the argument lists;
+running them is ours.
 
 The tools read hostile files, so they get nothing they do not need (issue 13 item 11): a clean
 environment (``child_environment``: no AWS credentials, no proxies; only PATH, the library
@@ -23,8 +24,7 @@ import os
 import re
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,19 +89,16 @@ def protocol_whitelist(source_url: str) -> str:
 
 
 class FfmpegVideoTool:
-    def __init__(
-        self,
-        options: VideoOptions | None = None,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    """Every call runs until a ``Deadline`` (the tools' share of the processing deadline):
+    each subprocess gets what is left of it, and is killed when it passes."""
+
+    def __init__(self, options: VideoOptions | None = None) -> None:
         self.options = options or VideoOptions()
-        self._clock = clock
 
     # ------------------------------------------------------------------------ probe
 
     def probe_video(
-        self, source_url: str, mime_type: str, *, timeout: float
+        self, source_url: str, mime_type: str, *, deadline: Deadline
     ) -> VideoProbe | MediaFailure:
         label = detect.LABELS.get(mime_type, mime_type)
         args = [
@@ -116,7 +113,7 @@ class FfmpegVideoTool:
             "-i",
             source_url,
         ]
-        done = _run(args, timeout, "ffprobe", _environment())
+        done = _run(args, deadline.remaining(), "ffprobe", _environment())
         if isinstance(done, MediaFailure):
             return done
         if done.returncode != 0:
@@ -132,14 +129,13 @@ class FfmpegVideoTool:
     # ------------------------------------------------------------------------ thumbnail
 
     def video_thumbnail(
-        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, deadline: Deadline
     ) -> Rendition | MediaFailure:
         """One frame near ``thumbnail_at_seconds`` (the first frame of shorter clips), JPEG.
-        The retry at 0 s shares ``timeout`` with the first attempt: one budget, not two."""
+        The retry at 0 s shares the deadline with the first attempt: one budget, not two."""
         at = self.options.thumbnail_at_seconds
         duration = probe.duration_seconds
         start = at if duration is None or duration > at + 0.25 else 0.0
-        deadline = Deadline.after(timeout, self._clock)
         for seek in dict.fromkeys((start, 0.0)):  # past the real end (a lying duration): retry
             result = self._frame(source_url, mime_type, seek, deadline.remaining())
             if not isinstance(result, MediaFailure) or result.code is MediaErrorCode.TIMEOUT:
@@ -177,7 +173,7 @@ class FfmpegVideoTool:
     # ------------------------------------------------------------------------ proxy
 
     def video_proxy(
-        self, source_url: str, mime_type: str, probe: VideoProbe, *, timeout: float
+        self, source_url: str, mime_type: str, probe: VideoProbe, *, deadline: Deadline
     ) -> Rendition | MediaFailure:
         """A small H.264/AAC MP4 for the analyzer: long edge <= ``proxy_edge``, <= ``proxy_fps``,
         capped bitrate and length (``proxy_max_seconds``) and a hard size cap."""
@@ -224,7 +220,9 @@ class FfmpegVideoTool:
                 format="mp4",
                 **audio,
             )
-            done = _run(self._ffmpeg_args(stream), timeout, "ffmpeg (proxy)", _environment())
+            done = _run(
+                self._ffmpeg_args(stream), deadline.remaining(), "ffmpeg (proxy)", _environment()
+            )
             if isinstance(done, MediaFailure):
                 return done
             if done.returncode != 0 or not target.exists() or target.stat().st_size == 0:
