@@ -25,6 +25,7 @@ runs through the real CLI (uploads, results polls every ``--poll`` s). Per job:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -172,7 +173,6 @@ def _add_tally(usage: JobUsage, tally: dict[str, Any]) -> None:
     for bucket in tally.get("s3", {}).values():
         usage.s3_tier1 += int(bucket.get("tier1", 0))
         usage.s3_tier2 += int(bucket.get("tier2", 0))
-        usage.bytes_out += int(bucket.get("bytes_out", 0))
     usage.http_requests = int(tally.get("http_api", {}).get("requests", 0))
 
 
@@ -188,7 +188,23 @@ def _rru_of_one_poll(stack: Stack, api: str, job_id: str, token: str) -> float:
     return float(sum(t.get("rru", 0.0) for t in tally.get("dynamodb", {}).values()))
 
 
-def measure_job(stack: Stack, label: str, paths: list[Path], gemini: bool) -> JobUsage:
+def page_view(results: dict[str, Any]) -> int:
+    """Load every thumbnail of the results once, as the page shows them: the bytes sent out."""
+    sent = 0
+    for entry in results.get("files") or []:
+        url = entry.get("thumbnailUrl")
+        if url:
+            resp = requests.get(url, timeout=60)
+            resp.raise_for_status()
+            sent += len(resp.content)
+    return sent
+
+
+def measure_job(stack: Stack, label: str, paths: list[Path], fake: Any | None = None) -> JobUsage:
+    """One job through the CLI, then one page view of its results; ``fake``: the Gemini fake
+    the stack is deployed with (its URL fetches are transfer out too)."""
+    gemini = fake is not None
+    fetched_before = fake.fetched_bytes if fake is not None else 0
     args = stack.args
     before = stack.object_sizes()
     stack.usage(reset=True)
@@ -217,11 +233,22 @@ def measure_job(stack: Stack, label: str, paths: list[Path], gemini: bool) -> Jo
             f"{label}: the job failed (exit {code}): {json.dumps(out.results)[:1000]}"
         )
     stack.wait_idle()
+    thumbnails = page_view(out.results)
     transitions, executions = stack.transitions(out.job_id)
     tally = stack.usage(reset=True)  # before this script's own reads below
     usage = JobUsage(label=label, files=len(paths), transitions=transitions, executions=executions)
     _add_tally(usage, tally)
     usage.polls = len(out.polls)
+    gemini_fetched = fake.fetched_bytes - fetched_before if fake is not None else 0
+    usage.bytes_out = thumbnails + gemini_fetched
+    usage.notes.append(
+        f"Transfer out: one page view of the results ({thumbnails / 1e6:.2f} MB of thumbnails)"
+        + (
+            f" and Gemini's fetches of URL media ({gemini_fetched / 1e6:.2f} MB)."
+            if gemini
+            else "."
+        )
+    )
     session_id, token = seen["session_id"], seen["token"]
     job = stack.job_row(session_id, out.job_id)
     summary = job.get("summary") or {}
@@ -303,7 +330,8 @@ def memory_section(measured: list[LambdaUse]) -> str:
         )
         return "\n".join(rows)
     kinds = json.loads(MEMORY_JSON.read_text())
-    kinds = kinds if isinstance(kinds, list) else kinds.get("kinds", [])
+    if isinstance(kinds, dict):  # {"kinds": [...]} or {kind: {...}}
+        kinds = kinds.get("kinds") or [{"kind": k, **v} for k, v in kinds.items()]
     media_mb = settings.get("media_process", {}).get("module default", 0)
     rows += [
         "",
@@ -357,14 +385,14 @@ def run_all(args: argparse.Namespace, stack: Stack) -> list[JobUsage]:
     for count, paths in sets:
         label = f"{describe(count, paths)}, local analyzer"
         print(f"measuring: {label}", flush=True)
-        jobs.append(measure_job(stack, label, paths, gemini=False))
+        jobs.append(measure_job(stack, label, paths))
     if args.no_gemini:
         return jobs
-    with gemini_stack(stack):
+    with gemini_stack(stack) as fake:
         for count, paths in sets:
             label = f"{describe(count, paths)}, Gemini"
             print(f"measuring: {label}", flush=True)
-            jobs.append(measure_job(stack, label, paths, gemini=True))
+            jobs.append(measure_job(stack, label, paths, fake))
     return jobs
 
 
@@ -413,7 +441,7 @@ def main() -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "cost.json").write_text(
         json.dumps(
-            [{**job.__dict__, "lambdas": [f.__dict__ for f in job.lambdas]} for job in jobs],
+            [dataclasses.asdict(job) for job in jobs],
             indent=2,
             default=str,
         )

@@ -89,7 +89,8 @@ def _dynamodb_lines(job: JobUsage, p: Prices) -> list[Line]:
         Line(
             "DynamoDB",
             "reads by the results polls",
-            f"{job.polls} polls x {job.rru_per_poll:g} RRU",
+            f"{job.polls} polls x {job.rru_per_poll:g} RRU (one poll of the final results: "
+            "an upper bound)",
             poll_rru * p.dynamodb_rru,
         ),
     ]
@@ -122,7 +123,7 @@ def price(job: JobUsage, p: Prices) -> list[Line]:
         ),
         Line(
             "S3",
-            "transfer out (presigned GETs)",
+            "transfer out (page thumbnails, Gemini's URL fetches)",
             f"{job.bytes_out / 1e6:.2f} MB",
             job.bytes_out / GB * p.s3_transfer_out_gb,
         ),

@@ -99,7 +99,7 @@ def test_s3_requests_by_class_and_presigned_bytes_out(emulator: Emulator, usage:
     s3.delete_object(Bucket=bucket, Key="a.bin")
     counted = _tally(usage)["s3"][bucket]
     assert (counted["tier1"], counted["tier2"], counted["free"]) == (2, 3, 1)
-    assert counted["bytes_out"] == 5000
+    assert counted["presigned_get_bytes"] == 5000
 
 
 @pytest.mark.integration

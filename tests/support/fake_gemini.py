@@ -165,6 +165,7 @@ class FakeGemini:
         fetch_urls: bool = False,
     ) -> None:
         self.fetch_urls = fetch_urls
+        self.fetched_bytes = 0  # media fetched by URL (fetch_urls): S3's transfer out
         self.latency = latency
         self.judge = judge
         self.responder = responder  # per-request decisions (None: the script, then Reply())
@@ -306,7 +307,8 @@ class FakeGemini:
         ).encode()
 
     def _usage(self, call: Call, answer: str, thoughts: int) -> dict[str, int]:
-        prompt, output = prompt_tokens(call, fetch=self.fetch_urls), text_tokens(answer)
+        fetch = self._fetch if self.fetch_urls else None
+        prompt, output = prompt_tokens(call, fetch=fetch), text_tokens(answer)
         usage = {
             "promptTokenCount": prompt,
             "candidatesTokenCount": output,
@@ -317,6 +319,12 @@ class FakeGemini:
         with self._lock:
             self.usage.append(usage)
         return usage
+
+    def _fetch(self, uri: str) -> bytes:
+        body = _fetch(uri)
+        with self._lock:
+            self.fetched_bytes += len(body)
+        return body
 
     @staticmethod
     def _send(req: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
@@ -390,7 +398,7 @@ def media_tokens(mime: str, data: bytes, seconds: int | None) -> int:
     return image_tokens(*size) if size else IMAGE_TOKENS
 
 
-def prompt_tokens(call: Call, *, fetch: bool = False) -> int:
+def prompt_tokens(call: Call, *, fetch: Callable[[str], bytes] | None = None) -> int:
     """Input tokens of a request: its text (system instruction, parts, schema) and media."""
     system = call.body.get("systemInstruction") or call.body.get("system_instruction") or {}
     texts = [p.get("text", "") for p in system.get("parts", [])]
@@ -411,6 +419,6 @@ def prompt_tokens(call: Call, *, fetch: bool = False) -> int:
         elif data is not None:
             mime = data.get("mimeType") or data.get("mime_type") or ""
             uri = str(data.get("fileUri") or data.get("file_uri") or "")
-            body = _fetch(uri) if fetch and uri.startswith("http") else b""
+            body = fetch(uri) if fetch is not None and uri.startswith("http") else b""
             tokens += media_tokens(mime, body, seconds)
     return tokens

@@ -77,7 +77,7 @@ def test_every_item_is_its_quantity_times_its_unit_price() -> None:
     assert items["S3/storage until expiry"] == pytest.approx(
         150 * 10**6 / 1024**3 * p.s3_gb_month * 24 / 730
     )
-    assert items["S3/transfer out (presigned GETs)"] == pytest.approx(
+    assert items["S3/transfer out (page thumbnails, Gemini's URL fetches)"] == pytest.approx(
         10**6 / 1024**3 * p.s3_transfer_out_gb
     )
     assert items["API Gateway/HTTP API requests"] == pytest.approx(70 * p.http_api_request)

@@ -13,8 +13,10 @@
   a projection does not make a read cheaper; items a filter dropped are not seen here, so a
   filtered read is counted low);
 - ``s3``: per bucket, requests by price class (``tier1``: PUT, COPY, POST, LIST, multipart
-  parts; ``tier2``: GET, HEAD; ``free``: DELETE, aborts) and the bytes presigned GETs sent out
-  (browsers and Gemini fetch with presigned URLs; the functions' own GETs stay in the region);
+  parts; ``tier2``: GET, HEAD; ``free``: DELETE, aborts) and the bytes presigned GETs sent
+  (``presigned_get_bytes``: browsers and Gemini fetch with presigned URLs, but so does ffmpeg in
+  MediaProcess, in the region: the emulator cannot tell them apart, so this is not the transfer
+  out; `make cost` counts that where the bytes arrive);
 - ``http_api``: requests to the HTTP API data plane.
 """
 
@@ -115,7 +117,7 @@ class Usage:
             b = self.buckets[bucket or "-"]
             b[tier] += 1
             b[f"op:{operation or 'other'}"] += 1
-            b["bytes_out"] += bytes_out
+            b["presigned_get_bytes"] += bytes_out
 
     # ------------------------------------------------------------------ S3
 
