@@ -200,14 +200,8 @@ def page_view(results: dict[str, Any]) -> int:
     return sent
 
 
-def measure_job(stack: Stack, label: str, paths: list[Path], fake: Any | None = None) -> JobUsage:
-    """One job through the CLI, then one page view of its results; ``fake``: the Gemini fake
-    the stack is deployed with (its URL fetches are transfer out too)."""
-    gemini = fake is not None
-    fetched_before = fake.fetched_bytes if fake is not None else 0
-    args = stack.args
-    before = stack.object_sizes()
-    stack.usage(reset=True)
+def run_job(args: argparse.Namespace, label: str, paths: list[Path]) -> tuple[Any, dict[str, str]]:
+    """The job through the real CLI: (its outcome, its session id and token)."""
     seen: dict[str, str] = {}
 
     def keep_init(init: Any) -> Any:
@@ -232,6 +226,18 @@ def measure_job(stack: Stack, label: str, paths: list[Path], fake: Any | None = 
         raise RuntimeError(
             f"{label}: the job failed (exit {code}): {json.dumps(out.results)[:1000]}"
         )
+    return out, seen
+
+
+def measure_job(stack: Stack, label: str, paths: list[Path], fake: Any | None = None) -> JobUsage:
+    """One job through the CLI, then one page view of its results; ``fake``: the Gemini fake
+    the stack is deployed with (its URL fetches are transfer out too)."""
+    gemini = fake is not None
+    fetched_before = fake.fetched_bytes if fake is not None else 0
+    args = stack.args
+    before = stack.object_sizes()
+    stack.usage(reset=True)
+    out, seen = run_job(args, label, paths)
     stack.wait_idle()
     thumbnails = page_view(out.results)
     transitions, executions = stack.transitions(out.job_id)
@@ -249,9 +255,7 @@ def measure_job(stack: Stack, label: str, paths: list[Path], fake: Any | None = 
             else "."
         )
     )
-    session_id, token = seen["session_id"], seen["token"]
-    job = stack.job_row(session_id, out.job_id)
-    summary = job.get("summary") or {}
+    summary = stack.job_row(seen["session_id"], out.job_id).get("summary") or {}
     usage.input_tokens = int(summary.get("inputTokens") or 0)
     usage.output_tokens = int(summary.get("outputTokens") or 0)
     usage.model = summary.get("model") if gemini else None
@@ -260,7 +264,7 @@ def measure_job(stack: Stack, label: str, paths: list[Path], fake: Any | None = 
     usage.stored_bytes = sum(new.values())
     usage.storage_hours, note = stack.expiry_hours()
     usage.notes.append(f"Storage: {len(new)} new objects; {note}.")
-    usage.rru_per_poll = _rru_of_one_poll(stack, args.api, out.job_id, token)
+    usage.rru_per_poll = _rru_of_one_poll(stack, args.api, out.job_id, seen["token"])
     if gemini:
         usage.notes.append(
             "Gemini: the fake on loopback through the real SDK, counting tokens as Gemini "
