@@ -53,7 +53,7 @@ CHECKOV := uvx --python 3.11 --from checkov==3.3.30 -c devtools/checkov-constrai
 
 .PHONY: help install web test-web build image up down status deploy-env destroy-env plan-env demo test \
         test-unit test-integration test-e2e test-browser fuzz lint fmt typecheck tf-check checkov \
-        policy-check bench bench-triage bench-media bench-cold-start bench-e2e bench-api bench-web clean \
+        policy-check bench bench-triage bench-media bench-cold-start bench-e2e bench-api bench-web cost clean \
         apply-local
 
 help: ## List the tasks
@@ -290,6 +290,16 @@ bench-api: ## Results poll (36/500 files): 304 vs a bare GetItem, full vs a bare
 	    --endpoint $(ENDPOINT) --files-table "$$($(TF) output -raw $(TF_STATE_ARG) files_table_name)" \
 	    --sessions-table "$$($(TF) output -raw $(TF_STATE_ARG) sessions_table_name)" \
 	    --state-machine-arn "$$($(TF) output -raw $(TF_STATE_ARG) state_machine_arn)" $(BENCH_API_ARGS)
+
+cost: ## The cost of one job in $ (36 and 500 files, local analyzer and Gemini), measured on the local stack and priced (KEEP=1 keeps it up; COST_ARGS=--sizes 36)
+	@$(MAKE) -s up
+	@trap '[ -n "$(KEEP)" ] || $(MAKE) -s down' EXIT; \
+	  $(MAKE) -s deploy-env ENV=local && \
+	  $(PY) devtools/cost.py --api "$$($(TF) output -raw $(TF_STATE_ARG) api_url)" \
+	    --endpoint $(ENDPOINT) --bucket "$$($(TF) output -raw $(TF_STATE_ARG) bucket_name)" \
+	    --sessions-table "$$($(TF) output -raw $(TF_STATE_ARG) sessions_table_name)" \
+	    --state-machine-arn "$$($(TF) output -raw $(TF_STATE_ARG) state_machine_arn)" \
+	    --tf-state $(LOCAL_STATE) $(COST_ARGS)
 
 bench-web: ## The page: weight, first render vs a static page, uploads vs the CLI, 500 files in one job (KEEP=1 keeps it up)
 	@$(MAKE) -s up

@@ -11,12 +11,25 @@ whose text is the JSON verdict list for the files named in the request (``fileId
 parts), or with a scripted reply: an HTTP error in Google's error shape, a delay (a hung call),
 model text that is not JSON, omitted files, unknown or repeated ids. Every request is recorded
 for assertions. Reusable by e2e tests (``python tests/support/fake_gemini.py --port 0`` serves too).
+
+``usageMetadata`` is counted the way Gemini documents it (ai.google.dev/gemini-api/docs/tokens):
+text about 4 characters per token (system instruction, parts and the response schema); an image
+258 tokens when both sides are at most 384 px, else 258 per 768x768 tile; video 263 tokens per
+second (the duration from the file's ``type: video (N s)`` line). With ``fetch_urls`` media given
+by URL is fetched, as Gemini fetches it (the emulator then counts the presigned GETs), and an
+image's tiles come from its real size; without, a URL image counts one tile. Output: the
+answer's characters / 4; ``thoughtsTokenCount`` only when a reply scripts thinking
+(``Reply(thoughts=N)``).
+``usage`` records what each answer reported.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import json
+import math
 import re
 import threading
 import time
@@ -25,9 +38,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.request import urlopen
 
 _FILE_ID = re.compile(r"^fileId: (\S+)$", re.MULTILINE)
 _FILENAME = re.compile(r"^filename: (.*)$", re.MULTILINE)
+_DURATION = re.compile(r"^type: video \((\d+) s\)$", re.MULTILINE)
+CHARS_PER_TOKEN = 4
+IMAGE_TOKENS = 258  # an image up to 384 px a side, and each 768x768 tile of a larger one
+SMALL_IMAGE_PX, TILE_PX = 384, 768
+VIDEO_TOKENS_PER_SECOND = 263
 _PATH = re.compile(r"^/(v1|v1beta|v1alpha)/models/([^/:]+):generateContent$")
 _STATUS = {
     400: "INVALID_ARGUMENT",
@@ -112,6 +131,7 @@ class Reply:
     extra: list[dict[str, Any]] = field(default_factory=list)  # appended entries
     message: str = "fake error"
     raw_body: bytes | None = None  # the HTTP body verbatim (not even the envelope)
+    thoughts: int = 0  # thinking tokens to report (billed as output)
 
 
 def default_judge(file_id: str, filename: str) -> dict[str, Any]:
@@ -142,7 +162,10 @@ class FakeGemini:
         judge: Callable[[str, str], dict[str, Any]] = default_judge,
         api_key: str | None = None,
         responder: Callable[[Call], Reply | None] | None = None,
+        fetch_urls: bool = False,
     ) -> None:
+        self.fetch_urls = fetch_urls
+        self.fetched_bytes = 0  # media fetched by URL (fetch_urls): S3's transfer out
         self.latency = latency
         self.judge = judge
         self.responder = responder  # per-request decisions (None: the script, then Reply())
@@ -154,6 +177,7 @@ class FakeGemini:
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self.max_in_flight = 0
+        self.usage: list[dict[str, int]] = []  # the usageMetadata of every answer
         self._in_flight = 0
 
     # ------------------------------------------------------------------ lifecycle
@@ -276,15 +300,31 @@ class FakeGemini:
                         "index": 0,
                     }
                 ],
-                "usageMetadata": {
-                    "promptTokenCount": 258 * len(call.file_ids) + 200,
-                    "candidatesTokenCount": 40 * len(call.file_ids),
-                    "totalTokenCount": 298 * len(call.file_ids) + 200,
-                },
+                "usageMetadata": self._usage(call, text, reply.thoughts),
                 "modelVersion": call.model,
                 "responseId": f"fake-{len(self.calls)}",
             }
         ).encode()
+
+    def _usage(self, call: Call, answer: str, thoughts: int) -> dict[str, int]:
+        fetch = self._fetch if self.fetch_urls else None
+        prompt, output = prompt_tokens(call, fetch=fetch), text_tokens(answer)
+        usage = {
+            "promptTokenCount": prompt,
+            "candidatesTokenCount": output,
+            "totalTokenCount": prompt + output + thoughts,
+        }
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
+        with self._lock:
+            self.usage.append(usage)
+        return usage
+
+    def _fetch(self, uri: str) -> bytes:
+        body = _fetch(uri)
+        with self._lock:
+            self.fetched_bytes += len(body)
+        return body
 
     @staticmethod
     def _send(req: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
@@ -312,3 +352,73 @@ def main() -> None:  # pragma: no cover - a manual / e2e helper
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------- token counting
+
+
+def text_tokens(text: str) -> int:
+    return math.ceil(len(text) / CHARS_PER_TOKEN)
+
+
+def image_tokens(width: int, height: int) -> int:
+    if width <= SMALL_IMAGE_PX and height <= SMALL_IMAGE_PX:
+        return IMAGE_TOKENS
+    return IMAGE_TOKENS * math.ceil(width / TILE_PX) * math.ceil(height / TILE_PX)
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    try:
+        from PIL import Image
+
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except Exception:
+        return None
+
+
+def _fetch(uri: str) -> bytes:
+    try:
+        with urlopen(uri, timeout=30) as resp:
+            return bytes(resp.read())
+    except Exception:
+        return b""
+
+
+def _b64(data: str) -> bytes:
+    """The SDK sends url-safe base64 without padding; accept the standard alphabet too."""
+    data = data.replace("+", "-").replace("/", "_")
+    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+
+
+def media_tokens(mime: str, data: bytes, seconds: int | None) -> int:
+    if mime.startswith("video/"):
+        return VIDEO_TOKENS_PER_SECOND * max(1, seconds or 1)
+    size = _image_size(data)
+    return image_tokens(*size) if size else IMAGE_TOKENS
+
+
+def prompt_tokens(call: Call, *, fetch: Callable[[str], bytes] | None = None) -> int:
+    """Input tokens of a request: its text (system instruction, parts, schema) and media."""
+    system = call.body.get("systemInstruction") or call.body.get("system_instruction") or {}
+    texts = [p.get("text", "") for p in system.get("parts", [])]
+    schema = call.schema
+    tokens = text_tokens("".join(texts) + (json.dumps(schema) if schema else ""))
+    seconds: int | None = None
+    for part in call.parts:
+        if "text" in part:
+            tokens += text_tokens(part["text"])
+            found = _DURATION.search(part["text"])
+            seconds = int(found.group(1)) if found else None
+            continue
+        inline = part.get("inlineData") or part.get("inline_data")
+        data = part.get("fileData") or part.get("file_data")
+        if inline is not None:
+            mime = inline.get("mimeType") or inline.get("mime_type") or ""
+            tokens += media_tokens(mime, _b64(str(inline.get("data", ""))), seconds)
+        elif data is not None:
+            mime = data.get("mimeType") or data.get("mime_type") or ""
+            uri = str(data.get("fileUri") or data.get("file_uri") or "")
+            body = fetch(uri) if fetch is not None and uri.startswith("http") else b""
+            tokens += media_tokens(mime, body, seconds)
+    return tokens

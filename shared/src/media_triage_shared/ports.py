@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from media_triage_shared.deadline import Deadline
+from media_triage_shared.job_cost import TokenTally
 from media_triage_shared.media import MediaFailure, PhotoResult, Rendition, VideoProbe
 from media_triage_shared.models import (
     FileRow,
@@ -272,7 +273,12 @@ class Analyzer(Protocol):
         reads the objects itself)."""
         ...
 
-    def analyze(self, items: Sequence[MediaItem], *, deadline: float) -> list[Verdict]: ...
+    def analyze(
+        self, items: Sequence[MediaItem], *, deadline: float, tokens: TokenTally | None = None
+    ) -> list[Verdict]:
+        """Verdicts for ``items``; a model-backed analyzer adds each call's token usage (the
+        SDK's usage metadata) to ``tokens``."""
+        ...
 
     def with_model(self, model: str) -> Analyzer:
         """This analyzer asking ``model`` (a job's override); one without models ignores it."""

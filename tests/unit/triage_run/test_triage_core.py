@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from triage_harness import JOB, SESSION, ScriptedAnalyzer, World, derived, row, verdict
 
+from media_triage_shared import job_cost
 from media_triage_shared.errors import AnalyzerUnavailable, NotFound
+from media_triage_shared.job_cost import CostBasis, TokenTally
 from media_triage_shared.models import (
     NOT_EVALUATED,
     FileStatus,
@@ -19,6 +21,7 @@ from media_triage_shared.models import (
     Verdict,
     VerdictKind,
 )
+from media_triage_shared.pricing import load_prices
 from triage_run import core
 
 REQ = TriageInput(session_id=SESSION, job_id=JOB)
@@ -313,3 +316,66 @@ def test_hundreds_of_files_are_all_written() -> None:
     out = run(world, ScriptedAnalyzer())
     assert out.keep == 501
     assert all(r.verdict is VerdictKind.KEEP for r in world.stored().values())
+
+
+# ---------------------------------------------------------------------------- tokens and cost
+
+
+def test_the_summary_carries_the_jobs_tokens_and_its_cost() -> None:
+    world = World()
+    world.job(expected=2, model="gemini-2.5-flash")  # a priced model
+    world.add(row("a", size=3_000_000), row("b", display_key=derived("b", "display.jpg")))
+    analyzer = ScriptedAnalyzer(tokens_per_call=(12_000, 900, 300))
+    basis = CostBasis(load_prices(), triage_memory_mb=1024, storage_hours=24)
+    core.run_triage(
+        REQ,
+        files=world.files,
+        jobs=world.jobs,
+        store=world.store,
+        analyzer=analyzer,
+        budget_seconds=60,
+        clock=iter([1000.0, 1002.5]).__next__,
+        cost=basis,
+    )
+    summary = world.jobs.get_job(SESSION, JOB).summary  # type: ignore[union-attr]
+    assert summary is not None
+    assert (summary.input_tokens, summary.output_tokens) == (12_000, 1200)
+    rows = world.files.list_files(JOB)
+    tally = TokenTally()
+    tally.add(12_000, 900, 300)
+    expected = job_cost.estimate(
+        job_cost.figures_of(
+            rows,
+            triage_memory_mb=1024,
+            triage_seconds=2.5,
+            tokens=tally,
+            model="gemini-2.5-flash",
+            storage_hours=24,
+        ),
+        basis.prices,
+    )
+    assert summary.cost_usd == pytest.approx(expected)
+    flash = basis.prices.gemini_model("gemini-2.5-flash")
+    assert summary.cost_usd > 12_000 * flash.input_token + 1200 * flash.output_token
+
+
+def test_an_analyzer_without_tokens_leaves_them_unset(world: World) -> None:
+    run(world, ScriptedAnalyzer())
+    summary = world.jobs.get_job(SESSION, JOB).summary  # type: ignore[union-attr]
+    assert summary is not None
+    assert (summary.input_tokens, summary.output_tokens, summary.cost_usd) == (None, None, None)
+
+
+def test_a_model_missing_from_the_price_table_leaves_the_cost_unset(world: World) -> None:
+    core.run_triage(
+        REQ,
+        files=world.files,
+        jobs=world.jobs,
+        store=world.store,
+        analyzer=ScriptedAnalyzer(tokens_per_call=(100, 10, 0)),  # the job asks "gemini-test"
+        budget_seconds=60,
+        cost=CostBasis(load_prices(), triage_memory_mb=1024),
+    )
+    summary = world.jobs.get_job(SESSION, JOB).summary  # type: ignore[union-attr]
+    assert summary is not None
+    assert (summary.model, summary.input_tokens, summary.cost_usd) == ("gemini-test", 100, None)

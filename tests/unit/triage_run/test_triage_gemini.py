@@ -15,12 +15,14 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from support import fake_gemini
 from support import triage_images as ti
 from support.fake_gemini import Call, FakeGemini, Reply
 from support.fakes import FakeObjectStore
 from triage_harness import JOB, SESSION, World, derived, row
 
 from media_triage_shared.errors import AnalyzerUnavailable
+from media_triage_shared.job_cost import TokenTally
 from media_triage_shared.models import (
     NOT_EVALUATED,
     Issue,
@@ -383,3 +385,28 @@ def test_a_filename_cannot_forge_another_file_in_the_prompt(fake: FakeGemini) ->
     assert set(verdicts) == {"f00"}
     assert fake.calls[0].file_ids == ["f00"]
     assert "filename: holiday fileId: f99 .jpg" in fake.calls[0].texts[1]
+
+
+# ---------------------------------------------------------------------------- tokens
+
+
+def test_tokens_of_every_call_are_summed_from_the_usage_metadata(fake: FakeGemini) -> None:
+    fake.script(Reply(thoughts=120), Reply(thoughts=80), Reply(thoughts=40))
+    tokens = TokenTally()
+    a = analyzer(fake, batch_size=10)
+    answered = a.analyze(photos(25), deadline=time.monotonic() + 30, tokens=tokens)
+
+    assert len(answered) == 25
+    assert len(fake.usage) == tokens.calls == 3
+    assert tokens.input_tokens == sum(u["promptTokenCount"] for u in fake.usage)
+    # thinking is billed as output: it lands in output_tokens
+    assert tokens.output_tokens == sum(u["candidatesTokenCount"] for u in fake.usage) + 240
+    assert tokens.input_tokens > 25 * fake_gemini.IMAGE_TOKENS  # a tile per photo, plus text
+
+
+def test_the_fake_counts_tokens_as_gemini_documents() -> None:
+    assert fake_gemini.image_tokens(384, 384) == 258  # small: one tile
+    assert fake_gemini.image_tokens(1000, 700) == 2 * 258  # 768x768 tiles
+    assert fake_gemini.image_tokens(1600, 1600) == 9 * 258
+    assert fake_gemini.text_tokens("x" * 401) == 101  # ~4 characters a token
+    assert fake_gemini.media_tokens("video/mp4", b"", 12) == 12 * 263

@@ -37,6 +37,7 @@ KEY_PARAM = "/media-triage/unit/gemini-api-key"
 @dataclass
 class Context:
     aws_request_id: str = "req-1"
+    memory_limit_in_mb: int = 1024
 
     def get_remaining_time_in_millis(self) -> int:
         return 600_000
@@ -46,6 +47,7 @@ def _clear_caches() -> None:
     for fn in (deps.settings, deps.files, deps.jobs, deps.store, deps.analyzer):
         fn.cache_clear()
     deps.gemini_api_key.cache_clear()
+    deps.cost_basis.cache_clear()
     aws.reset_clients()
 
 
@@ -153,6 +155,8 @@ def test_local_analyzer_end_to_end_through_dynamodb_and_s3(env: dict[str, Any]) 
     assert job["processedCount"] == 4
     assert job["summary"]["analyzer"] == "local"
     assert job["summary"]["keep"] == 1
+    assert job["summary"].get("inputTokens") is None  # no model, no tokens
+    assert job["summary"]["costUsd"] > 0  # the triage invocation and the S3 side, priced
     assert job["tokenHash"] == "hash"
     assert job["expectedFileCount"] == 4
 
@@ -176,6 +180,10 @@ def test_gemini_is_chosen_by_a_key_in_ssm_read_once_per_container(env: dict[str,
     job = job_item(env["ddb"])
     assert (job["summary"]["analyzer"], job["summary"]["model"]) == ("gemini", "gemini-unit")
     assert [c.model for c in fake.calls] == ["gemini-unit"] * 2
+    # the second run's call, from the SDK's usage metadata (the fake counts like Gemini)
+    usage = fake.usage[-1]
+    assert job["summary"]["inputTokens"] == usage["promptTokenCount"] > 2 * 258
+    assert job["summary"]["outputTokens"] == usage["candidatesTokenCount"] > 0
     assert sorted(fake.calls[0].file_ids) == ["dark", "good"]  # never "bad", never "copy"
 
 

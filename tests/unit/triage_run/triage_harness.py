@@ -9,6 +9,7 @@ from typing import Any
 from support.fakes import FakeFileRepository, FakeJobRepository, FakeObjectStore
 
 from media_triage_shared import keys
+from media_triage_shared.job_cost import TokenTally
 from media_triage_shared.models import (
     FileError,
     FileRow,
@@ -127,12 +128,17 @@ class ScriptedAnalyzer:
     url_ttl_seconds: int = 600
     calls: list[list[MediaItem]] = field(default_factory=list)
     deadlines: list[float] = field(default_factory=list)
+    tokens_per_call: tuple[int, int, int] | None = None  # (prompt, candidates, thoughts)
 
     def with_model(self, model: str) -> ScriptedAnalyzer:
         self.model = model  # a fake: record the choice in place
         return self
 
-    def analyze(self, items: Sequence[MediaItem], *, deadline: float) -> list[Verdict]:
+    def analyze(
+        self, items: Sequence[MediaItem], *, deadline: float, tokens: TokenTally | None = None
+    ) -> list[Verdict]:
         self.calls.append(list(items))
         self.deadlines.append(deadline)
+        if tokens is not None and self.tokens_per_call is not None:
+            tokens.add(*self.tokens_per_call)
         return self.answer(items)

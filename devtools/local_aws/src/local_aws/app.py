@@ -15,12 +15,14 @@ from urllib.parse import parse_qsl
 from local_aws import (
     __version__,
     apigw,
+    ddb_units,
     faults,
     patches,
     s3cors,
     sites,
     stepfunctions,
     transactions,
+    usage,
 )
 from local_aws.lambda_executor import LambdaExecutor
 from local_aws.wsgi import Environ, Response, StartResponse, json_response, read_body
@@ -73,6 +75,8 @@ class LocalAwsMiddleware:
         self.transactions = transactions.TransactionTokens()
         self.faults = faults.Faults()
         executor.faults = self.faults
+        self.usage = usage.Usage()
+        executor.usage = self.usage
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
@@ -89,6 +93,7 @@ class LocalAwsMiddleware:
     def _dispatch(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         target = apigw.target_of(environ)
         if target is not None:
+            self.usage.http_api_request()
             return self.http_api(environ, *target)(start_response)
 
         site = sites.target_of(environ)
@@ -103,17 +108,27 @@ class LocalAwsMiddleware:
                 if response is not None:
                     return response(start_response)
 
-        if amz_target.startswith("DynamoDB_") and amz_target.partition(".")[2] in DYNAMODB_WRITES:
+        operation = amz_target.partition(".")[2]
+        if amz_target.startswith("DynamoDB_") and operation in DYNAMODB_WRITES:
             with self._dynamodb_lock:
                 patches.IN_LOCKED_WRITE.active = True
                 try:
-                    if amz_target.endswith(".TransactWriteItems"):
-                        return list(self.transactions(environ, start_response, self.moto_app))
-                    return list(self.moto_app(environ, start_response))
+                    return ddb_units.count_write(
+                        operation, environ, start_response, self._write, self.usage.dynamodb
+                    )
                 finally:
                     patches.IN_LOCKED_WRITE.active = False
+        if amz_target.startswith("DynamoDB_") and operation in ddb_units.READS:
+            return ddb_units.count_read(
+                operation, environ, start_response, self.moto_app, self.usage.dynamodb
+            )
 
         return self._moto(environ, start_response)
+
+    def _write(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET", "").endswith(".TransactWriteItems"):
+            return list(self.transactions(environ, start_response, self.moto_app))
+        return list(self.moto_app(environ, start_response))
 
     def _moto(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """moto's answer; for S3, CORS comes from the bucket's rules (not flask-cors's "*")."""
@@ -127,7 +142,7 @@ class LocalAwsMiddleware:
             # "OPTIONS /": a browser's preflight for a JSON-protocol service (all of them POST
             # to "/" and moto cannot tell which one without the signature); flask-cors answers.
             return app(environ, start_response)  # type: ignore[no-any-return]
-        return app(environ, s3cors.with_bucket_cors(environ, start_response))  # type: ignore[no-any-return]
+        return self.usage.s3_request(environ, s3cors.with_bucket_cors(environ, start_response), app)
 
     def _internal(self, environ: Environ, path: str) -> Response:
         if path in {"/_local_aws/health", "/_localstack/health"}:
@@ -143,6 +158,8 @@ class LocalAwsMiddleware:
             )
         if path == "/_local_aws/faults":
             return self.faults.endpoint(environ)
+        if path == "/_local_aws/usage":
+            return self.usage.endpoint(environ)
         if path == "/_local_aws/lambda":
             return json_response(200, self.executor.stats())
         if path == "/_local_aws/lambda/wait-idle":

@@ -41,6 +41,7 @@ from typing import IO, Any
 
 from local_aws._worker import LOG_SENTINEL
 from local_aws.faults import Faults, LambdaFault
+from local_aws.usage import Usage
 
 LOG = logging.getLogger("local_aws.lambda")
 WORKER_SCRIPT = Path(__file__).with_name("_worker.py")
@@ -189,8 +190,11 @@ class CodeCache:
 class FunctionLog:
     """Per-function log sink: the emulator's log (prefixed) and optionally a file."""
 
-    def __init__(self, name: str, path: Path | None) -> None:
+    def __init__(
+        self, name: str, path: Path | None, on_write: Callable[[str, int], None] | None = None
+    ) -> None:
         self.name = name
+        self._on_write = on_write  # (function, bytes): CloudWatch Logs ingestion for the usage
         self._lock = threading.Lock()
         self._file: IO[str] | None = None
         if path is not None:
@@ -199,6 +203,8 @@ class FunctionLog:
 
     def write(self, line: str) -> None:
         LOG.info("[%s] %s", self.name, line)
+        if self._on_write is not None:
+            self._on_write(self.name, len(line.encode("utf-8")) + 1)
         if self._file is not None:
             with self._lock:
                 self._file.write(line + "\n")
@@ -616,15 +622,23 @@ class WorkerPool:
         started = time.monotonic()
         worker, _ = self.acquire(wait)
         healthy = False
+        init_ms = run_ms = 0.0
         try:
             if worker is None:
+                cold = time.monotonic()
                 started_worker = self._cold_start(request_id)
+                init_ms = (time.monotonic() - cold) * 1000
                 if isinstance(started_worker, InvokeResult):
                     return started_worker
                 worker = started_worker
+            running = time.monotonic()
             result, healthy = self._run(worker, payload, request_id)
+            run_ms = (time.monotonic() - running) * 1000
             return result
         finally:
+            usage = self.executor.usage
+            if usage is not None:
+                usage.invocation(self.spec.name, self.spec.memory_size, run_ms, init_ms)
             if worker is not None:
                 elapsed = (time.monotonic() - started) * 1000
                 worker.log.write(f"END RequestId: {request_id}")
@@ -669,6 +683,7 @@ class LambdaExecutor:
         self.idle_seconds = _env_float("LOCAL_AWS_LAMBDA_IDLE_SECONDS", 600.0)
         self._stop_janitor = threading.Event()
         self.faults: Faults | None = None  # fault injection (the middleware sets it)
+        self.usage: Usage | None = None  # the billing tally (the middleware sets it)
         threading.Thread(target=self._janitor, name="lambda-janitor", daemon=True).start()
 
     def function_log(self, name: str) -> FunctionLog:
@@ -676,8 +691,12 @@ class LambdaExecutor:
             log = self._logs.get(name)
             if log is None:
                 path = self._log_dir / f"{name}.log" if self._log_dir else None
-                log = self._logs[name] = FunctionLog(name, path)
+                log = self._logs[name] = FunctionLog(name, path, self._log_written)
             return log
+
+    def _log_written(self, name: str, count: int) -> None:
+        if self.usage is not None:
+            self.usage.log_bytes(name, count)
 
     def pool_for(self, spec: FunctionSpec) -> WorkerPool:
         key = spec.pool_key

@@ -22,7 +22,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from media_triage_shared import job_cost
 from media_triage_shared.errors import NotFound
+from media_triage_shared.job_cost import CostBasis, TokenTally
 from media_triage_shared.models import (
     NOT_EVALUATED,
     FileRow,
@@ -239,17 +241,50 @@ def _cancelled(req: TriageInput) -> TriageOutput:
 
 
 def _judge(
-    rows: list[FileRow], *, store: ObjectStore, analyzer: Analyzer, deadline: float
+    rows: list[FileRow],
+    *,
+    store: ObjectStore,
+    analyzer: Analyzer,
+    deadline: float,
+    tokens: TokenTally,
 ) -> list[Verdict]:
     """A verdict for every file: the analyzer's, "not evaluated", or "duplicate of"."""
     manifest = build_manifest(rows, store=store, url_ttl=analyzer.url_ttl_seconds)
     names = {r.file_id: r.filename for r in rows}
-    answered = analyzer.analyze(manifest.items, deadline=deadline) if manifest.items else []
+    answered = (
+        analyzer.analyze(manifest.items, deadline=deadline, tokens=tokens) if manifest.items else []
+    )
     return [
         *reconcile(manifest.items, answered),
         *(not_evaluated(r.file_id, r.filename, NO_PREVIEW_REASON) for r in manifest.no_preview),
         *(duplicate_verdict(r, names) for r in manifest.duplicates),
     ]
+
+
+def _summary(
+    verdicts: list[Verdict],
+    analyzer: Analyzer,
+    req: TriageInput,
+    seconds: float,
+    tokens: TokenTally,
+    rows: list[FileRow],
+    cost: CostBasis | None,
+) -> VerdictSummary:
+    keep = sum(v.verdict is VerdictKind.KEEP for v in verdicts)
+    return VerdictSummary(
+        keep=keep,
+        discard=len(verdicts) - keep,
+        analyzer=analyzer.name,
+        model=analyzer.model,
+        duration_ms=round(seconds * 1000),
+        partial=req.partial,
+        not_evaluated=sum(v.reason.startswith(NOT_EVALUATED) for v in verdicts),
+        input_tokens=tokens.input_tokens if tokens.calls else None,
+        output_tokens=tokens.output_tokens if tokens.calls else None,
+        cost_usd=None
+        if cost is None
+        else job_cost.job_estimate(cost, rows, seconds, tokens, analyzer.model),
+    )
 
 
 def run_triage(
@@ -261,6 +296,7 @@ def run_triage(
     analyzer: Analyzer,
     budget_seconds: float,
     clock: Callable[[], float] = time.monotonic,
+    cost: CostBasis | None = None,
 ) -> TriageOutput:
     return triage(
         req,
@@ -270,6 +306,7 @@ def run_triage(
         analyzer=analyzer,
         budget_seconds=budget_seconds,
         clock=clock,
+        cost=cost,
     ).output
 
 
@@ -282,6 +319,7 @@ def triage(
     analyzer: Analyzer,
     budget_seconds: float,
     clock: Callable[[], float] = time.monotonic,
+    cost: CostBasis | None = None,
 ) -> Triaged:
     started = clock()
     job = jobs.get_job(req.session_id, req.job_id)
@@ -294,22 +332,16 @@ def triage(
         analyzer = analyzer.with_model(job.model)
     listed = files.list_files(req.job_id)
     rows = promote_orphaned_duplicates(listed, files)
-    verdicts = _judge(rows, store=store, analyzer=analyzer, deadline=started + budget_seconds)
+    tokens = TokenTally()
+    verdicts = _judge(
+        rows, store=store, analyzer=analyzer, deadline=started + budget_seconds, tokens=tokens
+    )
     _write_verdicts(files, rows, verdicts)
 
     current = jobs.get_job(req.session_id, req.job_id)
     if current is not None and current.status is JobStatus.CANCELLED:  # cancelled meanwhile
         return Triaged(_cancelled(req))
-    keep = sum(v.verdict is VerdictKind.KEEP for v in verdicts)
-    summary = VerdictSummary(
-        keep=keep,
-        discard=len(verdicts) - keep,
-        analyzer=analyzer.name,
-        model=analyzer.model,
-        duration_ms=round((clock() - started) * 1000),
-        partial=req.partial,
-        not_evaluated=sum(v.reason.startswith(NOT_EVALUATED) for v in verdicts),
-    )
+    summary = _summary(verdicts, analyzer, req, clock() - started, tokens, rows, cost)
     if not jobs.set_status(
         req.session_id,
         req.job_id,

@@ -7,7 +7,9 @@ import functools
 from media_triage_shared import aws
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.s3 import S3ObjectStore
+from media_triage_shared.job_cost import CostBasis
 from media_triage_shared.ports import Analyzer
+from media_triage_shared.pricing import load_prices
 from triage_run.local import LocalAnalyzer
 from triage_run.settings import TriageSettings
 
@@ -55,3 +57,10 @@ def analyzer() -> Analyzer:
     from triage_run import gemini  # the SDK costs its import time only when chosen
 
     return gemini.build_analyzer(s, gemini_api_key(), store())
+
+
+@functools.cache
+def cost_basis(memory_mb: int) -> CostBasis:
+    """The job cost's basis: the checked-in prices, this function's memory, the rows' TTL (the
+    bucket's objects expire after the same day)."""
+    return CostBasis(load_prices(), int(memory_mb), settings().file_ttl_hours)

@@ -33,6 +33,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             store=deps.store(),
             analyzer=analyzer,
             budget_seconds=budget,
+            cost=deps.cost_basis(context.memory_limit_in_mb),
         )
     except Exception as exc:  # logged once here, re-raised for the Step Functions Catch
         log.error(

@@ -9,11 +9,13 @@ the ObjectStore can read them, else as presigned URLs.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Sequence
 
 from google import genai
 
+from media_triage_shared.job_cost import TokenTally
 from media_triage_shared.logging import get_logger
 from media_triage_shared.models import MediaItem, Verdict
 from media_triage_shared.ports import ObjectStore
@@ -74,8 +76,11 @@ class GeminiAnalyzer:
 
     # ------------------------------------------------------------------ one call
 
-    def call_batch(self, batch: Batch, deadline: float) -> Outcome:
-        """One model call for ``batch`` within ``deadline`` (``time.monotonic()``)."""
+    def call_batch(
+        self, batch: Batch, deadline: float, tokens: TokenTally | None = None
+    ) -> Outcome:
+        """One model call for ``batch`` within ``deadline`` (``time.monotonic()``); its usage
+        metadata is added to ``tokens``."""
         if batch.round > 1:  # a second round: let a throttled or failing backend breathe
             time.sleep(
                 min(self._cfg.retry_delay_seconds, max(0.0, deadline - time.monotonic()) / 4)
@@ -91,6 +96,10 @@ class GeminiAnalyzer:
             return response
         outcome = parse_answer(response.text, batch.items)
         usage = response.usage_metadata
+        if tokens is not None and usage is not None:
+            tokens.add(
+                usage.prompt_token_count, usage.candidates_token_count, usage.thoughts_token_count
+            )
         log.info(
             "triage.gemini_call",
             batch=batch.number,
@@ -100,6 +109,7 @@ class GeminiAnalyzer:
             malformed=isinstance(outcome, Malformed),
             prompt_tokens=usage.prompt_token_count if usage else None,
             output_tokens=usage.candidates_token_count if usage else None,
+            thoughts_tokens=usage.thoughts_token_count if usage else None,
             duration_ms=round((time.monotonic() - started) * 1000),
         )
         return outcome
@@ -113,10 +123,12 @@ class GeminiAnalyzer:
             self._client, dataclasses.replace(self._cfg, model=model), self._store
         )
 
-    def analyze(self, items: Sequence[MediaItem], *, deadline: float) -> list[Verdict]:
+    def analyze(
+        self, items: Sequence[MediaItem], *, deadline: float, tokens: TokenTally | None = None
+    ) -> list[Verdict]:
         sendable = [i for i in items if i.media.url is not None or self._inlinable(i)]
         results = run_batches(
-            self.call_batch,
+            functools.partial(self.call_batch, tokens=tokens),
             split_batches(sendable, min(self._cfg.batch_size, MAX_BATCH)),
             deadline=deadline,
             rounds=self._cfg.batch_rounds,

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 
+from media_triage_shared.job_cost import TokenTally
 from media_triage_shared.logging import get_logger
 from media_triage_shared.models import MediaItem, MediaRef, Verdict
 from media_triage_shared.ports import ObjectStore
@@ -115,7 +116,9 @@ class LocalAnalyzer:
     def with_model(self, model: str) -> LocalAnalyzer:
         return self  # no model to choose
 
-    def analyze(self, items: Sequence[MediaItem], *, deadline: float) -> list[Verdict]:
+    def analyze(
+        self, items: Sequence[MediaItem], *, deadline: float, tokens: TokenTally | None = None
+    ) -> list[Verdict]:  # no model, no tokens
         judged: dict[str, Judgement] = {}
         pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="local-analyzer")
         try:
