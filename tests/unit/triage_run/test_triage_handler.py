@@ -280,10 +280,12 @@ def test_a_completed_job_emits_one_emf_line_of_its_figures(
     after = datetime.now(UTC)
     found = {m.name: m for m in metrics_in(capsys.readouterr().out)}
 
-    # the local analyzer reports no tokens; no cost was computed on this job
+    # the local analyzer reports no tokens; the job's cost estimate is emitted as recorded
     assert set(found) == {
         "JobsCompleted", "PartialJobs", "TriageTime", "Tail", "JobTime", "NotEvaluatedFiles",
+        "JobCostUSD",
     }  # fmt: skip
+    assert found["JobCostUSD"].value == job_item(env["ddb"])["summary"]["costUsd"] > 0
     for m in found.values():
         spec = next(s for s in metrics.ALL if s.name == m.name)
         assert (m.namespace, m.unit) == (metrics.NAMESPACE, spec.unit)
