@@ -105,7 +105,7 @@ def bench_gemini(sizes: list[int], latency: float, concurrency: int) -> str:
         )
         store = FakeObjectStore()
         warm_jobs, warm_files = _job(1)  # first call: connection + SDK warm-up, not measured
-        core.run_triage(
+        core.triage(
             TriageInput(session_id=SESSION, job_id=JOB),
             files=warm_files,
             jobs=warm_jobs,
@@ -117,14 +117,14 @@ def bench_gemini(sizes: list[int], latency: float, concurrency: int) -> str:
             jobs, files = _job(n)
             calls_before = len(fake.calls)
             started = time.perf_counter()
-            out = core.run_triage(
+            out = core.triage(
                 TriageInput(session_id=SESSION, job_id=JOB),
                 files=files,
                 jobs=jobs,
                 store=store,
                 analyzer=analyzer,
                 budget_seconds=300,
-            )
+            ).output
             actual = time.perf_counter() - started
             assert out.keep + out.discard == n
             batches = math.ceil(n / analyzer.config.batch_size)

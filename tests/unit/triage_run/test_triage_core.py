@@ -28,7 +28,7 @@ REQ = TriageInput(session_id=SESSION, job_id=JOB)
 
 
 def run(world: World, analyzer: ScriptedAnalyzer, req: TriageInput = REQ) -> core.TriageOutput:
-    return core.run_triage(
+    return core.triage(
         req,
         files=world.files,
         jobs=world.jobs,
@@ -36,7 +36,7 @@ def run(world: World, analyzer: ScriptedAnalyzer, req: TriageInput = REQ) -> cor
         analyzer=analyzer,
         budget_seconds=60,
         clock=lambda: 1000.0,
-    )
+    ).output
 
 
 @pytest.fixture
@@ -327,7 +327,7 @@ def test_the_summary_carries_the_jobs_tokens_and_its_cost() -> None:
     world.add(row("a", size=3_000_000), row("b", display_key=derived("b", "display.jpg")))
     analyzer = ScriptedAnalyzer(tokens_per_call=(12_000, 900, 300))
     basis = CostBasis(load_prices(), triage_memory_mb=1024, storage_hours=24)
-    core.run_triage(
+    core.triage(
         REQ,
         files=world.files,
         jobs=world.jobs,
@@ -367,7 +367,7 @@ def test_an_analyzer_without_tokens_leaves_them_unset(world: World) -> None:
 
 
 def test_a_model_missing_from_the_price_table_leaves_the_cost_unset(world: World) -> None:
-    core.run_triage(
+    core.triage(
         REQ,
         files=world.files,
         jobs=world.jobs,

@@ -359,14 +359,14 @@ def test_triage_with_gemini_keeps_what_the_model_left_out(fake: FakeGemini) -> N
     world.add(row("a", filename="a dark one.jpg"), row("b"), row("c"))
     fake.script(Reply(omit=frozenset({"c"})), Reply(omit=frozenset({"c"})))
 
-    out = core.run_triage(
+    out = core.triage(
         TriageInput(session_id=SESSION, job_id=JOB),
         files=world.files,
         jobs=world.jobs,
         store=world.store,
         analyzer=analyzer(fake),
         budget_seconds=30,
-    )
+    ).output
 
     rows = world.stored()
     assert rows["a"].verdict is VerdictKind.DISCARD

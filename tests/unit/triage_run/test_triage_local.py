@@ -197,7 +197,7 @@ def test_unreadable_previews_get_no_verdict_and_the_core_keeps_them() -> None:
     world.store.put_bytes(derived("fine", "thumb.jpg"), ti.thumbnail(ti.jpeg(ti.scene(5))), "")
     analyzer = LocalAnalyzer(world.store, ffmpeg=None)
 
-    core.run_triage(
+    core.triage(
         TriageInput(session_id=SESSION, job_id=JOB),
         files=world.files,
         jobs=world.jobs,

@@ -26,7 +26,7 @@ REQ = TriageInput(session_id=SESSION, job_id=JOB)
 
 
 def run(world: World, analyzer: ScriptedAnalyzer | None = None) -> core.TriageOutput:
-    return core.run_triage(
+    return core.triage(
         REQ,
         files=world.files,
         jobs=world.jobs,
@@ -34,7 +34,7 @@ def run(world: World, analyzer: ScriptedAnalyzer | None = None) -> core.TriageOu
         analyzer=analyzer or ScriptedAnalyzer(),
         budget_seconds=60,
         clock=lambda: 1000.0,
-    )
+    ).output
 
 
 def _copy(file_id: str, of: str, created: str) -> Any:
@@ -174,7 +174,7 @@ def test_media_process_then_triage_on_dynamodb_promote_the_copy(ddb: Any) -> Non
 
     jobs.set_status(SESSION, JOB, JobStatus.ANALYZING, "analyzing")
     analyzer = ScriptedAnalyzer()
-    core.run_triage(
+    core.triage(
         REQ,
         files=files,
         jobs=jobs,

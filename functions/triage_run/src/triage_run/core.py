@@ -287,29 +287,6 @@ def _summary(
     )
 
 
-def run_triage(
-    req: TriageInput,
-    *,
-    files: FileRepository,
-    jobs: JobRepository,
-    store: ObjectStore,
-    analyzer: Analyzer,
-    budget_seconds: float,
-    clock: Callable[[], float] = time.monotonic,
-    cost: CostBasis | None = None,
-) -> TriageOutput:
-    return triage(
-        req,
-        files=files,
-        jobs=jobs,
-        store=store,
-        analyzer=analyzer,
-        budget_seconds=budget_seconds,
-        clock=clock,
-        cost=cost,
-    ).output
-
-
 def triage(
     req: TriageInput,
     *,
