@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import memory_trade
 import requests
 from bench_report import write_section
 from cost_table import JobUsage, LambdaUse, markdown, price
@@ -351,7 +352,38 @@ def memory_section(measured: list[LambdaUse]) -> str:
             f"| {k['kind']} | {k['bytes']} | {k['peak_rss_mib']:.0f} | {share} | "
             f"{k['wall_s']:.2f} | {k['cpu_s']:.2f} |"
         )
-    return "\n".join(rows)
+    return "\n".join([*rows, "", *trade_rows(kinds, media_mb)])
+
+
+TRADE_SIZES = (1024, 3008)  # beside the configured size: half the CPU, and 1.7 vCPUs
+
+
+def trade_rows(kinds: list[dict[str, Any]], configured_mb: int) -> list[str]:
+    """Each kind's modelled duration and cost per invocation at the configured size and at
+    TRADE_SIZES (devtools/memory_trade.py, ADR 0018: CPU scales with memory)."""
+    if not configured_mb:
+        return []
+    prices = load_prices()
+    cores = len(os.sched_getaffinity(0))
+    sizes = sorted({configured_mb, *TRADE_SIZES})
+    head = " | ".join(f"{size} MB" + (" (set)" if size == configured_mb else "") for size in sizes)
+    rows = [
+        "media_process per invocation at each memory size, modelled from the measured CPU time "
+        "(duration, cost; `!` where peak RSS exceeds 2/3 of the memory):",
+        "",
+        f"| kind | {head} |",
+        "|---|" + "---:|" * len(sizes),
+    ]
+    for k in kinds:
+        measured = memory_trade.Measured(
+            k["kind"], k["peak_rss_mib"], k["wall_s"], k["cpu_s"], cores, k.get("load_factor", 1.0)
+        )
+        cells = []
+        for size in sizes:
+            m = memory_trade.model(measured, size, prices.lambda_invocation)
+            cells.append(f"{m.seconds:.2f} s, ${m.dollars:.6f}{'' if m.fits else ' !'}")
+        rows.append(f"| {k['kind']} | " + " | ".join(cells) + " |")
+    return rows
 
 
 # ---------------------------------------------------------------------------- main

@@ -115,3 +115,24 @@ def test_the_36_file_table_says_whether_the_target_is_met() -> None:
     assert f"<= ${TARGET_AWS_36}: OVER" in markdown(dear, price(dear, load_prices()))
     big = usage(files=500)
     assert "Target" not in markdown(big, price(big, load_prices()))
+
+
+def test_the_memory_trade_rows_price_each_kind_at_the_set_size_and_two_others() -> None:
+    import cost  # devtools/cost.py (on the path above); imported here: it pulls the CLI in
+
+    kinds = [
+        {"kind": "photo", "peak_rss_mib": 200, "wall_s": 0.5, "cpu_s": 0.4, "load_factor": 1.0},
+        {"kind": "huge", "peak_rss_mib": 900, "wall_s": 4.0, "cpu_s": 8.0, "load_factor": 1.0},
+    ]
+    rows = cost.trade_rows(kinds, 2048)
+    assert rows[2] == "| kind | 1024 MB | 2048 MB (set) | 3008 MB |"
+    prices = load_prices()
+    photo = rows[4].split(" | ")
+    # one thread: 1024 MB has 0.58 vCPU, so the 0.4 s of CPU take 0.4 / (1024 / 1769) s
+    slow = 0.4 / (1024 / 1769)
+    assert photo[1] == f"{slow:.2f} s, ${prices.lambda_invocation(1024, slow):.6f}"
+    assert photo[2].startswith("0.40 s")  # a whole vCPU and more: the CPU time itself
+    huge = rows[5]
+    assert huge.split(" | ")[1].endswith("!")  # 900 MiB > 2/3 of 1024 MB
+    assert not huge.split(" | ")[2].endswith("!")
+    assert cost.trade_rows(kinds, 0) == []  # no configured size known: no trade
