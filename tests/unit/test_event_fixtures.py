@@ -14,7 +14,8 @@ from init_session import tokens
 from init_session.api import http
 from init_session.api.models import InitRequest, PatchJobRequest
 from media_triage_shared import keys
-from media_triage_shared.models import S3Event, TriageInput
+from media_triage_shared.events import S3Event
+from media_triage_shared.models import TriageInput
 
 EVENTS = Path(__file__).resolve().parents[1] / "fixtures" / "events"
 SESSION = "5e1f0c1d2b3a4f5e6d7c8b9a0f1e2d3c"

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from media_triage_shared.events import S3Event
 from media_triage_shared.models import (
     FileError,
     FileRow,
@@ -15,7 +16,6 @@ from media_triage_shared.models import (
     Gps,
     JobRow,
     MediaType,
-    S3Event,
     TriageInput,
     VerdictSummary,
 )

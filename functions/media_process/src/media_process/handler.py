@@ -9,9 +9,10 @@ from media_process import core, deps
 from media_triage_shared import lifecycle, metrics
 from media_triage_shared.aws import is_transient
 from media_triage_shared.deadline import LAMBDA_MARGIN_SECONDS
+from media_triage_shared.events import S3Event
 from media_triage_shared.keys import InvalidKey, UploadKey, parse_upload_key
 from media_triage_shared.logging import bind_invocation, configure_logging, get_logger
-from media_triage_shared.models import S3Event, utcnow
+from media_triage_shared.models import utcnow
 
 configure_logging(deps.settings().log_level)
 log = get_logger()
