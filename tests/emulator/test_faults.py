@@ -326,3 +326,54 @@ def test_tables_of_every_request_form() -> None:
     batch = {"RequestItems": {"a": [{"PutRequest": {"Item": {}}}], "b": []}}
     assert _tables_of(json.dumps(batch).encode()) == {"a", "b"}
     assert _tables_of(b"not json") == set()
+
+
+def test_expressions_of_every_request_form() -> None:
+    from local_aws.faults import _expressions_of
+
+    transaction = {
+        "TransactItems": [
+            {"Put": {"TableName": "files", "Item": {"e": {"S": "ADD not-an-expression"}}}},
+            {
+                "Update": {
+                    "TableName": "sessions",
+                    "UpdateExpression": "ADD processedCount :one",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":x": {"S": "SET hidden"}},
+                }
+            },
+        ]
+    }
+    assert _expressions_of(json.dumps(transaction).encode()) == {
+        "ADD processedCount :one",
+        "attribute_exists(pk)",
+    }
+    assert _expressions_of(b"not json") == set()
+
+
+def test_an_expression_filter_fails_only_the_transactions_that_write_it(
+    emulator: Emulator, faults: str
+) -> None:
+    table = f"jobs-{uuid.uuid4().hex[:6]}"
+    _table(emulator, table)
+    ddb = _client(emulator, "dynamodb")
+    _add(
+        faults,
+        {
+            "service": "dynamodb",
+            "operation": "TransactWriteItems",
+            "error": "ProvisionedThroughputExceededException",
+            "status": 400,
+            "match": {"table": table, "expression": "processedCount"},
+        },
+    )
+    bump = {"Update": {"TableName": table, "Key": {"pk": {"S": "job"}}}}
+    bump["Update"]["UpdateExpression"] = "ADD version :one"
+    bump["Update"]["ExpressionAttributeValues"] = {":one": {"N": "1"}}
+    ddb.transact_write_items(TransactItems=[bump])  # another expression: untouched
+    with pytest.raises(ClientError) as caught:
+        _transact_add(ddb, table)
+    assert _code(caught.value) == ("ProvisionedThroughputExceededException", 400)
+    assert _processed(ddb, table) == 0
+    rule = http("GET", faults).json()["faults"][0]
+    assert (rule["hits"], rule["match"]["expression"]) == (1, "processedCount")

@@ -17,8 +17,10 @@ lost) moto's answer::
 ``operation`` the ``X-Amz-Target`` operation (JSON protocols) or the S3 operation told from the
 method, key and query (``PutObject``, ``GetObject``, ``HeadObject``, ``UploadPart``, ...);
 filters: ``match.table`` (any ``TableName`` of a DynamoDB request, transactions and batches
-included), ``bucket``, ``keyPrefix``. The error is AWS's shape for the protocol (JSON ``__type``
-or S3's XML ``<Error>``); ``error`` defaults from ``status``.
+included), ``match.expression`` (a substring of any of its ``*Expression`` strings, e.g.
+``"processedCount"`` for the counting transaction alone), ``bucket``, ``keyPrefix``. The error
+is AWS's shape for the protocol (JSON ``__type`` or S3's XML ``<Error>``); ``error`` defaults
+from ``status``.
 
 Lambda rules (``lambda`` set: a function name or ARN) kill the worker's process group while it
 runs an invocation::
@@ -97,6 +99,7 @@ class RequestFault(Rule):
     message: str = ""
     when: str = "before"
     table: str | None = None
+    expression: str | None = None
     bucket: str | None = None
     key_prefix: str | None = None
 
@@ -112,6 +115,7 @@ class RequestFault(Rule):
                 k: v
                 for k, v in (
                     ("table", self.table),
+                    ("expression", self.expression),
                     ("bucket", self.bucket),
                     ("keyPrefix", self.key_prefix),
                 )
@@ -154,6 +158,9 @@ class Request:
 
     def tables(self) -> set[str]:
         return _tables_of(read_body(self.environ))
+
+    def expressions(self) -> set[str]:
+        return _expressions_of(read_body(self.environ))
 
 
 class Faults:
@@ -307,8 +314,8 @@ def parse_rule(spec: Any) -> Rule:
     if when not in {"before", "after"}:
         raise FaultError('when must be "before" or "after"')
     match = spec.get("match") or {}
-    if not isinstance(match, dict) or set(match) - {"table", "bucket", "keyPrefix"}:
-        raise FaultError("match takes table, bucket, keyPrefix")
+    if not isinstance(match, dict) or set(match) - {"table", "expression", "bucket", "keyPrefix"}:
+        raise FaultError("match takes table, expression, bucket, keyPrefix")
     merged = {**match, **{k: spec[k] for k in ("bucket", "keyPrefix") if k in spec}}
     return RequestFault(
         id=rule_id,
@@ -320,6 +327,7 @@ def parse_rule(spec: Any) -> Rule:
         message=_str(spec, "message") or f"injected fault ({error})",
         when=when,
         table=_str(merged, "table"),
+        expression=_str(merged, "expression"),
         bucket=_str(merged, "bucket"),
         key_prefix=_str(merged, "keyPrefix"),
     )
@@ -399,6 +407,10 @@ def _request_matches(rule: RequestFault, request: Request) -> bool:
             return False
         if rule.key_prefix is not None and not key.startswith(rule.key_prefix):
             return False
+    if rule.expression is not None and not any(
+        rule.expression in text for text in request.expressions()
+    ):
+        return False
     return rule.table is None or rule.table in request.tables()
 
 
@@ -425,6 +437,27 @@ def _tables_of(body: bytes) -> set[str]:
             # Not into items, keys and values: an attribute may be called TableName.
             pending.extend(v for k, v in value.items() if k not in _DATA_FIELDS)
     return tables
+
+
+def _expressions_of(body: bytes) -> set[str]:
+    """Every ``*Expression`` string of a DynamoDB JSON request (transactions included)."""
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    pending: list[Any] = [data]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, list):
+            pending.extend(value)
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                if k.endswith("Expression") and isinstance(v, str):
+                    found.add(v)
+                elif k not in _DATA_FIELDS:
+                    pending.append(v)
+    return found
 
 
 def error_response(rule: RequestFault, environ: Environ) -> Response:
