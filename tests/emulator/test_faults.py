@@ -377,3 +377,29 @@ def test_an_expression_filter_fails_only_the_transactions_that_write_it(
     assert _processed(ddb, table) == 0
     rule = http("GET", faults).json()["faults"][0]
     assert (rule["hits"], rule["match"]["expression"]) == (1, "processedCount")
+
+
+def test_missing_key_403_switched_at_run_time(emulator: Emulator) -> None:
+    """PUT /_local_aws/s3/missing-key-403: a module of tests can have S3's answer to a caller
+    without s3:ListBucket (403 for a missing key) on a shared emulator, then give it back."""
+    switch = f"{emulator.url}/_local_aws/s3/missing-key-403"
+    s3 = _client(emulator, "s3")
+    bucket = f"b-{uuid.uuid4().hex[:8]}"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key="there.jpg", Body=b"abc")
+
+    def code() -> str:
+        with pytest.raises(ClientError) as caught:
+            s3.get_object(Bucket=bucket, Key="gone.jpg")
+        return str(caught.value.response["Error"]["Code"])
+
+    assert code() == "NoSuchKey"
+    try:
+        assert http("PUT", switch, json={"enabled": True}).json() == {"enabled": True}
+        assert code() == "AccessDenied"
+        assert s3.get_object(Bucket=bucket, Key="there.jpg")["Body"].read() == b"abc"
+        assert http("PUT", switch, json={"enabled": "yes"}).status_code == 400
+        assert http("GET", switch).json() == {"enabled": True}  # a bad PUT changed nothing
+    finally:
+        assert http("PUT", switch, json={"enabled": None}).json() == {"enabled": False}
+    assert code() == "NoSuchKey"

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from support.corpus import DUPLICATE, VALID, Case, available_cases
-from support.stack import Stack, deploy_local_stack
+from support.stack import Stack
 from support.stack_api import fspec, jpeg, s3_event
 
 from media_triage_shared import keys
@@ -19,14 +19,17 @@ from media_triage_shared import keys
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """This module's own stack, whose emulator answers a missing key's HEAD/GET with 403, as
-    S3 does for media-process (no s3:ListBucket): a key MediaProcess gets wrong fails here the
-    way it would on AWS (retried, never counted), not as a quiet 404."""
-    work = Path(tmp_path_factory.mktemp("stack-missing-key-403"))
-    with deploy_local_stack(work, emulator_env={"LOCAL_AWS_S3_MISSING_KEY_403": "1"}) as deployed:
-        yield deployed
+@pytest.fixture(scope="module", autouse=True)
+def missing_key_403(stack: Stack) -> Iterator[None]:
+    """The shared stack's emulator answers a missing key's HEAD/GET with 403 while this module
+    runs, as S3 does for media-process (no s3:ListBucket): a key MediaProcess gets wrong fails
+    here the way it would on AWS (retried, never counted), not as a quiet 404."""
+    switch = f"{stack.endpoint}/_local_aws/s3/missing-key-403"
+    assert requests.put(switch, json={"enabled": True}, timeout=10).json() == {"enabled": True}
+    try:
+        yield
+    finally:
+        requests.put(switch, json={"enabled": None}, timeout=10).raise_for_status()
 
 
 def _wait_processed(stack: Stack, session_id: str, job_id: str, count: int) -> dict[str, Any]:

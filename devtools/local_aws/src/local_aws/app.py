@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -145,32 +146,54 @@ class LocalAwsMiddleware:
         return self.usage.s3_request(environ, s3cors.with_bucket_cors(environ, start_response), app)
 
     def _internal(self, environ: Environ, path: str) -> Response:
-        if path in {"/_local_aws/health", "/_localstack/health"}:
-            return json_response(
-                200,
-                {
-                    "status": "ok",
-                    "version": __version__,
-                    "edition": "local-aws",
-                    "uptimeSeconds": round(time.time() - self.started, 3),
-                    "services": dict.fromkeys(SERVICES, "running"),
-                },
-            )
-        if path == "/_local_aws/faults":
-            return self.faults.endpoint(environ)
-        if path == "/_local_aws/usage":
-            return self.usage.endpoint(environ)
-        if path == "/_local_aws/lambda":
-            return json_response(200, self.executor.stats())
-        if path == "/_local_aws/lambda/wait-idle":
-            query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
-            try:
-                timeout = float(query.get("timeout", 30))
-            except ValueError:
-                timeout = 30.0
-            idle = self.executor.wait_idle(timeout)
-            return json_response(200 if idle else 408, {"idle": idle, **self.executor.stats()})
-        return json_response(404, {"message": f"unknown internal path {path}"})
+        routes: dict[str, Callable[[Environ], Response]] = {
+            "/_local_aws/health": self._health,
+            "/_localstack/health": self._health,
+            "/_local_aws/faults": self.faults.endpoint,
+            "/_local_aws/usage": self.usage.endpoint,
+            "/_local_aws/s3/missing-key-403": _missing_key_403_endpoint,
+            "/_local_aws/lambda": lambda _: json_response(200, self.executor.stats()),
+            "/_local_aws/lambda/wait-idle": self._wait_idle,
+        }
+        route = routes.get(path)
+        if route is None:
+            return json_response(404, {"message": f"unknown internal path {path}"})
+        return route(environ)
+
+    def _health(self, _environ: Environ) -> Response:
+        return json_response(
+            200,
+            {
+                "status": "ok",
+                "version": __version__,
+                "edition": "local-aws",
+                "uptimeSeconds": round(time.time() - self.started, 3),
+                "services": dict.fromkeys(SERVICES, "running"),
+            },
+        )
+
+    def _wait_idle(self, environ: Environ) -> Response:
+        query = dict(parse_qsl(environ.get("QUERY_STRING", "")))
+        try:
+            timeout = float(query.get("timeout", 30))
+        except ValueError:
+            timeout = 30.0
+        idle = self.executor.wait_idle(timeout)
+        return json_response(200 if idle else 408, {"idle": idle, **self.executor.stats()})
+
+
+def _missing_key_403_endpoint(environ: Environ) -> Response:
+    """GET: whether a missing key answers 403; PUT ``{"enabled": true|false|null}`` switches it
+    (null: back to LOCAL_AWS_S3_MISSING_KEY_403)."""
+    if environ.get("REQUEST_METHOD") == "PUT":
+        try:
+            enabled = json.loads(read_body(environ) or b"{}").get("enabled")
+        except (ValueError, AttributeError):
+            enabled = "invalid"
+        if enabled not in (True, False, None):
+            return json_response(400, {"message": 'PUT {"enabled": true | false | null}'})
+        patches.set_missing_key_403(enabled)
+    return json_response(200, {"enabled": patches.missing_key_403()})
 
 
 def build_app(

@@ -428,10 +428,24 @@ def _patch_stop_during_callback() -> None:
 
 
 MISSING_KEY_403 = "LOCAL_AWS_S3_MISSING_KEY_403"
+# Set at run time by ``PUT /_local_aws/s3/missing-key-403`` (None: the environment decides), so a
+# test module can switch it on the stack it shares with the others instead of deploying its own.
+_missing_key_403_override: list[bool | None] = [None]
+
+
+def missing_key_403() -> bool:
+    """Whether a missing key answers 403: the run-time switch, else the environment."""
+    override = _missing_key_403_override[0]
+    return os.environ.get(MISSING_KEY_403) == "1" if override is None else override
+
+
+def set_missing_key_403(enabled: bool | None) -> None:
+    _missing_key_403_override[0] = enabled
 
 
 def patch_missing_key_403() -> None:
-    """With ``LOCAL_AWS_S3_MISSING_KEY_403=1`` in the emulator's environment (read per request),
+    """With ``LOCAL_AWS_S3_MISSING_KEY_403=1`` in the emulator's environment (read per request;
+    ``PUT /_local_aws/s3/missing-key-403 {"enabled": true|false|null}`` overrides it at run time),
     HEAD and GET of a missing key in an existing bucket answer 403 ``AccessDenied`` instead of
     404 ``NoSuchKey``: what S3 answers a caller without ``s3:ListBucket`` (it will not say
     whether a key it may not list exists). A missing bucket stays 404 ``NoSuchBucket``."""
@@ -448,11 +462,7 @@ def patch_missing_key_403() -> None:
 
     def head_object(self: Any, *args: Any, **kwargs: Any) -> Any:
         status, headers, body = head(self, *args, **kwargs)
-        if (
-            status == 404
-            and os.environ.get(MISSING_KEY_403) == "1"
-            and "x-amz-delete-marker" not in headers
-        ):
+        if status == 404 and missing_key_403() and "x-amz-delete-marker" not in headers:
             return 403, headers, ""  # a HEAD has no body: boto3 sees code "403"
         return status, headers, body
 
@@ -460,7 +470,7 @@ def patch_missing_key_403() -> None:
         try:
             return get(self)
         except MissingKey:
-            if os.environ.get(MISSING_KEY_403) != "1":
+            if not missing_key_403():
                 raise
             return 403, {"Content-Type": "application/xml"}, denied
 
