@@ -184,6 +184,7 @@ def seed(endpoint: str, proxy_source: Path) -> None:
 
 class _Context:
     aws_request_id = "bench"
+    memory_limit_in_mb = "1024"  # a string, as Lambda's Python runtime gives it
 
     def get_remaining_time_in_millis(self) -> int:
         return 900_000

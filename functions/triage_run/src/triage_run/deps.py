@@ -60,7 +60,8 @@ def analyzer() -> Analyzer:
 
 
 @functools.cache
-def cost_basis(memory_mb: int) -> CostBasis:
+def cost_basis(memory_mb: int | str) -> CostBasis:
     """The job cost's basis: the checked-in prices, this function's memory, the rows' TTL (the
-    bucket's objects expire after the same day)."""
+    bucket's objects expire after the same day). Lambda's Python runtime gives the memory as a
+    string (``context.memory_limit_in_mb``)."""
     return CostBasis(load_prices(), int(memory_mb), settings().file_ttl_hours)
