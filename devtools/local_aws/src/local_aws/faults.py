@@ -41,7 +41,7 @@ import logging
 import re
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
@@ -417,47 +417,41 @@ def _request_matches(rule: RequestFault, request: Request) -> bool:
 _DATA_FIELDS = frozenset({"Item", "Key", "Keys", "ExpressionAttributeValues", "ExclusiveStartKey"})
 
 
-def _tables_of(body: bytes) -> set[str]:
-    """Every TableName a DynamoDB JSON request names (single, transaction and batch forms)."""
+def _request_objects(body: bytes) -> Iterator[dict[str, Any]]:
+    """Every JSON object of a DynamoDB request (single, transaction and batch forms), but not
+    inside items, keys and values: an attribute may be called TableName or FooExpression."""
     try:
-        data = json.loads(body or b"{}")
+        pending: list[Any] = [json.loads(body or b"{}")]
     except ValueError:
-        return set()
-    tables: set[str] = set()
-    pending: list[Any] = [data]
+        return
     while pending:
         value = pending.pop()
         if isinstance(value, list):
             pending.extend(value)
         elif isinstance(value, dict):
-            if isinstance(value.get("TableName"), str):
-                tables.add(value["TableName"])
-            if isinstance(value.get("RequestItems"), dict):
-                tables.update(str(name) for name in value["RequestItems"])
-            # Not into items, keys and values: an attribute may be called TableName.
+            yield value
             pending.extend(v for k, v in value.items() if k not in _DATA_FIELDS)
+
+
+def _tables_of(body: bytes) -> set[str]:
+    """Every TableName a DynamoDB JSON request names."""
+    tables: set[str] = set()
+    for obj in _request_objects(body):
+        if isinstance(obj.get("TableName"), str):
+            tables.add(obj["TableName"])
+        if isinstance(obj.get("RequestItems"), dict):
+            tables.update(str(name) for name in obj["RequestItems"])
     return tables
 
 
 def _expressions_of(body: bytes) -> set[str]:
-    """Every ``*Expression`` string of a DynamoDB JSON request (transactions included)."""
-    try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        return set()
-    found: set[str] = set()
-    pending: list[Any] = [data]
-    while pending:
-        value = pending.pop()
-        if isinstance(value, list):
-            pending.extend(value)
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                if k.endswith("Expression") and isinstance(v, str):
-                    found.add(v)
-                elif k not in _DATA_FIELDS:
-                    pending.append(v)
-    return found
+    """Every ``*Expression`` string of a DynamoDB JSON request."""
+    return {
+        v
+        for obj in _request_objects(body)
+        for k, v in obj.items()
+        if k.endswith("Expression") and isinstance(v, str)
+    }
 
 
 def error_response(rule: RequestFault, environ: Environ) -> Response:
