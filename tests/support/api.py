@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from init_session import uploads
 from init_session.api import http
@@ -224,11 +224,19 @@ def event(
     text = raw if raw is not None else (None if body is None else json.dumps(body))
     if text is not None and b64:
         text = base64.b64encode(text.encode("utf-8", "surrogatepass")).decode()
+    path, _, query = path.partition("?")
+    params: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        params.setdefault(name, []).append(value)
     return {
         "version": "2.0",
         "routeKey": "$default",
         "rawPath": path,
-        "rawQueryString": "",
+        "rawQueryString": query,
+        # API Gateway joins a repeated parameter's values with commas
+        **(
+            {"queryStringParameters": {k: ",".join(v) for k, v in params.items()}} if params else {}
+        ),
         "headers": {k.lower(): v for k, v in (headers or {}).items()},
         "requestContext": {
             "http": {"method": method, "path": path, "sourceIp": source_ip},

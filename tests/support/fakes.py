@@ -70,12 +70,15 @@ class FakeJobRepository:
         self.counters: dict[tuple[str, str], int] = {}
         # Version bumps, like the counter: a file may bump a job row not written yet (ADR 0019).
         self.versions: dict[tuple[str, str], int] = {}
+        self.removed: dict[tuple[str, str], int] = {}  # removedVersion (ADR 0022)
         self.lock = threading.Lock()
 
-    def bump(self, session_id: str, job_id: str) -> None:
-        """``ADD version 1`` (the caller holds the lock)."""
+    def bump(self, session_id: str, job_id: str) -> int:
+        """``ADD version 1`` (the caller holds the lock); the new version, which a stamped
+        file write takes as its stamp (ADR 0022)."""
         key = (session_id, job_id)
         self.versions[key] = self.versions.get(key, 0) + 1
+        return self.versions[key]
 
     def get_job(self, session_id: str, job_id: str) -> JobRow | None:
         with self.lock:
@@ -86,6 +89,7 @@ class FakeJobRepository:
                 update={
                     "processed_count": self.counters.get((session_id, job_id), 0),
                     "version": self.versions.get((session_id, job_id), 0),
+                    "removed_version": self.removed.get((session_id, job_id)),
                 }
             )
 
@@ -138,15 +142,15 @@ class FakeJobRepository:
             self.bump(session_id, job_id)
             return True
 
-    def count(self, session_id: str, job_id: str, stall_deadline: str) -> None:
+    def count(self, session_id: str, job_id: str, stall_deadline: str) -> int:
         with self.lock:
             key = (session_id, job_id)
             self.counters[key] = self.counters.get(key, 0) + 1
-            self.bump(session_id, job_id)
             if key in self.jobs:
                 self.jobs[key] = self.jobs[key].model_copy(
                     update={"stall_deadline": stall_deadline}
                 )
+            return self.bump(session_id, job_id)
 
     # -- the HTTP API's changes to a job (init_session)
 
@@ -237,16 +241,19 @@ class FakeFileRepository:
     def get_file(self, job_id: str, file_id: str) -> FileRow | None:
         return self.rows.get((job_id, file_id))
 
-    def _bump(self, row: FileRow) -> None:
+    def _bump(self, row: FileRow) -> int:
         with self.jobs.lock:
-            self.jobs.bump(row.session_id, row.job_id)
+            return self.jobs.bump(row.session_id, row.job_id)
+
+    def _store(self, row: FileRow) -> None:
+        """Store the row stamped with the version its write gives the job (ADR 0022)."""
+        self.rows[(row.job_id, row.file_id)] = row.model_copy(update={"stamp": self._bump(row)})
 
     def begin(self, row: FileRow) -> bool:
         with self.lock:
             if (row.job_id, row.file_id) in self.rows:
                 return False
-            self.rows[(row.job_id, row.file_id)] = row
-            self._bump(row)
+            self._store(row)
             return True
 
     def finalize(self, row: FileRow, *, stall_deadline: str, job_closed: bool = False) -> bool:
@@ -262,8 +269,10 @@ class FakeFileRepository:
                 status = "absent" if job is None else job.status.value
                 raise JobStateChanged(f"job {row.job_id} is {status}", status=status)
             row.to_item()  # as DynamoDB would: a row that cannot be stored fails the write
-            self.rows[(row.job_id, row.file_id)] = row.model_copy(update={"counted": True})
-            self.jobs.count(row.session_id, row.job_id, stall_deadline)
+            stamp = self.jobs.count(row.session_id, row.job_id, stall_deadline)
+            self.rows[(row.job_id, row.file_id)] = row.model_copy(
+                update={"counted": True, "stamp": stamp}
+            )
             return True
 
     # -- MediaProcess's rows
@@ -274,8 +283,7 @@ class FakeFileRepository:
             if current is not None and current.counted:
                 return False
             row.to_item()  # as DynamoDB would: a row that cannot be stored fails the write
-            self.rows[(row.job_id, row.file_id)] = row
-            self._bump(row)
+            self._store(row)
             return True
 
     def claim_fingerprint(
@@ -285,8 +293,12 @@ class FakeFileRepository:
             claims: dict[tuple[str, str], str] = self.__dict__.setdefault("claims", {})
             return claims.setdefault((job_id, fingerprint), file_id)
 
-    def list_files(self, job_id: str) -> list[FileRow]:
-        return [row for (jid, _), row in sorted(self.rows.items()) if jid == job_id]
+    def list_files(self, job_id: str, since: int | None = None) -> list[FileRow]:
+        return [
+            row
+            for (jid, _), row in sorted(self.rows.items())
+            if jid == job_id and (since is None or row.stamp is None or row.stamp > since)
+        ]
 
     def write_verdicts(self, rows: list[FileRow]) -> None:
         with self.lock:
@@ -312,26 +324,28 @@ class FakeFileRepository:
                 or current.duplicate_of != was_duplicate_of
             ):
                 return False
-            self.rows[(row.job_id, row.file_id)] = current.model_copy(
-                update={"status": row.status, "duplicate_of": row.duplicate_of}
+            self._store(
+                current.model_copy(update={"status": row.status, "duplicate_of": row.duplicate_of})
             )
-            self._bump(row)
             return True
 
     # -- the HTTP API's rows (init_session)
 
     def add_uploading(self, rows: list[FileRow]) -> None:
         with self.lock:
+            stamp = self._bump(rows[0]) if rows else 0
             for row in rows:
-                self.rows[(row.job_id, row.file_id)] = row
-            if rows:
-                self._bump(rows[0])
+                self.rows[(row.job_id, row.file_id)] = row.model_copy(update={"stamp": stamp})
 
     def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
         with self.lock:
-            if rows:
-                self._bump(rows[0])
-            return [self.rows.setdefault((row.job_id, row.file_id), row) for row in rows]
+            stamp = self._bump(rows[0]) if rows else 0
+            return [
+                self.rows.setdefault(
+                    (row.job_id, row.file_id), row.model_copy(update={"stamp": stamp})
+                )
+                for row in rows
+            ]
 
     def delete_uploading(self, row: FileRow) -> bool:
         with self.lock:
@@ -339,7 +353,7 @@ class FakeFileRepository:
             if current is None or current.status is not FileStatus.UPLOADING:
                 return False
             del self.rows[(row.job_id, row.file_id)]
-            self._bump(row)
+            self.jobs.removed[(row.session_id, row.job_id)] = self._bump(row)
             return True
 
 

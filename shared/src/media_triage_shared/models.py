@@ -275,6 +275,9 @@ class JobRow(Row):
     upload_target_count: int | None = Field(
         default=None, ge=0, description="Upload targets handed out (the API caps it per job)."
     )
+    removed_version: int | None = Field(
+        default=None, ge=0, description="The version a file row's deletion set (ADR 0022)."
+    )
     error: str | None = None
     partial: bool | None = None
     summary: VerdictSummary | None = None
@@ -324,6 +327,9 @@ class FileRow(Row):
     score: int | None = Field(default=None, ge=0, le=100)
     issues: list[str] | None = None
     counted: bool | None = None
+    stamp: int | None = Field(
+        default=None, ge=0, description="The job version its last shown write set (ADR 0022)."
+    )
     attempts: int | None = Field(
         default=None,
         ge=0,

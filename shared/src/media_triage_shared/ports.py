@@ -174,7 +174,10 @@ class Waker(Protocol):
 class FileReader(Protocol):
     def get_file(self, job_id: str, file_id: str) -> FileRow | None: ...
 
-    def list_files(self, job_id: str) -> list[FileRow]: ...
+    def list_files(self, job_id: str, since: int | None = None) -> list[FileRow]:
+        """The job's file rows in fileId order; with ``since``, only those stamped above it
+        (or never stamped): the rows a results delta answers (ADR 0022)."""
+        ...
 
 
 class FileCounter(Protocol):

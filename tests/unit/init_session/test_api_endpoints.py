@@ -475,10 +475,10 @@ def test_results_of_500_files_is_one_query(api: Api) -> None:
     calls = 0
     original = api.files.list_files
 
-    def counting(job_id: str) -> list[object]:
+    def counting(job_id: str, since: int | None = None) -> list[object]:
         nonlocal calls
         calls += 1
-        return original(job_id)  # type: ignore[return-value]
+        return original(job_id, since)  # type: ignore[return-value]
 
     api.files.list_files = counting  # type: ignore[method-assign]
     resp = api.call("GET", f"/api/triage/{jid}/results", token=body["sessionToken"])
@@ -486,6 +486,64 @@ def test_results_of_500_files_is_one_query(api: Api) -> None:
     assert len(resp.json()["files"]) == 500
     assert calls == 1
     assert api.store.presigned == 400
+
+
+def test_a_poll_with_the_cursor_gets_only_what_changed(api: Api) -> None:
+    """ADR 0022 through the route: ``?since=`` with the last cursor answers the changed files,
+    presigning only theirs; the ETag still answers 304 first."""
+    body = api.init(500, [spec(f"IMG_{i:04}.jpg") for i in range(500)])
+    sid, jid, token = body["sessionId"], body["jobId"], body["sessionToken"]
+    ids = [t["fileId"] for t in body["uploads"]]
+    for file_id in ids[:400]:
+        api.land(sid, jid, file_id)
+    path = f"/api/triage/{jid}/results"
+    first = api.call("GET", path, token=token)
+    copy = first.json()
+    assert (copy["delta"], len(copy["files"])) == (False, 500)
+    cursor, etag = copy["cursor"], first.headers["etag"]
+    unchanged = api.call(
+        "GET", f"{path}?since={cursor}", token=token, headers={"If-None-Match": etag}
+    )
+    assert unchanged.status_code == 304
+
+    api.land(sid, jid, ids[400])
+    api.land(sid, jid, ids[401])
+    presigned = api.store.presigned
+    delta = api.call("GET", f"{path}?since={cursor}", token=token, headers={"If-None-Match": etag})
+    changed = delta.json()
+    assert (delta.status_code, changed["delta"]) == (200, True)
+    assert sorted(f["fileId"] for f in changed["files"]) == sorted(ids[400:402])
+    assert changed["processedCount"] == 402
+    assert changed["cursor"] != cursor
+    assert api.store.presigned - presigned == 2  # only the changed files' thumbnails
+    whole = api.call("GET", path, token=token).json()
+    merged = {f["fileId"]: f for f in copy["files"]} | {f["fileId"]: f for f in changed["files"]}
+
+    def unsigned(files: list[dict[str, object]]) -> list[dict[str, object]]:
+        return [{k: v for k, v in f.items() if k != "thumbnailUrl"} for f in files]
+
+    assert unsigned([merged[k] for k in sorted(merged)]) == unsigned(whole["files"])
+
+
+@pytest.mark.parametrize("since", ["", "x", "1", "1.2.3", "-1.0", "1.2,3.4", "9" * 20 + ".0"])
+def test_a_malformed_cursor_is_a_400_naming_the_parameter(api: Api, since: str) -> None:
+    body = api.init(1, [spec()])
+    resp = api.call(
+        "GET", f"/api/triage/{body['jobId']}/results?since={since}", token=body["sessionToken"]
+    )
+    if since == "":  # an empty parameter is no cursor
+        assert resp.status_code == 200
+        assert resp.json()["delta"] is False
+        return
+    assert resp.status_code == 400
+    assert resp.error["code"] == "invalid_request"
+    assert resp.error["details"][0]["field"] == "query.since"
+
+
+def test_unknown_query_parameters_are_ignored(api: Api) -> None:
+    body = api.init(1, [spec()])
+    resp = api.call("GET", f"/api/triage/{body['jobId']}/results?x=1", token=body["sessionToken"])
+    assert resp.status_code == 200
 
 
 # ---------------------------------------------------------------------------- retry

@@ -24,6 +24,7 @@ from support.tables import FILES, SESSIONS, moto_app
 
 from init_session import results
 from init_session.api import views
+from media_triage_shared.adapters import dynamo_stamp
 from media_triage_shared.adapters.dynamo import DynamoFileRepository, DynamoJobRepository
 from media_triage_shared.adapters.dynamo_base import is_conditional_failure
 from media_triage_shared.errors import JobCancelled, JobStateChanged
@@ -279,7 +280,9 @@ def test_a_304_reads_the_job_row_only(monkeypatch: pytest.MonkeyPatch) -> None:
     queries: list[str] = []
     listed = api.files.list_files
     monkeypatch.setattr(
-        api.files, "list_files", lambda job_id: queries.append(job_id) or listed(job_id)
+        api.files,
+        "list_files",
+        lambda job_id, since=None: queries.append(job_id) or listed(job_id, since),
     )
 
     first = api.call("GET", path, token=token)
@@ -346,4 +349,198 @@ def test_a_job_row_that_stays_contended_raises_for_the_invocation_to_be_retried(
     files = DynamoFileRepository(client, FILES, SESSIONS, 24)
     with pytest.raises(ClientError):
         files.start_processing(_row(0, FileStatus.PROCESSING))
-    assert client.calls == 5
+    assert client.calls == dynamo_stamp.ATTEMPTS
+
+
+# ---------------------------------------------------------------------------- deltas (ADR 0022)
+
+
+def _answer(r: Repos, since: str | None) -> dict[str, Any]:
+    """The poll's 200 body for a client holding the copy named by ``since``, as the route
+    builds it."""
+    job = r.jobs.get_job(S, J)
+    assert job is not None
+    window = views.url_window(job, 900, NOW)
+    base = results.delta_from(job, views.parse_cursor(since), window)
+    body = views.results_view(
+        results.snapshot(job, r, base), FakeObjectStore(), 900, views.cursor(job, window)
+    )
+    return body.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _merge(copy: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The clients' merge rule (docs/CONTRACTS.md): a delta's files replace or join the copy's
+    by fileId, ordered by fileId; every other field comes from the new body."""
+    if not body["delta"]:
+        return body
+    files = {f["fileId"]: f for f in copy["files"]} | {f["fileId"]: f for f in body["files"]}
+    return {**body, "files": [files[k] for k in sorted(files)]}
+
+
+def _whole(body: dict[str, Any]) -> dict[str, Any]:
+    return {**body, "delta": False}
+
+
+# The writers whose rows the results show while the job is live, and the file each writes.
+STAMPED = {
+    "start_processing": "f0",
+    "finalize": "f0",
+    "reassign_duplicate": "f1",
+    "begin": "f5",
+    "add_uploading": "f6",
+    "add_uploading_if_absent": "f8",
+}
+
+
+def test_every_file_writer_is_stamped_or_answers_in_full() -> None:
+    """A file-row writer added later must take a place here: stamped (its row is in the next
+    delta), forcing a whole answer (a deletion), or shown only in whole answers (verdicts)."""
+    file_writers = {w for w in WRITERS if w in _public(FileRepository)}
+    assert file_writers == set(STAMPED) | {"delete_uploading", "write_verdicts"}
+
+
+@pytest.mark.parametrize("backend", ["fake", "moto"])
+@pytest.mark.parametrize("writer", sorted(STAMPED))
+def test_a_stamped_write_is_in_the_next_delta(
+    backend: str, writer: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prepare, call = WRITERS[writer]
+    with _backend(backend, monkeypatch) as r:
+        prepare(r)
+        # a processed file first: the first one gives thumbnails a URL window, a whole answer
+        r.files.finalize(_valid(3), stall_deadline="d")
+        copy = _answer(r, None)
+        assert copy["cursor"]
+        assert not copy["delta"]
+        assert call(r)
+        delta = _answer(r, copy["cursor"])
+        assert delta["delta"], f"{writer}: a whole answer where a delta was possible"
+        assert STAMPED[writer] in {f["fileId"] for f in delta["files"]}
+        assert len(delta["files"]) < len(_answer(r, None)["files"])
+        assert _whole(_merge(copy, delta)) == _whole(_answer(r, None))
+
+
+@pytest.mark.parametrize("backend", ["fake", "moto"])
+def test_a_deleted_row_makes_the_next_answer_whole(
+    backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _backend(backend, monkeypatch) as r:
+        _setup(r)
+        r.files.finalize(_valid(3), stall_deadline="d")
+        copy = _answer(r, None)
+        assert r.files.delete_uploading(_row(0))
+        after = _answer(r, copy["cursor"])
+        assert not after["delta"]
+        assert "f0" not in {f["fileId"] for f in after["files"]}
+        # a cursor taken after the deletion gets deltas again
+        r.files.finalize(_valid(4), stall_deadline="d")
+        assert _answer(r, after["cursor"])["delta"]
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        (_failed, "the job is no longer live"),
+        (lambda r: r.jobs.cancel(S, J), "cancelled: thumbnails go"),
+        (lambda r: None, "a cursor of a version the job never had"),
+    ],
+)
+def test_answers_are_whole_when_a_delta_would_be_wrong(change: Step, why: str) -> None:
+    jobs = FakeJobRepository()
+    r = Repos(jobs, FakeFileRepository(jobs))  # type: ignore[arg-type]
+    _setup(r)
+    r.files.finalize(_valid(3), stall_deadline="d")
+    copy = _answer(r, None)
+    cursor = copy["cursor"] if why != "a cursor of a version the job never had" else "99999.0"
+    change(r)
+    assert not _answer(r, cursor)["delta"], why
+
+
+def test_re_signed_thumbnail_urls_make_the_answer_whole() -> None:
+    jobs = FakeJobRepository()
+    r = Repos(jobs, FakeFileRepository(jobs))  # type: ignore[arg-type]
+    _setup(r)
+    r.files.finalize(_valid(3), stall_deadline="d")
+    version, window = views.parse_cursor(_answer(r, None)["cursor"]) or (0, 0)
+    assert window > 0  # a processed file: its thumbnail URL has a signing window
+    assert _answer(r, f"{version}.{window}")["delta"]
+    assert not _answer(r, f"{version}.{window - 1}")["delta"]
+
+
+@pytest.mark.parametrize("backend", ["fake", "moto"])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(ops=st.lists(st.sampled_from(sorted(OPS)), min_size=1, max_size=12))
+def test_a_copy_kept_by_deltas_equals_the_whole_document(
+    backend: str, ops: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The clients' copy, kept with ``?since=`` and the merge rule through any sequence of
+    writers, is always the document a whole answer gives."""
+    with _backend(backend, monkeypatch) as r:
+        _setup(r)
+        copy = _answer(r, None)
+        for op in ops:
+            try:
+                OPS[op](r)
+            except (JobCancelled, JobStateChanged, KeyError, ClientError) as exc:
+                if isinstance(exc, ClientError) and not is_conditional_failure(exc):
+                    raise
+            copy = _merge(copy, _answer(r, copy.get("cursor")))
+            assert _whole(copy) == _whole(_answer(r, None)), f"after {op}"
+
+
+class _Interleaved:
+    """A DynamoDB client that lets another writer commit just before this one's first
+    transaction: the stamp this writer drew is then at or below the job's version."""
+
+    def __init__(self, ddb: Any, other: Callable[[], Any]) -> None:
+        self._ddb, self._other, self.calls = ddb, other, 0
+
+    def transact_write_items(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.calls == 1:
+            self._other()
+        return self._ddb.transact_write_items(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ddb, name)
+
+
+def test_a_writer_overtaken_by_a_later_stamp_stamps_again_above_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The slow writer of ADR 0022: another write commits a later stamp between this one's
+    stamp and its commit. The version guard refuses it, the refusal carries the version, and
+    the retry stamps above it, so a client whose copy saw the other write still gets this one."""
+    with moto_app(monkeypatch, bucket=False) as app:
+        jobs = DynamoJobRepository(app.ddb, SESSIONS)
+        plain = DynamoFileRepository(app.ddb, FILES, SESSIONS, 24)
+        r = Repos(jobs, plain)
+        _setup(r)
+        copies: list[dict[str, Any]] = []
+        ahead = 10**13  # a writer whose clock is far ahead of this one's
+
+        def other() -> None:
+            monkeypatch.setattr(dynamo_stamp.time, "time_ns", lambda: ahead * 1_000_000)
+            plain.finalize(_valid(3), stall_deadline="d")
+            monkeypatch.undo()
+            copies.append(_answer(r, None))  # a client polls between the two commits
+
+        slow = _Interleaved(app.ddb, other)
+        assert DynamoFileRepository(slow, FILES, SESSIONS, 24).finalize(
+            _valid(0), stall_deadline="d"
+        )
+        assert slow.calls == 2  # refused once by the version guard, then committed
+        stamps = {f.file_id: f.stamp for f in plain.list_files(J)}
+        assert stamps["f0"] is not None
+        assert stamps["f3"] == ahead
+        job = jobs.get_job(S, J)
+        assert job is not None
+        assert stamps["f0"] == job.version > ahead
+        delta = _answer(r, copies[0]["cursor"])
+        assert delta["delta"]
+        assert [f["fileId"] for f in delta["files"]] == ["f0"]
+        assert _whole(_merge(copies[0], delta)) == _whole(_answer(r, None))

@@ -19,6 +19,7 @@ from media_triage_shared import keys
 from media_triage_shared.errors import NotFound
 from media_triage_shared.lifecycle import execution_name
 from media_triage_shared.models import (
+    LIVE_JOB_STATUSES,
     UNFINISHED_JOB_STATUSES,
     FileRow,
     FileStatus,
@@ -56,6 +57,8 @@ class Snapshot:
     files: list[FileRow]
     # file id -> thumbnail key, only keys in the job's own derived/ prefix; none once cancelled
     thumbnails: dict[str, str]
+    # True: ``files`` holds only the rows stamped after the client's copy (ADR 0022)
+    delta: bool = False
 
 
 def settle_orphan(job: JobRow, svc: ResultsPorts, now: datetime) -> JobRow:
@@ -85,10 +88,28 @@ def settle_orphan(job: JobRow, svc: ResultsPorts, now: datetime) -> JobRow:
     return svc.jobs.get_job(job.session_id, job.job_id) or job
 
 
-def snapshot(job: JobRow, svc: ResultsPorts) -> Snapshot:
+def delta_from(job: JobRow, since: tuple[int, int] | None, window: int) -> int | None:
+    """The version a delta answer may start from: the client's copy, named by its cursor
+    (version, thumbnail URL window), when every row it lacks is stamped above that version
+    (ADR 0022). None (a whole list) when there is no cursor; when the job is not pending or
+    processing (a row's rendering depends on the status: `uploading` becomes `not_uploaded`,
+    verdicts appear, thumbnails go); when the URLs were re-signed (another window); when a row
+    was deleted since (it has no stamp); or for a cursor the job never had."""
+    if since is None or job.status not in LIVE_JOB_STATUSES:
+        return None
+    version, seen_window = since
+    if seen_window != window or version > job.version:
+        return None
+    if job.removed_version is not None and job.removed_version > version:
+        return None
+    return version
+
+
+def snapshot(job: JobRow, svc: ResultsPorts, since: int | None = None) -> Snapshot:
     """The page's poll once its ETag did not match: the job (settled first, ``settle_orphan``)
-    and one paginated Query of its file rows."""
-    rows = svc.files.list_files(job.job_id)
+    and one paginated Query of its file rows, only those stamped after ``since`` when given
+    (``delta_from``)."""
+    rows = svc.files.list_files(job.job_id, since)
     derived = keys.derived_prefix(job.session_id, job.job_id)
     thumbs = {
         row.file_id: row.thumbnail_key
@@ -97,7 +118,7 @@ def snapshot(job: JobRow, svc: ResultsPorts) -> Snapshot:
         and row.thumbnail_key.startswith(derived)
         and job.status is not JobStatus.CANCELLED
     }
-    return Snapshot(job, rows, thumbs)
+    return Snapshot(job, rows, thumbs, delta=since is not None)
 
 
 # ---------------------------------------------------------------------------- one file's media

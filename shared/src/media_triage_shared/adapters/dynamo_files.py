@@ -3,8 +3,7 @@ and of the job counter they move (``finalize``)."""
 
 from __future__ import annotations
 
-import random
-import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,6 +15,12 @@ from media_triage_shared.adapters.dynamo_base import (
     status_in,
 )
 from media_triage_shared.adapters.dynamo_jobs import BUMP
+from media_triage_shared.adapters.dynamo_stamp import (
+    job_action,
+    stamp_item,
+    stamped_transaction,
+    together,
+)
 from media_triage_shared.errors import JobCancelled, JobStateChanged
 from media_triage_shared.models import (
     CLOSED_JOB_STATUSES,
@@ -45,48 +50,46 @@ class DynamoFileRepository:
         ).get("Item")
         return None if item is None else FileRow.from_item(item)
 
-    # -- the job's version (ADR 0019): every row change the results show bumps it atomically
+    # -- the job's version (ADR 0019, 0022): every row change the results show is stamped with
+    # the version it gives the job, in one transaction (``dynamo_stamp``)
 
     def _job_key(self, row: FileRow) -> dict[str, Any]:
         return serialize({"pk": keys.job_pk(row.session_id), "sk": keys.job_sk(row.job_id)})
 
-    def _bump(self, row: FileRow) -> dict[str, Any]:
-        """The job row's version bump, as a transaction action. Like ``finalize``'s counter, it
-        may meet a counter stub (the job row not written yet): the stub gets the row's TTL."""
-        return {
-            "Update": {
-                "TableName": self._sessions,
-                "Key": self._job_key(row),
-                "UpdateExpression": f"{BUMP} SET expiresAt = if_not_exists(expiresAt, :ttl)",
-                "ExpressionAttributeValues": serialize({":one": 1, ":ttl": row.expires_at}),
-            }
-        }
+    def _job(
+        self,
+        row: FileRow,
+        *,
+        sets: str = "",
+        values: dict[str, Any] | None = None,
+        **guard: Any,
+    ) -> Callable[[int], dict[str, Any]]:
+        """The job row's half of a stamped write. Like ``finalize``'s counter, it may meet a
+        counter stub (the job row not written yet): the stub gets the row's TTL."""
+        ttl = "expiresAt = if_not_exists(expiresAt, :ttl)"
+        return job_action(
+            self._sessions,
+            self._job_key(row),
+            sets=f"{ttl}, {sets}" if sets else ttl,
+            values={**serialize({":ttl": row.expires_at}), **(values or {})},
+            **guard,
+        )
 
     def _bump_job(self, row: FileRow) -> None:
-        """The bump on its own, after writes that cannot share a transaction with it."""
-        self._ddb.update_item(**self._bump(row)["Update"])
+        """A plain bump (``write_verdicts``: verdicts show only in full answers)."""
+        self._ddb.update_item(
+            TableName=self._sessions,
+            Key=self._job_key(row),
+            UpdateExpression=f"{BUMP} SET expiresAt = if_not_exists(expiresAt, :ttl)",
+            ExpressionAttributeValues=serialize({":one": 1, ":ttl": row.expires_at}),
+        )
 
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        """TransactWriteItems, again (up to 5 times, with jitter) when it collided with a
-        concurrent transaction on one of its items (``TransactionConflict``: the job row is
-        shared by every file of the job); any other refusal is raised."""
-        for attempt in range(1, 6):
-            try:
-                self._ddb.transact_write_items(TransactItems=items)
-                return
-            except ClientError as exc:
-                reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-                if "TransactionConflict" not in reasons or "ConditionalCheckFailed" in reasons:
-                    raise
-                if attempt == 5:
-                    raise
-                time.sleep(random.uniform(0.01, 0.05 * 2**attempt))
-
-    def _with_bump(self, action: dict[str, Any], row: FileRow) -> bool:
-        """One conditional action on a file row and the job's version bump, all or nothing;
-        False when the action's condition failed."""
+    def _stamped(self, action: Callable[[int], dict[str, Any]], row: FileRow, **job: Any) -> bool:
+        """One conditional action on a file row, stamped, and the job's version set to the
+        stamp, all or nothing; False when the action's condition failed."""
+        update = self._job(row, **job)
         try:
-            self._transact([action, self._bump(row)])
+            stamped_transaction(self._ddb, together([action, update]))
         except ClientError as exc:
             reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
             if reasons[:1] == ["ConditionalCheckFailed"]:
@@ -94,61 +97,42 @@ class DynamoFileRepository:
             raise
         return True
 
+    def _put(self, row: FileRow, condition: str | None = None) -> Callable[[int], dict[str, Any]]:
+        """A Put of the whole row, for a given stamp."""
+        item = row.to_item()
+        guard = {"ConditionExpression": condition} if condition else {}
+        return lambda stamp: {
+            "Put": {"TableName": self._table, "Item": stamp_item(item, stamp), **guard}
+        }
+
     def _put_if(self, row: FileRow, condition: str) -> bool:
-        """Put the whole row if ``condition`` holds (bumping the job's version); False when it
-        does not."""
-        put = {"TableName": self._table, "Item": row.to_item(), "ConditionExpression": condition}
-        return self._with_bump({"Put": put}, row)
+        """Put the whole row if ``condition`` holds (stamped); False when it does not."""
+        return self._stamped(self._put(row, condition), row)
 
     def begin(self, row: FileRow) -> bool:
         return self._put_if(row, "attribute_not_exists(pk)")
 
     def finalize(self, row: FileRow, *, stall_deadline: str, job_closed: bool = False) -> bool:
         final = row.model_copy(update={"counted": True})
-        now = iso(utcnow())
         accepted, statuses = status_in(
             CLOSED_JOB_STATUSES if job_closed else OPEN_JOB_STATUSES, prefix=":s"
         )
-        # An open job's row may also meet a job row not written yet (a counter stub).
-        guard = ("" if job_closed else "attribute_not_exists(#s) OR ") + (accepted)
+        # The row was built for the job's status: a cancelled job counts nothing, a job whose
+        # triage started gets `late` rows (ADR 0003). An open job's row may also meet a job row
+        # not written yet (a counter stub): ADD creates it, and init keeps the counter.
+        job = self._job(
+            row,
+            sets="updatedAt = :now, stallDeadline = :deadline",
+            adds="processedCount :one",
+            condition=("" if job_closed else "attribute_not_exists(#s) OR ") + accepted,
+            names={"#s": "status"},
+            values=serialize(
+                {":one": 1, ":now": iso(utcnow()), ":deadline": stall_deadline, **statuses}
+            ),
+        )
+        put = self._put(final, "attribute_not_exists(counted)")
         try:
-            self._transact(
-                [
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": final.to_item(),
-                            "ConditionExpression": "attribute_not_exists(counted)",
-                        }
-                    },
-                    {
-                        "Update": {
-                            "TableName": self._sessions,
-                            "Key": serialize(
-                                {"pk": keys.job_pk(row.session_id), "sk": keys.job_sk(row.job_id)}
-                            ),
-                            # ADD creates the row if init has not written it yet; init keeps
-                            # the counter (UpdateItem with if_not_exists), so order is free.
-                            "UpdateExpression": "ADD processedCount :one, version :one "
-                            "SET updatedAt = :now, "
-                            "stallDeadline = :deadline, expiresAt = if_not_exists(expiresAt, :ttl)",
-                            # The row was built for the job's status: a cancelled job counts
-                            # nothing, a job whose triage started gets `late` rows (ADR 0003).
-                            "ConditionExpression": guard,
-                            "ExpressionAttributeNames": {"#s": "status"},
-                            "ExpressionAttributeValues": serialize(
-                                {
-                                    ":one": 1,
-                                    ":now": now,
-                                    ":deadline": stall_deadline,
-                                    ":ttl": row.expires_at,
-                                    **statuses,
-                                }
-                            ),
-                        }
-                    },
-                ]
-            )
+            stamped_transaction(self._ddb, together([put, job]))
         except ClientError as exc:
             return self._count_refused(exc, row)
         return True
@@ -204,14 +188,20 @@ class DynamoFileRepository:
             return file_id
         raise RuntimeError(f"fingerprint claim for {file_id} kept disappearing")
 
-    def list_files(self, job_id: str) -> list[FileRow]:
+    def list_files(self, job_id: str, since: int | None = None) -> list[FileRow]:
         rows: list[FileRow] = []
+        values: dict[str, Any] = {":pk": keys.file_pk(job_id), ":file": "FILE#"}
+        query: dict[str, Any] = {}
+        if since is not None:  # rows written before stamps existed count as changed
+            query["FilterExpression"] = "attribute_not_exists(stamp) OR stamp > :since"
+            values[":since"] = since
         paginator = self._ddb.get_paginator("query")
         for page in paginator.paginate(
             TableName=self._table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :file)",
-            ExpressionAttributeValues=serialize({":pk": keys.file_pk(job_id), ":file": "FILE#"}),
+            ExpressionAttributeValues=serialize(values),
             ConsistentRead=True,
+            **query,
         ):
             rows.extend(FileRow.from_item(item) for item in page.get("Items", []))
         return rows
@@ -256,61 +246,41 @@ class DynamoFileRepository:
         action = {
             "TableName": self._table,
             "Key": serialize(row.primary_key()),
-            "UpdateExpression": update,
+            "UpdateExpression": update.replace("SET ", "SET stamp = :stamp, ", 1),
             "ConditionExpression": "#s = :dup AND duplicateOf = :was",
             "ExpressionAttributeNames": {"#s": "status"},
-            "ExpressionAttributeValues": serialize(values),
         }
-        return self._with_bump({"Update": action}, row)
+        return self._stamped(
+            lambda stamp: {
+                "Update": {
+                    **action,
+                    "ExpressionAttributeValues": serialize({**values, ":stamp": stamp}),
+                }
+            },
+            row,
+        )
 
     # -- the HTTP API's rows (init_session)
 
     def add_uploading(self, rows: list[FileRow]) -> None:
-        for start in range(0, len(rows), 25):  # BatchWriteItem takes at most 25 items
-            pending: dict[str, Any] = {
-                self._table: [
-                    {"PutRequest": {"Item": r.to_item()}} for r in rows[start : start + 25]
-                ]
-            }
-            for attempt in range(8):
-                unprocessed = self._ddb.batch_write_item(RequestItems=pending).get(
-                    "UnprocessedItems", {}
-                )
-                if not unprocessed:
-                    break
-                pending = unprocessed
-                time.sleep(min(1.0, 0.05 * 2**attempt))
-            else:
-                raise RuntimeError(f"DynamoDB left {len(pending[self._table])} file rows unwritten")
-        # After the rows (a batch write takes no transaction): only the caller knows of them
-        # until its answer, so a crash in between hides nothing anyone was shown (ADR 0019).
-        if rows:
-            self._bump_job(rows[0])
+        # Ids the call just drew: no condition, 99 rows per transaction with the job's stamp.
+        self._add_rows(rows, None)
 
     def add_uploading_if_absent(self, rows: list[FileRow]) -> list[FileRow]:
+        return self._add_rows(rows, "attribute_not_exists(pk)")
+
+    def _add_rows(self, rows: list[FileRow], condition: str | None) -> list[FileRow]:
         stored: list[FileRow] = []
-        per_call = TRANSACTION_ITEMS - 1  # and the job's version bump
+        per_call = TRANSACTION_ITEMS - 1  # and the job's version
         for start in range(0, len(rows), per_call):
             chunk = rows[start : start + per_call]
-            try:  # all or nothing: the usual case (no concurrent writer) is one call per 100
-                self._ddb.transact_write_items(
-                    TransactItems=[
-                        {
-                            "Put": {
-                                "TableName": self._table,
-                                "Item": row.to_item(),
-                                "ConditionExpression": "attribute_not_exists(pk)",
-                            }
-                        }
-                        for row in chunk
-                    ]
-                    + [self._bump(chunk[0])]
-                )
+            puts = [self._put(row, condition) for row in chunk]
+            try:  # all or nothing: the usual case (no concurrent writer) is one call per 99
+                stamped_transaction(self._ddb, together([*puts, self._job(chunk[0])]))
             except ClientError as exc:
-                if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
+                if condition is None or not _some_row_exists(exc):
                     raise
-                # Some row exists (or a concurrent transaction touched one): row by row, each
-                # put guarded, the existing row read back where the guard holds.
+                # Some row exists: row by row, each put guarded, the existing row read back.
                 for row in chunk:
                     existing = None if self.begin(row) else self.get_file(row.job_id, row.file_id)
                     stored.append(existing or row)
@@ -319,6 +289,8 @@ class DynamoFileRepository:
         return stored
 
     def delete_uploading(self, row: FileRow) -> bool:
+        """A deleted row carries no stamp: the job's ``removedVersion`` takes it, and a delta
+        from before it answers in full (ADR 0022)."""
         action = {
             "TableName": self._table,
             "Key": serialize(row.primary_key()),
@@ -326,4 +298,10 @@ class DynamoFileRepository:
             "ExpressionAttributeNames": {"#s": "status"},
             "ExpressionAttributeValues": serialize({":uploading": FileStatus.UPLOADING.value}),
         }
-        return self._with_bump({"Delete": action}, row)
+        return self._stamped(lambda _: {"Delete": action}, row, sets="removedVersion = :stamp")
+
+
+def _some_row_exists(exc: ClientError) -> bool:
+    """A refused ``_add_rows`` transaction where a row's ``attribute_not_exists`` failed."""
+    reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+    return "ConditionalCheckFailed" in reasons[:-1]

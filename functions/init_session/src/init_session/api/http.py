@@ -1,7 +1,8 @@
 """API Gateway HTTP API (payload 2.0) <-> use cases: routing, validation, auth, errors in one shape.
 
 Order of checks for every request: route (404) -> body size (413) -> token format (401) ->
-path parameters (400) -> body (400) -> the caller's job (404 / 403) -> the use case.
+path parameters (400) -> query (400) -> body (400) -> the caller's job (404 / 403) -> the use
+case.
 Every response is JSON (or an empty 304) and carries ``x-request-id``; no input yields a 500.
 """
 
@@ -12,7 +13,7 @@ import binascii
 import ipaddress
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import unquote
@@ -64,6 +65,7 @@ class HttpRequest:
     raw_body: str
     base64_body: bool
     client: str = "ip:unknown"
+    query: dict[str, str] = field(default_factory=dict)
 
 
 def client_identity(ctx: Mapping[str, Any]) -> str:
@@ -100,6 +102,7 @@ def parse_event(event: Mapping[str, Any]) -> HttpRequest:
         {str(k).lower(): str(v) for k, v in headers.items()} if isinstance(headers, Mapping) else {}
     )
     body = event.get("body")
+    query = event.get("queryStringParameters")
     return HttpRequest(
         method=method,
         path=path,
@@ -107,6 +110,7 @@ def parse_event(event: Mapping[str, Any]) -> HttpRequest:
         raw_body=body if isinstance(body, str) else "",
         base64_body=bool(event.get("isBase64Encoded")),
         client=client_identity(ctx),
+        query={str(k): str(v) for k, v in query.items()} if isinstance(query, Mapping) else {},
     )
 
 
@@ -145,13 +149,17 @@ def _check_path(params: dict[str, str]) -> None:
             )
 
 
-def _validate(model: type[BaseModel], data: bytes) -> BaseModel:
+def _validate(model: type[BaseModel], data: bytes | dict[str, str]) -> BaseModel:
+    """A JSON body (bytes) or a query string (a dict), its errors named ``body.*``/``query.*``."""
+    where = "query" if isinstance(data, dict) else "body"
     try:
+        if isinstance(data, dict):
+            return model.model_validate(data, by_name=False)
         return model.model_validate_json(data, by_name=False)
     except ValidationError as exc:
         details = [
             {
-                "field": ".".join(["body", *(str(p) for p in err["loc"])]),
+                "field": ".".join([where, *(str(p) for p in err["loc"])]),
                 "message": err["msg"],
             }
             for err in exc.errors(include_url=False, include_input=False, include_context=False)
@@ -219,6 +227,7 @@ def _run(req: HttpRequest, svc: Services, now: datetime) -> Reply:
     if route.auth:
         tokens.session_of(tokens.bearer(req.headers.get("authorization")))
     _check_path(params)
+    query = _validate(route.query, req.query) if route.query else None
     body = _validate(route.request, data) if route.request else None
     job = None
     if route.auth:
@@ -235,6 +244,7 @@ def _run(req: HttpRequest, svc: Services, now: datetime) -> Reply:
         svc=svc,
         now=now,
         client=req.client,
+        query=query,
     )
     return route.run(call)
 

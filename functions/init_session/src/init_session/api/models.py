@@ -34,6 +34,7 @@ from media_triage_shared.models import (
 
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 MAX_FILES = 1000
+CURSOR_PATTERN = r"^[0-9]{1,19}\.[0-9]{1,12}$"  # <job version>.<thumbnail URL window>
 MAX_PARTS = 10_000
 # Part URLs presigned by one /multipart/parts call: ~1.8 KB each on AWS (the role's session
 # token is in every URL), so a full answer stays near 200 KB.
@@ -302,6 +303,29 @@ class ResultsResponse(Contract):
         default=None, description="Who judged the files, once complete: `gemini` or `local`."
     )
     model: str | None = Field(default=None, description="The Gemini model, when it judged.")
+    delta: bool = Field(
+        default=False,
+        description="True: `files` holds only the files changed since `?since=`; merge them "
+        "by fileId into that copy (ordered by fileId). False: `files` is the whole list.",
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="While the job is pending or processing: send it as `?since=` with the "
+        "ETag to get only the files that change (ADR 0022).",
+    )
+
+
+class ResultsQuery(Contract):
+    """The results poll's query string; parameters it does not name are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    since: Annotated[str | None, BeforeValidator(_empty_as_none)] = Field(
+        default=None,
+        pattern=CURSOR_PATTERN,
+        description="The `cursor` of the copy the client holds: the answer may then be a "
+        "delta. Without it, or when a delta cannot be answered, the list is whole.",
+    )
 
 
 class MediaResponse(Contract):

@@ -57,6 +57,25 @@ def _error_response(status: int) -> dict[str, Any]:
     }
 
 
+def _query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """A query model's fields as OpenAPI query parameters (an optional field's schema is its
+    non-null branch: a query string has no null)."""
+    schema = model.model_json_schema(by_alias=True)
+    out = []
+    for name, prop in schema.get("properties", {}).items():
+        branches = [b for b in prop.get("anyOf", [prop]) if b.get("type") != "null"]
+        out.append(
+            {
+                "name": name,
+                "in": "query",
+                "required": name in schema.get("required", []),
+                "schema": {k: v for k, v in branches[0].items() if k in ("type", "pattern")},
+                "description": prop.get("description", ""),
+            }
+        )
+    return out
+
+
 def _parameters(route: Route) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = [
         {
@@ -79,6 +98,8 @@ def _parameters(route: Route) -> list[dict[str, Any]]:
                 "retries reuse it.",
             }
         )
+    if route.query is not None:
+        params.extend(_query_parameters(route.query))
     if route.operation_id == "getResults":
         params.append(
             {

@@ -18,6 +18,7 @@ from init_session.api.models import (
     MultipartPartsRequest,
     MultipartPartsResponse,
     PatchJobRequest,
+    ResultsQuery,
     ResultsResponse,
     RetryResponse,
     UploadsRequest,
@@ -60,15 +61,20 @@ def _cancel(c: Call) -> Reply:
 
 
 def _results(c: Call) -> Reply:
-    """A poll whose ETag matches costs the job row the auth read anyway (ADR 0019): no Query."""
+    """A poll whose ETag matches costs the job row the auth read anyway (ADR 0019): no Query.
+    One with a cursor gets only the rows changed since, where that is correct (ADR 0022)."""
     job = results.settle_orphan(c.the_job, c.svc, c.now)
     expiry = c.svc.cfg.thumbnail_expiry_seconds
     etag = views.results_etag(job, expiry, c.now)
     headers = {"etag": etag, "cache-control": "private, no-cache"}
     if views.weak_match(c.headers.get("if-none-match"), etag):
         return Reply(304, None, headers)
-    body = views.results_view(results.snapshot(job, c.svc), c.svc.store, expiry)
-    return Reply(200, body, headers)
+    window = views.url_window(job, expiry, c.now)
+    since = results.delta_from(job, views.parse_cursor(c.query.since), window)
+    snap = results.snapshot(job, c.svc, since)
+    return Reply(
+        200, views.results_view(snap, c.svc.store, expiry, views.cursor(job, window)), headers
+    )
 
 
 def _media(c: Call) -> Reply:
@@ -193,10 +199,15 @@ ROUTES: tuple[Route, ...] = (
         _results,
         200,
         ResultsResponse,
+        query=ResultsQuery,
         description="Send the last `ETag` as `If-None-Match` to get a 304 while nothing "
         "changed: the ETag comes from the job's version, which every change the body shows "
         "increases, so a 304 reads nothing but the job. Thumbnail URLs are presigned for a "
-        "short time; the ETag changes before they expire.",
+        "short time; the ETag changes before they expire. Send the last `cursor` as "
+        "`?since=` too: while the job is pending or processing, a 200 then holds only the "
+        "files that changed (`delta: true`); merge them by fileId. Whenever a delta cannot "
+        "be answered (a file was removed, URLs were re-signed, the job moved on, an unknown "
+        "cursor), the list is whole (`delta: false`).",
     ),
     Route(
         "GET",

@@ -26,6 +26,7 @@ class Call:
     svc: Services
     now: datetime
     client: str = "ip:unknown"  # http.client_identity: whom the abuse limits count
+    query: Any = None  # the route's validated query model, if it declares one
 
     @property
     def the_job(self) -> JobRow:
@@ -50,6 +51,7 @@ class Route:
     status: int
     response: type[BaseModel] | None
     request: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
     auth: bool = True
     errors: tuple[int, ...] = (400, 401, 403, 404, 413, 429, 500)
     description: str = ""

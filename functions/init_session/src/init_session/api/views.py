@@ -130,13 +130,18 @@ def public_error(cause: str | None) -> str | None:
 RESULTS_FORMAT = 2
 
 
+def url_window(job: JobRow, expiry: int, now: datetime) -> int:
+    """While the job may have thumbnails, the current signing window of their URLs (``expiry
+    // 3`` seconds long); 0 before any file was processed and once cancelled."""
+    thumbs = job.processed_count > 0 and job.status is not JobStatus.CANCELLED
+    return int(now.timestamp()) // max(1, expiry // 3) if thumbs else 0
+
+
 def results_etag(job: JobRow, expiry: int, now: datetime) -> str:
     """The poll's weak ETag, from the job row alone (ADR 0019): its ``version``, which every
     write the document shows bumps, and, as a second guard, the fields of the job the document
-    shows. While the job may have thumbnails it also carries the URL signing window
-    (``expiry // 3``), so a client's copy is replaced (fresh URLs) well before they expire."""
-    thumbs = job.processed_count > 0 and job.status is not JobStatus.CANCELLED
-    window = int(now.timestamp()) // max(1, expiry // 3) if thumbs else 0
+    shows. It also carries the URL signing window (``url_window``), so a client's copy is
+    replaced (fresh URLs) well before they expire."""
     basis = (
         RESULTS_FORMAT,
         job.job_id,
@@ -145,14 +150,30 @@ def results_etag(job: JobRow, expiry: int, now: datetime) -> str:
         str(job.phase),
         job.expected_file_count,
         job.processed_count,
-        window,
+        url_window(job, expiry, now),
     )
     return f'W/"{hashlib.sha256(repr(basis).encode()).hexdigest()[:32]}"'
 
 
-def results_view(snap: Snapshot, store: ObjectStore, expiry: int) -> ResultsResponse:
-    """The poll's body: job, per-file statuses, verdicts when complete, thumbnail URLs
-    presigned locally for ``expiry`` seconds."""
+def cursor(job: JobRow, window: int) -> str | None:
+    """The body's ``cursor`` (ADR 0022): the version and URL window of the copy it renders,
+    while the job is pending or processing (later answers are whole)."""
+    return f"{job.version}.{window}" if job.status in LIVE_JOB_STATUSES else None
+
+
+def parse_cursor(text: str | None) -> tuple[int, int] | None:
+    """``?since=`` (already checked against CURSOR_PATTERN) -> (version, window)."""
+    if not text:
+        return None
+    version, window = text.split(".")
+    return int(version), int(window)
+
+
+def results_view(
+    snap: Snapshot, store: ObjectStore, expiry: int, cursor: str | None = None
+) -> ResultsResponse:
+    """The poll's body: job, per-file statuses (all of them, or the changed ones of a delta),
+    verdicts when complete, thumbnail URLs presigned locally for ``expiry`` seconds."""
     job, rows, thumbs = snap.job, snap.files, snap.thumbnails
     judged = job.summary if job.status is JobStatus.COMPLETE else None
     return ResultsResponse(
@@ -170,4 +191,6 @@ def results_view(snap: Snapshot, store: ObjectStore, expiry: int) -> ResultsResp
         error=public_error(job.error),
         analyzer=judged.analyzer if judged else None,
         model=judged.model if judged else None,
+        delta=snap.delta,
+        cursor=cursor,
     )
