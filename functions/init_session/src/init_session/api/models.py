@@ -302,6 +302,18 @@ class ResultsResponse(Contract):
         default=None, description="Who judged the files, once complete: `gemini` or `local`."
     )
     model: str | None = Field(default=None, description="The Gemini model, when it judged.")
+    delta: bool = Field(
+        default=False,
+        description="False: `files` is the whole list. True (an answer to `?since=`): `files` "
+        "holds only the rows new or changed since the copy the cursor named; every other field "
+        "is complete. The client replaces its copy's rows by `fileId`, adds the new ones and "
+        "orders them by `fileId`.",
+    )
+    cursor: str | None = Field(
+        default=None,
+        description="While the job is pending or processing: opaque, sent back as `?since=` on "
+        "the next poll to get only what changed. Absent otherwise (then send no `since`).",
+    )
 
 
 class MediaResponse(Contract):
