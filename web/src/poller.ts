@@ -129,11 +129,10 @@ export class Poller {
       const poll = await this.o.fetch(this.etag, this.cursor);
       if (poll.body) {
         this.interval = this.minMs;
+        // null: a delta with no copy to merge into (a client bug). Not applied, and its ETag
+        // and cursor not kept (none are set without a copy), so the next poll asks for it all.
         const doc = mergeResults(this.copy, poll.body);
-        if (doc === null) {
-          // A delta with no copy to merge into (a client bug): ask for the whole document.
-          this.reset();
-        } else {
+        if (doc !== null) {
           this.copy = doc;
           this.etag = poll.etag;
           this.cursor = doc.cursor ?? null;
