@@ -52,7 +52,8 @@ export interface ApiOptions {
 
 export interface Poll {
   etag: string | null;
-  body: ResultsResponse | null; // null: 304, nothing changed
+  /** The answer as sent (a delta when `body.delta`); null: 304, nothing changed. */
+  body: ResultsResponse | null;
 }
 
 async function errorFrom(resp: Response): Promise<ApiError> {
@@ -168,8 +169,11 @@ export class ApiClient {
     return this.json<JobView>(resp);
   }
 
-  async results(jobId: string, etag: string | null): Promise<Poll> {
-    const resp = await this.call("GET", `/api/triage/${jobId}/results`, {
+  /** GET results, conditional on `etag`; with `since` (the cursor of the last body applied)
+   * the server may answer only the file rows changed since then (`delta: true`). */
+  async results(jobId: string, etag: string | null, since: string | null = null): Promise<Poll> {
+    const query = since === null ? "" : `?since=${encodeURIComponent(since)}`;
+    const resp = await this.call("GET", `/api/triage/${jobId}/results${query}`, {
       headers: etag ? { "If-None-Match": etag } : {},
       ok: [200, 304],
     });

@@ -437,7 +437,7 @@ export class Controller {
     if (!jobId) return;
     if (!this.poller) {
       this.poller = new Poller({
-        fetch: (etag) => this.d.api.results(jobId, etag),
+        fetch: (etag, since) => this.d.api.results(jobId, etag, since),
         onBody: (body) => {
           const wasTerminal = this.d.state.terminal;
           this.d.state.dispatch({ type: "results", body });

@@ -112,6 +112,12 @@ export interface ResultsResponse extends JobView {
   error?: string | null;
   analyzer?: string | null;
   model?: string | null;
+  /** True (an answer to `?since=`): `files` holds only the rows new or changed since that
+   * cursor's copy; the poller merges it (mergeResults), so the rest of the page sees full
+   * documents only. Always sent; absent reads as false. */
+  delta?: boolean;
+  /** While the job is pending or processing: sent back as `?since=` on the next poll. */
+  cursor?: string | null;
 }
 
 export interface MediaResponse {

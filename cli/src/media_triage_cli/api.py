@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
+from urllib.parse import quote
 
 import requests
 from pydantic import BaseModel, ValidationError
@@ -97,10 +98,64 @@ def _epoch(iso_time: str) -> float:
 
 @dataclass(frozen=True, slots=True)
 class Poll:
-    """One results poll: ``body`` is None when the server answered 304 (nothing changed)."""
+    """One results poll as answered: ``body`` is None when the server answered 304 (nothing
+    changed); with ``body["delta"]`` true it holds only the file rows changed since the cursor
+    sent as ``since`` (:class:`ResultsCopy` merges it into the whole document)."""
 
     etag: str | None
     body: dict[str, Any] | None
+
+
+def merge_results(copy: dict[str, Any] | None, answer: dict[str, Any]) -> dict[str, Any] | None:
+    """The whole results document after ``answer``, given the last one applied (``copy``).
+
+    A full answer (``delta`` false) is the document. A delta keeps the copy's file rows,
+    replaces each one whose ``fileId`` the answer carries, adds the answer's other rows and
+    orders them by ``fileId`` (plain string order, as the server's sort key ``FILE#<fileId>``);
+    every other field comes from the answer. None: a delta with no copy to merge into.
+    """
+    if not answer.get("delta"):
+        return answer
+    if copy is None:
+        return None
+    rows = {f["fileId"]: f for f in copy["files"]}
+    rows.update((f["fileId"], f) for f in answer["files"])
+    return {**answer, "delta": False, "files": [rows[k] for k in sorted(rows)]}
+
+
+class ResultsCopy:
+    """One job's results document as last seen, kept current by conditional polls that ask
+    only for what changed: ``If-None-Match`` with the last ETag and ``?since=`` with the cursor
+    of the last answer applied (none after an answer without one). Whoever reads ``body`` sees
+    whole documents only: a delta is merged here, into exactly what a full answer would be."""
+
+    def __init__(self, client: ApiClient, job_id: str) -> None:
+        self.client = client
+        self.job_id = job_id
+        self.body: dict[str, Any] | None = None
+        self.etag: str | None = None
+        self.cursor: str | None = None
+
+    def poll(self) -> dict[str, Any] | None:
+        """One poll: the new whole document (also in ``body``), or None when nothing changed."""
+        answer = self.client.results(self.job_id, self.etag, self.cursor)
+        if answer.body is None:  # 304: the ETag and the cursor stay good
+            self.etag = answer.etag
+            return None
+        doc = merge_results(self.body, answer.body)
+        if doc is None:
+            # A delta with nothing to merge into (a client bug): not applied, and its ETag and
+            # cursor not kept (this copy has none yet: they come with a body); ask for it all.
+            answer = self.client.results(self.job_id)
+            doc = merge_results(None, answer.body) if answer.body is not None else None
+            if doc is None:
+                raise ApiError(200, "bad_response", "a results delta answered a full poll")
+        self.body, self.etag, self.cursor = doc, answer.etag, doc.get("cursor")
+        return doc
+
+    def reset(self) -> None:
+        """Forget the ETag and the cursor: the next poll answers the whole document."""
+        self.etag = self.cursor = None
 
 
 class UploadBody(Protocol):
@@ -303,11 +358,16 @@ class ApiClient:
         resp = self.request("PATCH", f"/api/triage/{job_id}", body={"expectedFileCount": count})
         return self._parse(resp, JobView)
 
-    def results(self, job_id: str, etag: str | None = None) -> Poll:
-        """``GET /api/triage/{jobId}/results``, conditional on ``etag`` (304 -> body None).
-        The body is checked against ``ResultsResponse`` and handed on as JSON."""
+    def results(self, job_id: str, etag: str | None = None, since: str | None = None) -> Poll:
+        """``GET /api/triage/{jobId}/results``, conditional on ``etag`` (304 -> body None);
+        with ``since`` (the cursor of the last answer applied) the body may be a delta
+        (``delta: true``, see :class:`ResultsCopy`). The body is checked against
+        ``ResultsResponse`` and handed on as JSON, as answered."""
         headers = {"If-None-Match": etag} if etag else {}
-        resp = self.request("GET", f"/api/triage/{job_id}/results", headers=headers, ok=(200, 304))
+        query = f"?since={quote(since, safe='')}" if since else ""
+        resp = self.request(
+            "GET", f"/api/triage/{job_id}/results{query}", headers=headers, ok=(200, 304)
+        )
         new_etag = resp.headers.get("ETag") or etag
         if resp.status_code == 304:
             return Poll(new_etag, None)

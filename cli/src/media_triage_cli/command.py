@@ -24,7 +24,7 @@ from typing import Any, TextIO
 import requests
 
 from media_triage_cli import contact_sheet, report
-from media_triage_cli.api import ApiClient, ApiError, InitResponse
+from media_triage_cli.api import ApiClient, ApiError, InitResponse, ResultsCopy
 from media_triage_cli.files import LocalFile, collect
 from media_triage_cli.journal import Journal
 from media_triage_cli.progress import (
@@ -305,7 +305,7 @@ class Run:
         started = self.clock()
         deadline = started + self.opts.timeout
         next_poll = started
-        etag: str | None = None
+        results = ResultsCopy(self.client, init.job_id)  # whole documents, polled as deltas
         body: dict[str, Any] | None = None
         uploads_timed = False
         next_keepalive = started + self.opts.keepalive
@@ -320,10 +320,9 @@ class Run:
                 self.listener.keep_alive()
             if now >= next_poll:
                 next_poll = now + self.opts.poll_interval
-                poll = self.client.results(init.job_id, etag)
-                etag = poll.etag
-                if poll.body is not None:
-                    body = poll.body
+                changed = results.poll()
+                if changed is not None:
+                    body = changed
                     self.model.apply_results(body)
                 if body is not None:
                     self.outcome.polls.append(
@@ -335,7 +334,8 @@ class Run:
             if self.listener.all_failed.is_set():
                 self._say("media-triage: every upload failed; cancelling the job")
                 self._cancel_job(init.job_id)
-                body = self.client.results(init.job_id).body or body
+                results.poll()
+                body = results.body or body
                 break
             self.view.update(self.model.snapshot())
             if now >= deadline:

@@ -3,8 +3,9 @@ a thread (stdlib ``http.server``), speaking the SPEC section 3 contract: init (w
 Idempotency-Key replay), presigned POST (policy fields checked, file last, exact size),
 multipart plans without URLs (part URLs from ``/multipart/parts``, expiring after ``url_ttl``
 seconds: an expired one is S3's 403; part PUTs with ETags, complete, abort), PATCH
-expectedFileCount, results with ETag / If-None-Match, DELETE, thumbnails. Faults are injected
-per filename.
+expectedFileCount, results with ETag / If-None-Match and deltas (``?since=<cursor>``: only the
+rows changed since the answer that gave the cursor, while the job is pending or processing),
+DELETE, thumbnails. Faults are injected per filename.
 
 Processing is simulated on results polls: an uploaded file becomes final one poll later
 (``corrupt`` in the name -> invalid/corrupt, ``copy`` -> duplicate of the first file, else
@@ -70,6 +71,9 @@ class FakeJob:
     phase: str = "waiting_for_files"
     analyzing_polls: int = 0
     model: str | None = None
+    # the rows each cursor's answer showed ({fileId: row}), and the last cursor given out
+    cursors: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    last_cursor: str | None = None
 
 
 @dataclass
@@ -81,6 +85,8 @@ class Faults:
     results_500: int = 0  # results answers that fail first
     never_complete: bool = False
     fail_job: bool = False
+    full_answers: bool = False  # answer the whole list even to a good ?since= (as the server may)
+    stray_deltas: int = 0  # answers that are deltas (no rows) to a poll without ?since= (a bug)
 
 
 class State:
@@ -108,6 +114,8 @@ class State:
         self.results_200 = 0
         self.results_304 = 0
         self.if_none_match: list[str | None] = []
+        self.since: list[str | None] = []  # ?since= of every results request
+        self.results_deltas = 0  # 200 answers with delta: true
         self.base = ""
         self.release = threading.Event()  # lets hung requests go
         self.contract_violations: list[str] = []  # what the real API would not do
@@ -150,7 +158,7 @@ def _job_view(job: FakeJob) -> dict[str, Any]:
 
 def _results_body(state: State, job: FakeJob) -> dict[str, Any]:
     files = []
-    for f in job.files.values():
+    for f in sorted(job.files.values(), key=lambda f: f.file_id):  # the server's row order
         entry: dict[str, Any] = {"fileId": f.file_id, "filename": f.filename, "status": f.status}
         if f.status == "valid":
             entry.update(mediaType="photo", width=160, height=120)
@@ -328,7 +336,7 @@ class Handler(BaseHTTPRequestHandler):
             return None
         rest = m.group(2) or ""
         if rest == "/results" and method == "GET":
-            return self._results(job)
+            return self._results(job, query.get("since"))
         if rest == "" and method == "PATCH":
             return self._patch(job)
         if rest == "" and method == "DELETE":
@@ -452,8 +460,11 @@ class Handler(BaseHTTPRequestHandler):
             }
         self._send(202, reply)
 
-    def _results(self, job: FakeJob) -> None:
+    def _results(self, job: FakeJob, since: str | None) -> None:
         with self.state.lock:
+            self.state.since.append(since)
+            if since is not None and since != job.last_cursor:
+                self._violation(f"?since={since} is not the cursor of the last answer")
             if self.state.faults.results_500:
                 self.state.faults.results_500 -= 1
                 return self._error(500, "internal_error", "boom")
@@ -466,11 +477,32 @@ class Handler(BaseHTTPRequestHandler):
             )
             inm = self.headers.get("If-None-Match")
             self.state.if_none_match.append(inm)
-            if inm == etag:
+            if inm == etag:  # a 304 keeps the client's ETag and cursor
                 self.state.results_304 += 1
                 return self._send(304, None, {"ETag": etag})
             self.state.results_200 += 1
+            body = self._delta(job, body, since)
         self._send(200, body, {"ETag": etag})
+
+    def _delta(self, job: FakeJob, body: dict[str, Any], since: str | None) -> dict[str, Any]:
+        """The 200 answer: a cursor while the job is live; only the rows changed since the
+        cursor's answer when ``since`` names one (and the job is live)."""
+        rows = {f["fileId"]: f for f in body.get("files", [])}
+        seen = job.cursors.get(since or "")
+        body["delta"] = False
+        if self.state.faults.stray_deltas and since is None:
+            self.state.faults.stray_deltas -= 1
+            body.update(delta=True, files=[])
+        live = job.status in {"pending", "processing"}
+        if live and seen is not None and not self.state.faults.full_answers:
+            body.update(delta=True, files=[r for k, r in rows.items() if seen.get(k) != r])
+        if body["delta"]:
+            self.state.results_deltas += 1
+        job.last_cursor = None
+        if live:
+            job.last_cursor = body["cursor"] = f"{int(time.time() * 1000)}.{len(job.cursors):06d}"
+            job.cursors[job.last_cursor] = rows
+        return body
 
     def _patch(self, job: FakeJob) -> None:
         body = self._request()

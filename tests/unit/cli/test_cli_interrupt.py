@@ -76,13 +76,13 @@ class _LockedClient(ApiClient):
         self.state = state
         self.signalled = False
 
-    def results(self, job_id: str, etag: str | None = None) -> Poll:
+    def results(self, job_id: str, etag: str | None = None, since: str | None = None) -> Poll:
         self.lock.acquire()
         if not self.signalled and len(self.state.post_forms) == 2:
             self.signalled = True
             os.kill(os.getpid(), signal.SIGINT)
             time.sleep(0.2)  # Python runs the handler here, inside the locked section
-        poll = super().results(job_id, etag)
+        poll = super().results(job_id, etag, since)
         self.lock.release()
         return poll
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from support.cli import fake_api
 from support.cli.fake_api import State, serve
 from support.cli.helpers import blob, jpeg, run
 
@@ -105,6 +106,21 @@ def test_results_are_polled_with_if_none_match_and_304_keeps_the_last_body(
     body = json.loads(result.out)  # the last 200 body, kept across the 304s
     assert body["status"] == "processing"
     assert body["processedCount"] == 4
+    # the job stays live: every later poll asks for what changed since the last answer
+    assert api.since[-3:] == [api.only_job().last_cursor] * 3
+
+
+def test_the_run_polls_deltas_and_ends_with_the_whole_document(api: State, tmp_path: Path) -> None:
+    paths = [jpeg(tmp_path / f"photo {n}.jpg") for n in range(6)]
+    # paced (~0.5 s of uploads, polls every 20 ms): files turn valid while the job is live
+    result = run(api, paths, json=True, concurrency=1, max_upload_rate=8_000.0)
+
+    assert result.code == 0
+    assert api.results_deltas > 0
+    body = json.loads(result.out)
+    assert body == fake_api._results_body(api, api.only_job()) | {"delta": False}
+    assert len(body["files"]) == len(paths)
+    assert result.outcome.results == body
 
 
 def test_uploads_are_retried_on_5xx_with_backoff(api: State, batch: list[Path]) -> None:
