@@ -187,9 +187,31 @@ class Bench:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
+    def job_version(self, init: dict[str, Any]) -> int:
+        key = {"pk": {"S": f"SESSION#{init['sessionId']}"}, "sk": {"S": f"JOB#{init['jobId']}"}}
+        item = self.ddb.get_item(TableName=self.sessions_table, Key=key, ConsistentRead=True)
+        return int(item["Item"]["version"]["N"])
+
+    def add_files(self, init: dict[str, Any], count: int) -> None:
+        """``count`` more files, as ``POST /uploads`` adds them (the rows through the adapter,
+        stamped with the version they give the job)."""
+        self.call(
+            "POST",
+            f"/api/triage/{init['jobId']}/uploads",
+            token=init["sessionToken"],
+            json={
+                "files": [
+                    {"filename": f"MORE_{i}.jpg", "contentType": "image/jpeg", "size": 1000}
+                    for i in range(count)
+                ]
+            },
+        )
+
     def mark_processed(self, init: dict[str, Any]) -> None:
-        """Every row as MediaProcess leaves a valid photo: metadata and a thumbnail key."""
+        """Every row as MediaProcess leaves a valid photo: metadata and a thumbnail key, stamped
+        with the job's version (written before a client's copy, ADR 0022)."""
         done = []
+        stamp = self.job_version(init)
         for item in self.rows(init["jobId"]):
             row = FileRow.from_item(item)
             derived = f"derived/{row.session_id}/{row.job_id}/{row.file_id}"
@@ -206,6 +228,7 @@ class Bench:
                         "thumbnail_key": f"{derived}/thumb.jpg",
                         "display_key": f"{derived}/display.jpg",
                         "counted": True,
+                        "stamp": stamp,
                     }
                 )
             )

@@ -1,6 +1,7 @@
-"""The results poll's cost (ADR 0019), for ``bench_api.py``: latency of a 304 and of the full
-document beside a bare GetItem of the job row and a bare Query of the file rows, measured in
-the same run, and the DynamoDB read units of each, counted from the items' sizes.
+"""The results poll's cost (ADR 0019, 0022), for ``bench_api.py``: latency of a 304, of the
+full document and of a delta (``?since=`` after ``CHANGED`` files were added) beside a bare
+GetItem of the job row and a bare Query of the file rows, measured in the same run, and the
+DynamoDB read units of each, counted from the items' sizes.
 
 Read units are computed, not read from the emulator: moto reports ``ConsumedCapacity`` for
 some calls only and with its own rounding. DynamoDB's rules: a strongly consistent read costs
@@ -25,6 +26,7 @@ PAGE_BYTES = 1024 * 1024
 TARGET_304 = 1.3  # x one GetItem
 TARGET_FULL = 1.2  # x a bare Query of the same rows
 POLLS = 1000  # the unit of the polling cost table
+CHANGED = 5  # files added after the client's copy, for the delta
 
 
 def _value_bytes(value: dict[str, Any]) -> int:
@@ -88,6 +90,7 @@ class PollCost:
     job_units: int
     rows_units: int
     body_bytes: int
+    delta_bytes: int
     presign_ms: float  # presigning ``count`` thumbnail URLs with boto3, here (what a 200 adds)
 
     def ratio(self, name: str, base: str) -> float:
@@ -108,10 +111,11 @@ class PollCost:
             ("304", "`GET /results` 304 (If-None-Match)", "getitem", self.job_units, ok304),
             ("query", f"bare Query ({self.count} file rows)", None, self.rows_units, ""),
             ("full", "`GET /results` 200 (full document)", "query", 0, okfull),
+            ("delta", f"`GET /results?since=` 200 ({CHANGED} changed)", "query", 0, ""),
         ):
             p50, p95 = p50_p95(self.ms[name])
             ratio = f"{self.ratio(name, base):.2f}x ({target})" if base else "1.00x"
-            reads = units if name != "full" else self.job_units + self.rows_units
+            reads = units if name not in ("full", "delta") else self.job_units + self.rows_units
             rows.append((label, f"{p50:.1f} / {p95:.1f} ms", ratio, str(reads)))
         return rows
 
@@ -133,7 +137,8 @@ class PollCost:
             print(f"  {label:<40} {times:>22}  {ratio:<14} {reads:>4} RRU")
         print(
             f"  presigning {self.count} thumbnail URLs (boto3, this process) "
-            f"{self.presign_ms:.1f} ms; full body {self.body_bytes} bytes"
+            f"{self.presign_ms:.1f} ms; full body {self.body_bytes} bytes, "
+            f"delta body {self.delta_bytes} bytes"
         )
         print("  1000 polls: " + "; ".join(self.polling()))
 
@@ -153,6 +158,15 @@ def measure(bench: Any, count: int, repeat: int) -> PollCost:
         full.raise_for_status()
         assert len(full.json()["files"]) == count
         tagged = {**auth, "If-None-Match": full.headers["etag"]}
+        since = f"{bench.api}{path}?since={full.json()['cursor']}"
+        bench.add_files(init, CHANGED)  # the user dropped a few more: stamped after the copy
+        delta = bench.http.get(since, headers=auth, timeout=60)
+        delta.raise_for_status()
+        assert delta.json()["delta"] is True
+        assert len(delta.json()["files"]) == CHANGED
+
+        def changed() -> None:
+            bench.http.get(since, headers=auth, timeout=60).raise_for_status()
 
         def not_modified() -> None:
             resp = bench.http.get(f"{bench.api}{path}", headers=tagged, timeout=60)
@@ -168,6 +182,7 @@ def measure(bench: Any, count: int, repeat: int) -> PollCost:
                 "304": not_modified,
                 "query": lambda: bench.rows(init["jobId"]),
                 "full": lambda: bench.call("GET", path, token=init["sessionToken"]),
+                "delta": changed,
             },
             repeat,
         )
@@ -185,6 +200,7 @@ def measure(bench: Any, count: int, repeat: int) -> PollCost:
             job_units=get_units(get_item()),
             rows_units=query_units(bench.rows(init["jobId"])),
             body_bytes=len(full.content),
+            delta_bytes=len(delta.content),
         )
     finally:
         bench.call("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])
@@ -215,7 +231,10 @@ def markdown(runs: list[PollCost]) -> str:
             "",
             f"A full answer also presigns a URL per thumbnail: {big.count} boto3 presigns took "
             f"{big.presign_ms:.0f} ms in the bench's own process, a cost the bare Query does not "
-            "have (and the reason `?since=` is the next step, ADR 0019).",
+            "have. A delta ([ADR 0022](adr/0022-results-deltas-from-stamped-rows.md), the "
+            f"clients' poll while the job is live) presigns only the changed rows': its body is "
+            f"{big.delta_bytes} bytes against {big.body_bytes}. It reads the same rows (a "
+            "FilterExpression on the stamp trims the answer, not the read units).",
             "",
             f"Polling a {big.count}-file job {POLLS} times (full body {big.body_bytes} bytes):",
             "",

@@ -566,3 +566,43 @@ def test_a_poll_is_304_until_a_file_is_processed_or_a_verdict_flips(stack: Stack
     assert [v["reason"] for v in moved if v["fileId"] == kept["fileId"]] == ["flipped"]
     _unchanged(stack, init, flipped.headers["etag"], flipped.json())
     stack.api("DELETE", f"/api/triage/{init['jobId']}", token=init["sessionToken"])
+
+
+def test_a_poll_with_the_cursor_gets_only_the_files_that_changed(stack: Stack) -> None:
+    """ADR 0022 on the deployed stack: MediaProcess's writes are stamped, so a poll that sends
+    the last cursor as ``?since=`` gets the processed file alone, and merging it into the copy
+    gives the whole document."""
+    photos = [jpeg(320 + i) for i in range(3)]
+    init = stack.init(3, [fspec(f"d{i}.jpg", d) for i, d in enumerate(photos)])
+    path = f"/api/triage/{init['jobId']}/results"
+    first = results(stack, init)
+    copy = first.json()
+    assert copy["delta"] is False
+    assert len(copy["files"]) == 3
+    stack.upload(init["uploads"][1], photos[1])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        resp = stack.api(
+            "GET",
+            f"{path}?since={copy['cursor']}",
+            token=init["sessionToken"],
+            headers={"If-None-Match": first.headers["etag"]},
+        )
+        assert resp.status_code in {200, 304}, resp.text  # 304: MediaProcess not started yet
+        delta = resp.json() if resp.status_code == 200 else {"processedCount": 0}
+        if delta["processedCount"] == 1:
+            break
+        time.sleep(0.3)
+    else:
+        raise AssertionError("the file was never processed")
+    assert delta["delta"] is True
+    assert [f["fileId"] for f in delta["files"]] == [init["uploads"][1]["fileId"]]
+    merged = {f["fileId"]: f for f in copy["files"]} | {f["fileId"]: f for f in delta["files"]}
+    whole = results(stack, init).json()
+    assert _without_urls({**whole, "files": [merged[k] for k in sorted(merged)]}) == _without_urls(
+        whole
+    )
+    malformed = stack.api("GET", f"{path}?since=nope", token=init["sessionToken"])
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["details"][0]["field"] == "query.since"
+    stack.api("DELETE", path.removesuffix("/results"), token=init["sessionToken"])

@@ -407,8 +407,6 @@ def test_a_stamped_write_is_in_the_next_delta(
     prepare, call = WRITERS[writer]
     with _backend(backend, monkeypatch) as r:
         prepare(r)
-        # a processed file first: the first one gives thumbnails a URL window, a whole answer
-        r.files.finalize(_valid(3), stall_deadline="d")
         copy = _answer(r, None)
         assert copy["cursor"]
         assert not copy["delta"]
@@ -465,6 +463,8 @@ def test_re_signed_thumbnail_urls_make_the_answer_whole() -> None:
     assert window > 0  # a processed file: its thumbnail URL has a signing window
     assert _answer(r, f"{version}.{window}")["delta"]
     assert not _answer(r, f"{version}.{window - 1}")["delta"]
+    # a copy from before any thumbnail (window 0) had no URL to go stale
+    assert _answer(r, f"{version}.0")["delta"]
 
 
 @pytest.mark.parametrize("backend", ["fake", "moto"])

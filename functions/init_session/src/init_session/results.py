@@ -93,13 +93,14 @@ def delta_from(job: JobRow, since: tuple[int, int] | None, window: int) -> int |
     (version, thumbnail URL window), when every row it lacks is stamped above that version
     (ADR 0022). None (a whole list) when there is no cursor; when the job is not pending or
     processing (a row's rendering depends on the status: `uploading` becomes `not_uploaded`,
-    verdicts appear, thumbnails go); when the URLs were re-signed (another window); when a row
-    was deleted since (it has no stamp); or for a cursor the job never had."""
+    verdicts appear, thumbnails go); when the copy's URLs were re-signed since (another
+    window); when a row was deleted since (it has no stamp); or for a cursor the job never
+    had."""
     if since is None or job.status not in LIVE_JOB_STATUSES:
         return None
     version, seen_window = since
-    if seen_window != window or version > job.version:
-        return None
+    if seen_window not in (0, window) or version > job.version:
+        return None  # (a copy of window 0 had no thumbnail URL to go stale)
     if job.removed_version is not None and job.removed_version > version:
         return None
     return version
