@@ -157,18 +157,11 @@ test("a full answer replaces the copy, and a delta with no copy cannot be merged
   assert.equal(mergeResults(null, doc([row("a")], { delta: true })), null);
 });
 
-test("sends the last applied answer's cursor as since beside the ETag and hands on the merged document", async () => {
-  const timers = new FakeTimers();
+/** A poller over scripted answers, recording each poll's (ETag, since) and each document handed on. */
+function scripted(answers: Poll[], timers: FakeTimers) {
   const asked: Array<[string | null, string | null]> = [];
   const seen: ResultsResponse[] = [];
-  const answers: Poll[] = [
-    { etag: '"1"', body: doc([row("a"), row("b")], { cursor: "c1" }) },
-    { etag: '"1"', body: null }, // 304: keeps both
-    { etag: '"2"', body: doc([row("b", "valid")], { delta: true, cursor: "c2", processedCount: 1 }) },
-    { etag: '"3"', body: doc([row("a", "valid"), row("b", "valid")], { status: "analyzing", phase: "analyzing", processedCount: 2, cursor: undefined }) },
-    { etag: '"3"', body: null },
-  ];
-  const p = new Poller({
+  const poller = new Poller({
     fetch: async (etag, since) => {
       asked.push([etag, since]);
       return answers.shift() as Poll;
@@ -180,6 +173,21 @@ test("sends the last applied answer's cursor as since beside the ETag and hands 
     onError: () => false,
     timers,
   });
+  return { asked, seen, poller };
+}
+
+test("sends the last applied answer's cursor as since beside the ETag and hands on the merged document", async () => {
+  const timers = new FakeTimers();
+  const { asked, seen, poller: p } = scripted(
+    [
+      { etag: '"1"', body: doc([row("a"), row("b")], { cursor: "c1" }) },
+      { etag: '"1"', body: null }, // 304: keeps both
+      { etag: '"2"', body: doc([row("b", "valid")], { delta: true, cursor: "c2", processedCount: 1 }) },
+      { etag: '"3"', body: doc([row("a", "valid"), row("b", "valid")], { status: "analyzing", phase: "analyzing", processedCount: 2, cursor: undefined }) },
+      { etag: '"3"', body: null },
+    ],
+    timers,
+  );
   p.start();
   for (let i = 0; i < 5; i++) await timers.next();
   p.stop();
@@ -220,25 +228,14 @@ test("reset() forgets the ETag and the cursor", async () => {
 
 test("a delta with no copy to merge into is dropped, with the cursor and ETag, and the next poll is full", async () => {
   const timers = new FakeTimers();
-  const asked: Array<[string | null, string | null]> = [];
-  const seen: ResultsResponse[] = [];
-  const answers: Poll[] = [
-    { etag: '"2"', body: doc([row("b")], { delta: true, cursor: "c2" }) }, // no copy yet
-    { etag: '"3"', body: doc([row("a"), row("b")], { cursor: "c3" }) },
-    { etag: '"3"', body: null },
-  ];
-  const p = new Poller({
-    fetch: async (etag, since) => {
-      asked.push([etag, since]);
-      return answers.shift() as Poll;
-    },
-    onBody: (b) => {
-      seen.push(b);
-      return false;
-    },
-    onError: () => false,
+  const { asked, seen, poller: p } = scripted(
+    [
+      { etag: '"2"', body: doc([row("b")], { delta: true, cursor: "c2" }) }, // no copy yet
+      { etag: '"3"', body: doc([row("a"), row("b")], { cursor: "c3" }) },
+      { etag: '"3"', body: null },
+    ],
     timers,
-  });
+  );
   p.start();
   for (let i = 0; i < 3; i++) await timers.next();
   p.stop();
