@@ -307,6 +307,8 @@ def test_demo_batch_every_status_change_and_the_verdict_grid(
     # at most 512 KB/s up (about a second per photo, 4 in parallel): the page draws once per
     # animation frame, so a file that uploads within one frame would never show "uploading"
     throttle_uploads(tab, 512 * 1024)
+    polls: list[Any] = []  # the results polls' answers, read once the job is complete
+    page.on("response", lambda r: polls.append(r) if "/results" in r.url else None)
     page.get_by_test_id("folder-input").set_input_files(folder)
     rejected = page.get_by_test_id("rejected")
     expect(rejected).to_be_visible()
@@ -338,6 +340,16 @@ def test_demo_batch_every_status_change_and_the_verdict_grid(
     assert {seen[n]["phase"] for n in others} == {"valid"}
     expect(page.get_by_test_id("files-remaining")).to_have_text("0")
     expect(page.get_by_test_id("elapsed")).to_have_text(re.compile(r"^\d+ s$|^\d+ min"))
+    # the page polls with its cursor (ADR 0022): after a 200 that carried one, every poll sends
+    # it back as ?since= (a 304 keeps it); after a 200 without one (the job moved on), none.
+    # Whether a delta comes back depends on when files land between polls; the rows above were
+    # drawn from whatever came.
+    cursor = None
+    for r in polls:
+        assert (f"since={cursor}" in r.url) if cursor else ("since=" not in r.url), r.url
+        if r.status == 200:
+            cursor = r.json().get("cursor")
+    assert len(polls) > 2
 
     # the status chips filter the rows
     chip = page.get_by_test_id("filter-invalid")
