@@ -339,8 +339,14 @@ class _Conflicting:
     ],
 )
 def test_a_transaction_that_met_a_concurrent_one_on_the_job_row_is_retried(
-    writer: str, reasons: list[str | None], times: int, result: bool, calls: int
+    writer: str,
+    reasons: list[str | None],
+    times: int,
+    result: bool,
+    calls: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(dynamo_stamp.time, "sleep", lambda _: None)  # the jitter, not waited
     client = _Conflicting(reasons, times)
     files = DynamoFileRepository(client, FILES, SESSIONS, 24)
     if writer == "start_processing":
@@ -350,12 +356,18 @@ def test_a_transaction_that_met_a_concurrent_one_on_the_job_row_is_retried(
     assert (got, client.calls) == (result, calls)
 
 
-def test_a_job_row_that_stays_contended_raises_for_the_invocation_to_be_retried() -> None:
+def test_a_job_row_that_stays_contended_raises_for_the_invocation_to_be_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    waits: list[float] = []
+    monkeypatch.setattr(dynamo_stamp.time, "sleep", waits.append)
     client = _Conflicting([None, "TransactionConflict"], 99)
     files = DynamoFileRepository(client, FILES, SESSIONS, 24)
     with pytest.raises(ClientError):
         files.start_processing(_row(0, FileStatus.PROCESSING))
     assert client.calls == dynamo_stamp.ATTEMPTS
+    assert len(waits) == dynamo_stamp.ATTEMPTS - 1  # a jittered wait between attempts
+    assert all(0 < w <= 1.6 for w in waits)
 
 
 # ---------------------------------------------------------------------------- deltas (ADR 0022)
