@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from media_triage_shared import keys
 from media_triage_shared.adapters.dynamo_base import (
     TRANSACTION_ITEMS,
+    cancellation_codes,
     is_conditional_failure,
     status_in,
 )
@@ -91,8 +92,7 @@ class DynamoFileRepository:
         try:
             stamped_transaction(self._ddb, together([action, update]))
         except ClientError as exc:
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-            if reasons[:1] == ["ConditionalCheckFailed"]:
+            if cancellation_codes(exc)[:1] == ["ConditionalCheckFailed"]:
                 return False
             raise
         return True
@@ -142,8 +142,7 @@ class DynamoFileRepository:
         job's status as an exception when its guard failed; anything else raised again."""
         if exc.response.get("Error", {}).get("Code") != "TransactionCanceledException":
             raise exc
-        reasons = exc.response.get("CancellationReasons", [])  # one per item, in order
-        failed = [r.get("Code") == "ConditionalCheckFailed" for r in reasons]
+        failed = [code == "ConditionalCheckFailed" for code in cancellation_codes(exc)]
         if failed[:1] == [True]:
             return False  # this fileId was already counted: a duplicate delivery
         if failed[1:2] == [True]:
@@ -303,5 +302,4 @@ class DynamoFileRepository:
 
 def _some_row_exists(exc: ClientError) -> bool:
     """A refused ``_add_rows`` transaction where a row's ``attribute_not_exists`` failed."""
-    reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-    return "ConditionalCheckFailed" in reasons[:-1]
+    return "ConditionalCheckFailed" in cancellation_codes(exc)[:-1]

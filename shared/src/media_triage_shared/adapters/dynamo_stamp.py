@@ -17,6 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from media_triage_shared.adapters.dynamo_base import cancellation_codes
+
 # The job row's half of the condition (a counter stub or a job row older than stamps may have
 # no version at all).
 STAMP_GUARD = "(attribute_not_exists(version) OR version < :stamp)"
@@ -104,7 +106,7 @@ def stamped_transaction(
         except ClientError as exc:
             if attempt == ATTEMPTS:
                 raise
-            reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+            reasons = cancellation_codes(exc)
             if "TransactionConflict" in reasons and "ConditionalCheckFailed" not in reasons:
                 time.sleep(random.uniform(0.01, 0.05 * 2 ** min(attempt, 5)))
                 stamp = next_stamp(stamp - 1)
